@@ -1,1 +1,2 @@
-export const placeholder = 1;
+export { Rng, type RngState } from './random.ts';
+export { timestepEmbedding } from './timestep-embedding.ts';

@@ -1,0 +1,1 @@
+// Placeholder until the protocol codegen lands; prints nothing and succeeds.

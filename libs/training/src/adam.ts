@@ -1,0 +1,79 @@
+/** Hyper-parameters of {@link Adam}. Defaults are DDPM's (lr 2e-4, β1 0.9, β2 0.999, ε 1e-8). */
+export interface AdamOptions {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+}
+
+export const DEFAULT_ADAM: AdamOptions = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+/** Adam's moment estimates and how many updates produced them: everything a checkpoint must keep. */
+export interface AdamState {
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  /** Number of updates applied so far (the t of the bias correction). */
+  readonly count: number;
+}
+
+/**
+ * Adam (Kingma & Ba) over one flat float32 parameter buffer, computed in JavaScript.
+ *
+ * Promises: the result depends only on the inputs, never on the tfjs backend, so every replica and every resumed run
+ * computes bitwise-identical parameters. Arithmetic is float64 per element, stored as float32.
+ * Does not: clip, warm up or decay the learning rate (the caller passes the step's `lr`), or check for NaN.
+ */
+export class Adam {
+  private readonly m: Float32Array;
+  private readonly v: Float32Array;
+  private count: number;
+
+  constructor(
+    readonly size: number,
+    readonly options: AdamOptions = DEFAULT_ADAM,
+    state?: AdamState,
+  ) {
+    if (state !== undefined) {
+      if (state.m.length !== size || state.v.length !== size) {
+        throw new Error(`Adam state holds ${state.m.length} moments but the model has ${size} parameters; resume with a checkpoint of the same preset.`);
+      }
+      this.m = Float32Array.from(state.m);
+      this.v = Float32Array.from(state.v);
+      this.count = state.count;
+    } else {
+      this.m = new Float32Array(size);
+      this.v = new Float32Array(size);
+      this.count = 0;
+    }
+  }
+
+  /** Applies one update in place: params ← params − lr·m̂/(√v̂ + ε). Precondition: both buffers hold `size` floats. */
+  step(params: Float32Array, gradient: Float32Array, lr: number): void {
+    if (params.length !== this.size || gradient.length !== this.size) {
+      throw new Error(`Adam.step expected ${this.size} parameters and gradient values, got ${params.length} and ${gradient.length}.`);
+    }
+    const { beta1, beta2, epsilon } = this.options;
+    this.count += 1;
+    const c1 = 1 - Math.pow(beta1, this.count);
+    const c2 = 1 - Math.pow(beta2, this.count);
+    const m = this.m;
+    const v = this.v;
+    for (let i = 0; i < params.length; i++) {
+      const g = gradient[i];
+      const mi = beta1 * m[i] + (1 - beta1) * g;
+      const vi = beta2 * v[i] + (1 - beta2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      params[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+    }
+  }
+
+  /** Number of updates applied so far. */
+  get updates(): number {
+    return this.count;
+  }
+
+  /** A copy of the state, safe to serialise while training goes on. */
+  state(): AdamState {
+    return { m: Float32Array.from(this.m), v: Float32Array.from(this.v), count: this.count };
+  }
+}

@@ -1,6 +1,13 @@
 export { Adam, DEFAULT_ADAM, type AdamOptions, type AdamState } from './adam.ts';
+export { benchTrainingStep, type BenchStepOptions, type BenchStepResult } from './bench-step.ts';
+export { computeGradient, type GradientResult } from './compute-gradient.ts';
 export { emaDecayAt, updateEma } from './ema.ts';
 export { clipGlobalNorm, globalNorm } from './gradient-clip.ts';
 export { learningRateAt } from './learning-rate.ts';
+export { MetricsLog, type StepRecord } from './metrics-log.ts';
 export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState, type UpdateResult } from './optimizer.ts';
+export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
+export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile } from './state-file.ts';
+export { train, type TrainHooks, type TrainOptions, type TrainSummary } from './trainer.ts';
+export { loadWeights, saveWeights, type Weights, type WeightsMeta } from './weights-file.ts';

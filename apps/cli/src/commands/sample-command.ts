@@ -1,0 +1,51 @@
+import { Command } from 'commander';
+import { BACKEND_NAMES, selectBackend } from '@ddpm/backend';
+import { makeSchedule } from '@ddpm/diffusion-core';
+import { writeImageGrid } from '@ddpm/data';
+import { drawSamples, loadWeights, SAMPLER_NAMES, type SamplerName } from '@ddpm/training';
+import { UNet } from '@ddpm/unet';
+import { createLogger } from '../logger.ts';
+import { decimal, integer, oneOf } from '../parse.ts';
+
+interface SampleFlags {
+  weights: string;
+  out: string;
+  count: number;
+  sampler: SamplerName;
+  steps: number;
+  eta: number;
+  seed: number;
+  backend: (typeof BACKEND_NAMES)[number];
+  ema: boolean;
+}
+
+/** `ddpm sample`: draws an image grid PNG from saved weights. */
+export function sampleCommand(): Command {
+  return new Command('sample')
+    .description('draw a grid of images from trained weights')
+    .requiredOption('--weights <file>', 'weights file written by training (DIR/weights.ddpm)')
+    .option('--out <file>', 'PNG file to write', 'samples.png')
+    .option('--count <n>', 'number of images', integer(1, 4096), 16)
+    .option('--sampler <name>', `reverse process: ${SAMPLER_NAMES.join(', ')}`, oneOf(SAMPLER_NAMES), 'ddim')
+    .option('--steps <S>', 'DDIM steps (the DDPM sampler always runs all T steps)', integer(1, 100000), 50)
+    .option('--eta <x>', 'DDIM eta (0: deterministic)', decimal(0, 1), 0)
+    .option('--seed <n>', 'seed of the initial noise', integer(0, 2 ** 32 - 1), 0)
+    .option('--backend <name>', `tfjs backend: ${BACKEND_NAMES.join(', ')}`, oneOf(BACKEND_NAMES), 'auto')
+    .option('--no-ema', 'sample from the raw parameters instead of their EMA')
+    .action(async (flags: SampleFlags) => {
+      const log = createLogger('sample');
+      const weights = loadWeights(flags.weights);
+      const { config, schedule: scheduleConfig } = weights.meta;
+      if (flags.sampler === 'ddim' && flags.steps > scheduleConfig.timesteps) {
+        throw new Error(`--steps ${flags.steps} exceeds the model's T = ${scheduleConfig.timesteps}; pass --steps ${scheduleConfig.timesteps} or fewer.`);
+      }
+      await selectBackend(flags.backend, (line) => log.info(line));
+      const model = new UNet(config);
+      const started = performance.now();
+      const images = await drawSamples(model, makeSchedule(scheduleConfig), flags.ema ? weights.ema : weights.params, {
+        sampler: flags.sampler, count: flags.count, steps: flags.steps, eta: flags.eta, seed: flags.seed,
+      });
+      writeImageGrid(flags.out, images, flags.count, config.imageSize, config.imageSize, config.inChannels);
+      process.stdout.write(`wrote ${flags.count} samples to ${flags.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    });
+}

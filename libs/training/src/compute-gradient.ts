@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { diffusionLoss, type DiffusionSchedule, type Rng, type TrainingInputs } from '@ddpm/diffusion-core';
+import { unflattenWeights, type UNet } from '@ddpm/unet';
+
+/** A worker's contribution to one step. */
+export interface GradientResult {
+  /** Mean loss over the local batch. */
+  readonly loss: number;
+  /** d(mean loss)/d(parameters), flat, in the model's parameter order. */
+  readonly gradient: Float32Array;
+  /** Number of samples the gradient averages over (the weight of this contribution in a global mean). */
+  readonly samples: number;
+}
+
+/**
+ * One local batch's loss and gradient: forward noising in closed form, U-Net ε prediction, the simplified loss, and
+ * backpropagation to every parameter.
+ *
+ * Promises: all tensors it creates are released before it returns; the gradient is a fresh buffer the caller owns.
+ * Preconditions: `params` holds model.parameterCount() floats; `x0` is [batch, h, w, c] in [-1, 1] matching the
+ * model's image shape; `inputs` holds one timestep and one image of noise per sample.
+ * Does not: clip, average across workers or apply the gradient.
+ */
+export function computeGradient(
+  model: UNet,
+  schedule: DiffusionSchedule,
+  params: Float32Array,
+  x0: tf.Tensor4D,
+  inputs: TrainingInputs,
+  dropoutRng?: Rng,
+): GradientResult {
+  const weights = unflattenWeights(model.specs, params);
+  try {
+    const lossOf = (...w: tf.Tensor[]): tf.Scalar =>
+      diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutRng }), x0, inputs);
+    const { value, grads } = tf.valueAndGrads(lossOf)(weights);
+    const gradient = new Float32Array(params.length);
+    let offset = 0;
+    for (const g of grads) {
+      gradient.set(g.dataSync() as Float32Array, offset);
+      offset += g.size;
+      g.dispose();
+    }
+    const loss = value.dataSync()[0];
+    value.dispose();
+    return { loss, gradient, samples: x0.shape[0] };
+  } finally {
+    tf.dispose(weights);
+  }
+}

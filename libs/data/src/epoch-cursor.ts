@@ -63,8 +63,17 @@ export class EpochCursor {
     this.positionValue = 0;
   }
 
-  /** Restores a cursor saved with {@link EpochCursor.state}, checking that the state is consistent. */
-  static fromState(state: EpochCursorState): EpochCursor {
+  /**
+   * Restores a cursor saved with {@link EpochCursor.state}, checking that the state is consistent and, when
+   * `expectedCount` is given (the size of the dataset loaded now), that it was saved for a dataset of that size.
+   */
+  static fromState(state: EpochCursorState, expectedCount?: number): EpochCursor {
+    if (expectedCount !== undefined && state.count !== expectedCount) {
+      throw new RangeError(
+        `EpochCursor.fromState: the checkpoint walks a dataset of ${state.count} examples but the dataset has ${expectedCount}; ` +
+          'resume with the dataset the run started with, or start a new run.',
+      );
+    }
     const cursor = new EpochCursor(state.count, state.seed, { tail: state.tail });
     checkEpoch(state.epoch, 'EpochCursor.fromState');
     if (!Number.isInteger(state.position) || state.position < 0 || state.position >= state.count) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rename, unlink, writeFile } from 'node:fs/promises';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 
 export interface ImageGridOptions {
@@ -56,17 +56,18 @@ export function encodeImageGrid(images: Float32Array, n: number, h: number, w: n
 
 /**
  * {@link encodeImageGrid}, written atomically to `path`: the PNG goes to a temporary file in the same folder
- * which is then renamed over `path`, so a reader never sees a half-written file.
- * Preconditions: the folder exists and is writable. Does not: create folders.
+ * which is then renamed over `path`, so a reader never sees a half-written file. Synchronous: when it returns,
+ * the file is in place (a grid is small; this blocks the event loop for a few milliseconds).
+ * Preconditions: the folder exists and is writable. Does not: create folders, or fsync.
  */
-export async function writeImageGrid(path: string, images: Float32Array, n: number, h: number, w: number, c: number, options: ImageGridOptions = {}): Promise<void> {
+export function writeImageGrid(path: string, images: Float32Array, n: number, h: number, w: number, c: number, options: ImageGridOptions = {}): void {
   const bytes = encodeImageGrid(images, n, h, w, c, options);
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, path);
+    writeFileSync(temporary, bytes);
+    renameSync(temporary, path);
   } catch (error) {
-    await unlink(temporary).catch(() => undefined);
+    rmSync(temporary, { force: true });
     throw new Error(`writeImageGrid: cannot write ${path} (${(error as Error).message}); check that its folder exists and is writable.`);
   }
 }

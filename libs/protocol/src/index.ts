@@ -1,0 +1,45 @@
+// Public API of @ddpm/protocol: the ddpm.v1 wire schema (generated from proto/ddpm/v1), the frame codec
+// and model-agnostic validation helpers. See libs/protocol/PROTOCOL.md.
+export {
+  PROTOCOL_VERSION,
+  BODY_KINDS,
+  isBodyKind,
+  wire,
+  Envelope,
+  TensorHeader,
+  Hello,
+  Welcome,
+  StepStart,
+  Gradient,
+  Update,
+  Heartbeat,
+  ErrorBody,
+  Leave,
+  Shutdown,
+  DType,
+  ErrorCode,
+  SkipReason,
+  UpdateKind,
+  Phase,
+} from './schema.ts';
+export type { BodyKind, BodyTypes, BodyFields, EnvelopeHeaderFields, OutgoingEnvelope, TensorHeaderFields } from './schema.ts';
+export { ProtocolError, errorCodeName, isProtocolError } from './protocol-error.ts';
+export { DEFAULT_LIMITS, protocolLimits } from './limits.ts';
+export type { ProtocolLimits } from './limits.ts';
+export type { DTypeName, TensorData, TensorDataByDType } from './dtype.ts';
+export { encodeMessage, decodeMessage } from './frames.ts';
+export type { TensorInput, DecodedTensor, DecodedMessage } from './frames.ts';
+export {
+  TENSOR_NAMES,
+  expectTensor,
+  findTensor,
+  expectOnlyTensors,
+  expectBody,
+  expectStep,
+  expectRun,
+  parameterChecksum,
+  expectChecksum,
+  countNonFinite,
+  expectFinite,
+  nextSequence,
+} from './validate.ts';

@@ -1,0 +1,13 @@
+export {
+  selectBackend,
+  parseBackendName,
+  BACKEND_NAMES,
+  type BackendChoice,
+  type BackendAttempt,
+  type BackendCandidate,
+  type BackendName,
+  type BackendRequest,
+} from './select-backend.ts';
+export { installWasmConvGradients, uninstallWasmConvGradients, wasmConvGradientsInstalled } from './install-wasm-conv-gradients.ts';
+export { benchConvGradients, UNET_CONV_CASES, type ConvBenchCase, type ConvBenchOp, type ConvBenchOptions, type ConvBenchRecord } from './bench-conv.ts';
+export { type FilterGradientStrategy } from './wasm-conv-backprop-filter.ts';

@@ -1,0 +1,149 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type Rng, timestepEmbedding } from '@ddpm/diffusion-core';
+import { type UNetConfig } from './config.ts';
+import { groupNorm } from './group-norm.ts';
+import { conv2d, dense, dropout, silu, upsampleNearest2x } from './layers.ts';
+import { type ParameterSpec } from './parameter-specs.ts';
+import { type UNetOps, walkUNet } from './topology.ts';
+
+/**
+ * Hands out the weights in spec order, checking each request's name against the spec at that position, so a
+ * forward pass that drifted from the parameter list fails loudly instead of using the wrong tensor.
+ */
+class WeightCursor {
+  private index = 0;
+
+  constructor(
+    private readonly specs: readonly ParameterSpec[],
+    private readonly weights: readonly tf.Tensor[],
+  ) {}
+
+  next(name: string): tf.Tensor {
+    const spec = this.specs[this.index];
+    if (spec === undefined || spec.name !== name) {
+      throw new Error(`UNet forward asked for '${name}' but parameter #${this.index} is '${spec?.name ?? '<none>'}'; this is a bug in forward.ts or parameter-specs.ts.`);
+    }
+    return this.weights[this.index++];
+  }
+
+  finish(): void {
+    if (this.index !== this.specs.length) {
+      throw new Error(`UNet forward used ${this.index} of ${this.specs.length} parameters; this is a bug in forward.ts or parameter-specs.ts.`);
+    }
+  }
+}
+
+/** The tensor interpreter of the topology: each block computes with the weights the cursor hands out. */
+class TensorOps implements UNetOps<tf.Tensor4D> {
+  /** SiLU(temb): the only form in which the residual blocks use the timestep embedding. */
+  private activatedTemb: tf.Tensor2D | undefined;
+
+  constructor(
+    private readonly config: UNetConfig,
+    private readonly cursor: WeightCursor,
+    private readonly t: tf.Tensor1D,
+    private readonly dropoutRng: Rng | undefined,
+  ) {}
+
+  private conv(scope: string, x: tf.Tensor4D, stride: 1 | 2 = 1): tf.Tensor4D {
+    return conv2d(x, this.cursor.next(`${scope}/W`), this.cursor.next(`${scope}/b`), stride);
+  }
+
+  private dense(scope: string, x: tf.Tensor2D): tf.Tensor2D {
+    return dense(x, this.cursor.next(`${scope}/W`), this.cursor.next(`${scope}/b`));
+  }
+
+  private norm(scope: string, x: tf.Tensor4D): tf.Tensor4D {
+    const gamma = this.cursor.next(`${scope}/gamma`) as tf.Tensor1D;
+    const beta = this.cursor.next(`${scope}/beta`) as tf.Tensor1D;
+    return groupNorm(x, gamma, beta, this.config.groups);
+  }
+
+  private get embedding(): tf.Tensor2D {
+    if (this.activatedTemb === undefined) throw new Error('UNet forward used the timestep embedding before computing it; this is a bug in topology.ts.');
+    return this.activatedTemb;
+  }
+
+  timeEmbedding(): void {
+    const sinusoid = timestepEmbedding(this.t, this.config.ch);
+    const temb = this.dense('temb/dense1', silu(this.dense('temb/dense0', sinusoid)));
+    this.activatedTemb = silu(temb);
+  }
+
+  convIn(x: tf.Tensor4D): tf.Tensor4D {
+    return this.conv('conv_in', x);
+  }
+
+  resBlock(scope: string, x: tf.Tensor4D, channels: number): tf.Tensor4D {
+    const [batch] = x.shape;
+    let h = this.conv(`${scope}/conv1`, silu(this.norm(`${scope}/norm1`, x)));
+    const tembProj = this.dense(`${scope}/temb_proj`, this.embedding);
+    h = tf.add(h, tf.reshape(tembProj, [batch, 1, 1, channels]));
+    h = silu(this.norm(`${scope}/norm2`, h));
+    if (this.dropoutRng !== undefined) h = dropout(h, this.config.dropout, this.dropoutRng);
+    h = this.conv(`${scope}/conv2`, h);
+    const shortcut = x.shape[3] === channels ? x : this.conv(`${scope}/nin_shortcut`, x);
+    return tf.add(shortcut, h);
+  }
+
+  attnBlock(scope: string, x: tf.Tensor4D): tf.Tensor4D {
+    const [batch, height, width, channels] = x.shape;
+    const positions = height * width;
+    const h = this.norm(`${scope}/norm`, x);
+    const flat = (projection: string): tf.Tensor3D => tf.reshape(this.conv(`${scope}/${projection}`, h), [batch, positions, channels]);
+    const q = flat('q');
+    const k = flat('k');
+    const v = flat('v');
+    const logits = tf.mul(tf.matMul(q, k, false, true), channels ** -0.5);
+    const attended = tf.reshape<tf.Rank.R4>(tf.matMul(tf.softmax(logits), v), [batch, height, width, channels]);
+    return tf.add(x, this.conv(`${scope}/proj_out`, attended));
+  }
+
+  downsample(scope: string, x: tf.Tensor4D): tf.Tensor4D {
+    return this.conv(`${scope}/conv`, x, 2);
+  }
+
+  upsample(scope: string, x: tf.Tensor4D): tf.Tensor4D {
+    return this.conv(`${scope}/conv`, upsampleNearest2x(x));
+  }
+
+  concatSkip(h: tf.Tensor4D, skip: tf.Tensor4D): tf.Tensor4D {
+    const [hb, hh, hw] = h.shape;
+    const [sb, sh, sw] = skip.shape;
+    if (hb !== sb || hh !== sh || hw !== sw) {
+      throw new Error(
+        `UNet up path: the feature map [${h.shape}] cannot be concatenated with its skip [${skip.shape}]; ` +
+          'batch, height and width must match. Make imageSize a multiple of 2^(chMult.length - 1) (validateConfig checks this).',
+      );
+    }
+    return tf.concat([h, skip], 3);
+  }
+
+  output(x: tf.Tensor4D): tf.Tensor4D {
+    return this.conv('conv_out', silu(this.norm('norm_out', x)));
+  }
+
+  resolution(h: tf.Tensor4D): number {
+    return h.shape[1];
+  }
+}
+
+/**
+ * The U-Net forward pass εθ(x_t, t) with explicit weights.
+ *
+ * Preconditions: `config` is valid; `weights` match `specs` (checked by the caller); xt is [B, S, S, inChannels].
+ * Promises: returns [B, S, S, outChannels]; applies dropout only when `dropoutRng` is given. Not tidied here.
+ */
+export function forwardUNet(
+  config: UNetConfig,
+  specs: readonly ParameterSpec[],
+  weights: readonly tf.Tensor[],
+  xt: tf.Tensor4D,
+  t: tf.Tensor1D,
+  dropoutRng: Rng | undefined,
+): tf.Tensor4D {
+  const cursor = new WeightCursor(specs, weights);
+  const out = walkUNet(config, new TensorOps(config, cursor, t, dropoutRng), xt);
+  cursor.finish();
+  return out;
+}

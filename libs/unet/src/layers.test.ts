@@ -1,0 +1,64 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { Rng } from '@ddpm/diffusion-core';
+import { dropout, silu, upsampleNearest2x } from './layers.ts';
+
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
+
+const upsamplesLikeNearest = test.macro({
+  exec(t, height: number, width: number) {
+    const channels = 3;
+    const x = new Rng(height * 10 + width).fillNormal(new Float32Array(2 * height * width * channels));
+    const y = tf.tidy(() => upsampleNearest2x(tf.tensor4d(x, [2, height, width, channels])));
+    t.deepEqual(y.shape, [2, 2 * height, 2 * width, channels]);
+    const values = y.dataSync();
+    y.dispose();
+    let mismatches = 0;
+    for (let b = 0; b < 2; b++)
+      for (let i = 0; i < 2 * height; i++)
+        for (let j = 0; j < 2 * width; j++)
+          for (let c = 0; c < channels; c++) {
+            const expected = x[((b * height + Math.floor(i / 2)) * width + Math.floor(j / 2)) * channels + c];
+            if (values[((b * 2 * height + i) * 2 * width + j) * channels + c] !== expected) mismatches++;
+          }
+    t.is(mismatches, 0);
+  },
+  title: (_, height: number, width: number) => `upsampleNearest2x copies pixel (i/2, j/2) for a ${height}x${width} input`,
+});
+
+test(upsamplesLikeNearest, 7, 7);
+test(upsamplesLikeNearest, 4, 3);
+test(upsamplesLikeNearest, 1, 1);
+
+test('silu(x) = x / (1 + exp(-x))', (t) => {
+  const xs = [-6, -1.5, 0, 0.3, 2, 8];
+  const ys = tf.tidy(() => silu(tf.tensor1d(xs)).dataSync());
+  xs.forEach((x, i) => t.true(Math.abs(ys[i] - x / (1 + Math.exp(-x))) < 1e-6, `silu(${x}) = ${ys[i]}`));
+});
+
+test('dropout keeps about 1 - rate of the elements, scales them by 1/(1 - rate), and is reproducible', (t) => {
+  const rate = 0.25;
+  const x = tf.ones([20000]);
+  const first = tf.tidy(() => dropout(x, rate, new Rng(9)).dataSync());
+  const again = tf.tidy(() => dropout(x, rate, new Rng(9)).dataSync());
+  const other = tf.tidy(() => dropout(x, rate, new Rng(10)).dataSync());
+  const kept = first.filter((v) => v !== 0);
+  t.true(kept.every((v) => Math.abs(v - 1 / (1 - rate)) < 1e-6));
+  // Binomial(20000, 0.75): sd ≈ 61, so ±400 is a > 6-sigma band.
+  t.true(Math.abs(kept.length - 15000) < 400, `kept ${kept.length} of 20000`);
+  t.true(first.every((v, i) => v === again[i]));
+  t.false(first.every((v, i) => v === other[i]));
+  x.dispose();
+});
+
+test('dropout at rate 0 returns its input without drawing from the Rng', (t) => {
+  const x = tf.ones([10]);
+  const rng = new Rng(4);
+  const before = rng.state();
+  t.is(dropout(x, 0, rng), x);
+  t.deepEqual(rng.state(), before);
+  x.dispose();
+});

@@ -61,6 +61,11 @@ test('an extra frame', rejects, () => [...validFrames(), Buffer.alloc(4)], Error
 test('a missing frame', rejects, () => validFrames().slice(0, 2), ErrorCode.FRAME_COUNT_MISMATCH);
 test('a message above maxMessageBytes', rejects, validFrames, ErrorCode.TOO_LARGE, protocolLimits({ maxMessageBytes: 64 }));
 test('an envelope above maxEnvelopeBytes', rejects, validFrames, ErrorCode.TOO_LARGE, protocolLimits({ maxEnvelopeBytes: 8 }));
+test('an envelope listing more headers than maxTensors (amplification guard)', rejects, () => {
+  const head = Buffer.alloc(200_000);
+  for (let i = 0; i < head.length; i += 2) head[i] = 0x2a; // field 5, length 0: an empty TensorHeader
+  return [head];
+}, ErrorCode.TOO_LARGE);
 test('more frames than maxTensors', rejects, () => [validFrames()[0], ...Array.from({ length: 65 }, () => Buffer.alloc(0))], ErrorCode.TOO_LARGE);
 test('an unknown dtype', rejects, () =>
   framesWithHeaders([{ name: 'x', shape: [1], dtype: 9 as DType, byteLength: 4, crc32: 0 }], [Buffer.alloc(4)]), ErrorCode.BAD_MESSAGE);
@@ -72,6 +77,8 @@ test('duplicate tensor names', rejects, () => {
 }, ErrorCode.BAD_MESSAGE);
 test('an empty tensor name', rejects, () =>
   framesWithHeaders([{ name: '', shape: [0], dtype: DType.UINT8, byteLength: 0, crc32: 0 }], [Buffer.alloc(0)]), ErrorCode.BAD_MESSAGE);
+test('a tensor name above 128 UTF-8 bytes (65 two-byte characters)', rejects, () =>
+  framesWithHeaders([{ name: 'é'.repeat(65), shape: [0], dtype: DType.UINT8, byteLength: 0, crc32: 0 }], [Buffer.alloc(0)]), ErrorCode.BAD_MESSAGE);
 test('rank above maxRank', rejects, () =>
   framesWithHeaders([{ name: 'x', shape: [1, 1, 1, 1, 1, 1, 1, 1, 1], dtype: DType.UINT8, byteLength: 1, crc32: 0 }], [Buffer.alloc(1)]), ErrorCode.BAD_MESSAGE);
 

@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { dtypeFromWire, dtypeOfData, fromWireBytes, toWireBytes, type DTypeName, type TensorData } from './dtype.ts';
+import { scanEnvelope } from './envelope-scan.ts';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.ts';
 import { ProtocolError } from './protocol-error.ts';
 import {
@@ -121,6 +122,7 @@ export function decodeMessage(frames: readonly Uint8Array[], limits: ProtocolLim
   if (head.byteLength > limits.maxEnvelopeBytes) {
     throw new ProtocolError(ErrorCode.TOO_LARGE, `the envelope frame is ${head.byteLength} bytes, above the limit of ${limits.maxEnvelopeBytes}; move bulk data into tensor frames.`);
   }
+  scanEnvelope(head, limits);
   let envelope: Envelope;
   try {
     envelope = Envelope.decode(head);
@@ -180,8 +182,8 @@ function decodeTensor(header: TensorHeaderFields, frame: Uint8Array, position: n
 }
 
 function checkName(name: string, seen: Set<string>, limits: ProtocolLimits): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > limits.maxNameLength) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor name '${String(name).slice(0, 40)}' must be 1 to ${limits.maxNameLength} characters; use names like 'parameters' or 'gradient'.`);
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name, 'utf8') > limits.maxNameLength) {
+    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor name '${String(name).slice(0, 40)}' must be 1 to ${limits.maxNameLength} bytes of UTF-8; use names like 'parameters' or 'gradient'.`);
   }
   if (seen.has(name)) {
     throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor name '${name}' appears twice; give every tensor of a message a distinct name.`);

@@ -12,17 +12,18 @@ export interface ProtocolLimits {
   readonly maxTensors: number;
   /** Most dimensions in one tensor shape. */
   readonly maxRank: number;
-  /** Longest tensor name, in UTF-16 code units. */
+  /** Longest tensor name, in UTF-8 bytes. */
   readonly maxNameLength: number;
 }
 
 /**
  * Defaults: 256 MiB per message fits the full parameters of a 36M-float U-Net (144 MB) with room to spare;
- * 4 MiB of envelope fits index lists of any realistic local batch and a model config JSON.
+ * 1 MiB of envelope fits the index list of a 200k-sample local batch and a model config JSON, while keeping
+ * the protobuf decode of a hostile envelope to tens of milliseconds.
  */
 export const DEFAULT_LIMITS: ProtocolLimits = Object.freeze({
   maxMessageBytes: 256 * 1024 * 1024,
-  maxEnvelopeBytes: 4 * 1024 * 1024,
+  maxEnvelopeBytes: 1024 * 1024,
   maxTensors: 64,
   maxRank: 8,
   maxNameLength: 128,

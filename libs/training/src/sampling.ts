@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ddimSample, ddpmSample, Rng, type DiffusionSchedule } from '@ddpm/diffusion-core';
+import { ddimSample, ddpmSample, Rng, type DiffusionSchedule, type SamplerCallback } from '@ddpm/diffusion-core';
 import { unflattenWeights, type UNet } from '@ddpm/unet';
 
 /** Which reverse process draws the images. */
@@ -15,8 +15,8 @@ export interface SampleOptions {
   /** DDIM η (0 = deterministic). */
   readonly eta: number;
   readonly seed: number;
-  /** Called after every reverse step with the number of steps done and the total. */
-  readonly onStep?: (done: number, total: number) => void;
+  /** Called after every reverse step (for progress display). */
+  readonly onStep?: SamplerCallback;
 }
 
 /**

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { BACKEND_NAMES, selectBackend } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
 import { DEFAULT_OPTIMIZER, train } from '@ddpm/training';
-import { PRESET_NAMES } from '@ddpm/unet';
+import { PRESET_NAMES, resolvePreset } from '@ddpm/unet';
 import { createLogger } from '../logger.ts';
 import { decimal, integer, oneOf } from '../parse.ts';
 import { createProgress } from '../progress.ts';
@@ -51,7 +51,9 @@ export function trainCommand(): Command {
     .action(async (flags: TrainFlags) => {
       const log = createLogger('train');
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
-      const dataset = await loadDataset(flags.data);
+      const preset = resolvePreset(flags.preset);
+      const channels = preset.inChannels === 1 ? 1 : 3;
+      const dataset = await loadDataset(flags.data, { size: preset.imageSize, channels });
       log.info({ dataset: dataset.name, count: dataset.count, backend: backend.name }, 'training starts');
       const progress = createProgress(flags.steps);
       const summary = await train(

@@ -2,8 +2,7 @@ import { Command } from 'commander';
 import { BACKEND_NAMES, benchConvGradients, selectBackend } from '@ddpm/backend';
 import { benchTrainingStep } from '@ddpm/training';
 import { PRESET_NAMES } from '@ddpm/unet';
-import { createLogger } from '../logger.ts';
-import { integer, oneOf } from '../parse.ts';
+import { createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 
 interface StepFlags {
   preset: string;

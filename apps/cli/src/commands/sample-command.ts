@@ -4,8 +4,7 @@ import { makeSchedule } from '@ddpm/diffusion-core';
 import { writeImageGrid } from '@ddpm/data';
 import { drawSamples, loadWeights, SAMPLER_NAMES, type SamplerName } from '@ddpm/training';
 import { UNet } from '@ddpm/unet';
-import { createLogger } from '../logger.ts';
-import { decimal, integer, oneOf } from '../parse.ts';
+import { createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 
 interface SampleFlags {
   weights: string;

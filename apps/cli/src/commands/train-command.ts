@@ -5,9 +5,7 @@ import { BACKEND_NAMES, selectBackend } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
 import { DEFAULT_OPTIMIZER, train } from '@ddpm/training';
 import { PRESET_NAMES, resolvePreset } from '@ddpm/unet';
-import { createLogger } from '../logger.ts';
-import { decimal, integer, oneOf } from '../parse.ts';
-import { createProgress } from '../progress.ts';
+import { createLogger, createProgress, decimal, integer, oneOf } from '@ddpm/runtime';
 
 interface TrainFlags {
   preset: string;

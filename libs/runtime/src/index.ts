@@ -1,0 +1,3 @@
+export { decimal, integer, oneOf } from './flag-parsers.ts';
+export { createLogger } from './logger.ts';
+export { createProgress, type Progress, type ProgressFigures } from './progress.ts';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, timestepEmbedding } from '@ddpm/diffusion-core';
 import { type UNetConfig } from './config.ts';
-import { groupNorm } from './group-norm.ts';
+import { type GroupNormActivation, groupNorm } from './group-norm.ts';
 import { conv2d, dense, dropout, silu, upsampleNearest2x } from './layers.ts';
 import { type ParameterSpec } from './parameter-specs.ts';
 import { type UNetOps, walkUNet } from './topology.ts';
@@ -53,10 +53,10 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     return dense(x, this.cursor.next(`${scope}/W`), this.cursor.next(`${scope}/b`));
   }
 
-  private norm(scope: string, x: tf.Tensor4D): tf.Tensor4D {
+  private norm(scope: string, x: tf.Tensor4D, activation: GroupNormActivation): tf.Tensor4D {
     const gamma = this.cursor.next(`${scope}/gamma`) as tf.Tensor1D;
     const beta = this.cursor.next(`${scope}/beta`) as tf.Tensor1D;
-    return groupNorm(x, gamma, beta, this.config.groups);
+    return groupNorm(x, gamma, beta, this.config.groups, activation);
   }
 
   private get embedding(): tf.Tensor2D {
@@ -76,10 +76,10 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
 
   resBlock(scope: string, x: tf.Tensor4D, channels: number): tf.Tensor4D {
     const [batch] = x.shape;
-    let h = this.conv(`${scope}/conv1`, silu(this.norm(`${scope}/norm1`, x)));
+    let h = this.conv(`${scope}/conv1`, this.norm(`${scope}/norm1`, x, 'silu'));
     const tembProj = this.dense(`${scope}/temb_proj`, this.embedding);
     h = tf.add(h, tf.reshape(tembProj, [batch, 1, 1, channels]));
-    h = silu(this.norm(`${scope}/norm2`, h));
+    h = this.norm(`${scope}/norm2`, h, 'silu');
     if (this.dropoutRng !== undefined) h = dropout(h, this.config.dropout, this.dropoutRng);
     h = this.conv(`${scope}/conv2`, h);
     const shortcut = x.shape[3] === channels ? x : this.conv(`${scope}/nin_shortcut`, x);
@@ -89,7 +89,7 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
   attnBlock(scope: string, x: tf.Tensor4D): tf.Tensor4D {
     const [batch, height, width, channels] = x.shape;
     const positions = height * width;
-    const h = this.norm(`${scope}/norm`, x);
+    const h = this.norm(`${scope}/norm`, x, 'linear');
     const flat = (projection: string): tf.Tensor3D => tf.reshape(this.conv(`${scope}/${projection}`, h), [batch, positions, channels]);
     const q = flat('q');
     const k = flat('k');
@@ -120,7 +120,7 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
   }
 
   output(x: tf.Tensor4D): tf.Tensor4D {
-    return this.conv('conv_out', silu(this.norm('norm_out', x)));
+    return this.conv('conv_out', this.norm('norm_out', x, 'silu'));
   }
 
   resolution(h: tf.Tensor4D): number {

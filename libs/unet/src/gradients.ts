@@ -25,7 +25,7 @@ function unbroadcast(grad: tf.Tensor, shape: number[]): tf.Tensor {
   return tf.reshape(axes.length > 0 ? tf.sum(grad, axes) : grad, shape);
 }
 
-/** Gradient of a reduction over attrs.axis: dy broadcast back over the reduced axes, times `scale`. */
+/** Gradient of a sum (or mean) over attrs.axis: dy (divided by the reduced count) broadcast back over those axes. */
 function reductionGrad(dy: tf.Tensor, x: tf.Tensor, attrs: Attrs, mean: boolean): tf.Tensor {
   const axes = tf.util.parseAxisParam(attrs['axis'] as number | number[], x.shape);
   const expanded = x.shape.slice();
@@ -34,8 +34,9 @@ function reductionGrad(dy: tf.Tensor, x: tf.Tensor, attrs: Attrs, mean: boolean)
     expanded[axis] = 1;
     reduced *= x.shape[axis];
   }
-  const grad = tf.mul(tf.reshape(dy, expanded), tf.ones(x.shape, 'float32'));
-  return mean ? tf.div(grad, reduced) : grad;
+  // A broadcasting Multiply, not tf.broadcastTo: the wasm backend's Tile is several times slower.
+  const scaled = mean ? tf.div(dy, reduced) : dy;
+  return tf.mul(tf.reshape(scaled, expanded), tf.ones(x.shape, 'float32'));
 }
 
 const GRADIENTS: tf.GradConfig[] = [
@@ -53,8 +54,8 @@ const GRADIENTS: tf.GradConfig[] = [
     kernelName: tf.Multiply,
     inputsToSave: ['a', 'b'],
     gradFunc: (dy, [a, b]: Saved) => ({
-      a: () => unbroadcast(tf.mul(single(dy), tf.cast(b, 'float32')), a.shape),
-      b: () => unbroadcast(tf.mul(single(dy), tf.cast(a, 'float32')), b.shape),
+      a: () => unbroadcast(tf.mul(single(dy), b), a.shape),
+      b: () => unbroadcast(tf.mul(single(dy), a), b.shape),
     }),
   },
   {
@@ -62,7 +63,7 @@ const GRADIENTS: tf.GradConfig[] = [
     inputsToSave: ['a', 'b'],
     gradFunc: (dy, [a, b]: Saved) => ({
       a: () => unbroadcast(tf.div(single(dy), tf.cast(b, 'float32')), a.shape),
-      b: () => tf.neg(tf.div(unbroadcast(tf.mul(single(dy), tf.cast(a, 'float32')), b.shape), tf.square(tf.cast(b, 'float32')))),
+      b: () => tf.neg(tf.div(unbroadcast(tf.mul(single(dy), a), b.shape), tf.square(tf.cast(b, 'float32')))),
     }),
   },
   {
@@ -74,7 +75,7 @@ const GRADIENTS: tf.GradConfig[] = [
     }),
   },
   { kernelName: tf.Neg, gradFunc: (dy) => ({ x: () => tf.neg(single(dy)) }) },
-  { kernelName: tf.Square, inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(single(dy), tf.mul(tf.cast(x, 'float32'), 2)) }) },
+  { kernelName: tf.Square, inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(single(dy), tf.mul(x, 2)) }) },
   {
     kernelName: tf.Rsqrt,
     outputsToSave: [true],
@@ -130,9 +131,17 @@ const GRADIENTS: tf.GradConfig[] = [
     kernelName: tf.Concat,
     saveAllInputs: true,
     gradFunc: (dy, saved: Saved, attrs) => {
+      // Slices, not tf.split: the wasm backend's SplitV is a slow JavaScript loop.
+      const grad = single(dy);
       const axis = tf.util.parseAxisParam(attrs['axis'] as number, saved[0].shape)[0];
-      const parts = tf.split(single(dy), saved.map((s) => s.shape[axis]), axis);
-      return Object.fromEntries(parts.map((part, i) => [String(i), () => part]));
+      const begin = grad.shape.map(() => 0);
+      return Object.fromEntries(
+        saved.map((input, i) => {
+          const start = begin.slice();
+          begin[axis] += input.shape[axis];
+          return [String(i), () => tf.slice(grad, start, input.shape)];
+        }),
+      );
     },
   },
 ];

@@ -2,14 +2,21 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@ddpm/diffusion-core';
-import { GROUP_NORM_EPSILON, groupNorm } from './group-norm.ts';
+import { GROUP_NORM_EPSILON, type GroupNormActivation, groupNorm } from './group-norm.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
 });
 
 /** Independent float64 GroupNorm: explicit loops over (example, group), two-pass mean and biased variance. */
-function referenceGroupNorm(x: Float64Array, shape: [number, number, number, number], gamma: Float64Array, beta: Float64Array, groups: number): Float64Array {
+function referenceGroupNorm(
+  x: Float64Array,
+  shape: [number, number, number, number],
+  gamma: Float64Array,
+  beta: Float64Array,
+  groups: number,
+  activation: GroupNormActivation = 'linear',
+): Float64Array {
   const [batch, height, width, channels] = shape;
   const perGroup = channels / groups;
   const out = new Float64Array(x.length);
@@ -22,7 +29,8 @@ function referenceGroupNorm(x: Float64Array, shape: [number, number, number, num
       const variance = members.reduce((s, k) => s + (x[k] - mean) ** 2, 0) / members.length;
       for (const k of members) {
         const c = k % channels;
-        out[k] = ((x[k] - mean) / Math.sqrt(variance + GROUP_NORM_EPSILON)) * gamma[c] + beta[c];
+        const y = ((x[k] - mean) / Math.sqrt(variance + GROUP_NORM_EPSILON)) * gamma[c] + beta[c];
+        out[k] = activation === 'silu' ? y / (1 + Math.exp(-y)) : y;
       }
     }
   }
@@ -30,7 +38,7 @@ function referenceGroupNorm(x: Float64Array, shape: [number, number, number, num
 }
 
 const matchesReference = test.macro({
-  exec(t, shape: [number, number, number, number], groups: number) {
+  exec(t, shape: [number, number, number, number], groups: number, activation: GroupNormActivation = 'linear') {
     const rng = new Rng(shape.reduce((a, b) => a * 31 + b, groups));
     const size = shape.reduce((a, b) => a * b, 1);
     const channels = shape[3];
@@ -38,19 +46,24 @@ const matchesReference = test.macro({
     const x = rng.fillNormal(new Float64Array(size)).map((v, k) => 3 * v + 5 + Math.floor(k / (size / shape[0])));
     const gamma = rng.fillNormal(new Float64Array(channels));
     const beta = rng.fillNormal(new Float64Array(channels));
-    const expected = referenceGroupNorm(x, shape, gamma, beta, groups);
-    const actual = tf.tidy(() => groupNorm(tf.tensor4d(Float32Array.from(x), shape), tf.tensor1d(Float32Array.from(gamma)), tf.tensor1d(Float32Array.from(beta)), groups).dataSync());
+    const expected = referenceGroupNorm(x, shape, gamma, beta, groups, activation);
+    const actual = tf.tidy(() =>
+      groupNorm(tf.tensor4d(Float32Array.from(x), shape), tf.tensor1d(Float32Array.from(gamma)), tf.tensor1d(Float32Array.from(beta)), groups, activation).dataSync(),
+    );
     let worst = 0;
     for (let k = 0; k < size; k++) worst = Math.max(worst, Math.abs(actual[k] - expected[k]));
     t.true(worst < 1e-4, `max |tfjs − float64 reference| = ${worst}`);
   },
-  title: (_, shape: number[], groups: number) => `groupNorm matches a float64 reference for [${shape}] with ${groups} groups`,
+  title: (_, shape: number[], groups: number, activation: GroupNormActivation = 'linear') =>
+    `groupNorm (${activation}) matches a float64 reference for [${shape}] with ${groups} groups`,
 });
 
 test(matchesReference, [2, 4, 4, 8], 4);
 test(matchesReference, [1, 3, 5, 6], 3);
 test(matchesReference, [3, 2, 2, 4], 1);
 test(matchesReference, [1, 2, 3, 4], 4);
+test(matchesReference, [2, 4, 4, 8], 4, 'silu');
+test(matchesReference, [1, 3, 5, 6], 3, 'silu');
 
 test('groupNorm output has zero mean and unit variance per group when gamma = 1 and beta = 0', (t) => {
   const stats = tf.tidy(() => {
@@ -63,38 +76,46 @@ test('groupNorm output has zero mean and unit variance per group when gamma = 1 
   for (const v of stats.variance) t.true(Math.abs(v - 1) < 1e-4, `group variance ${v}`);
 });
 
-test('groupNorm gradients agree with central finite differences', (t) => {
-  const rng = new Rng(11);
-  const shape: [number, number, number, number] = [1, 2, 3, 4];
-  const x = rng.fillNormal(new Float64Array(24));
-  const gamma = rng.fillNormal(new Float64Array(4));
-  const beta = rng.fillNormal(new Float64Array(4));
-  const weights = rng.fillNormal(new Float64Array(24));
-  const loss = (xs: Float64Array, gs: Float64Array): number =>
-    referenceGroupNorm(xs, shape, gs, beta, 2).reduce((s, v, k) => s + v * weights[k], 0);
-  const [dx, dgamma] = tf.tidy(() => {
-    const w = tf.tensor4d(Float32Array.from(weights), shape);
-    const f = (xt: tf.Tensor, gt: tf.Tensor): tf.Scalar => tf.sum(tf.mul(groupNorm(xt as tf.Tensor4D, gt as tf.Tensor1D, tf.tensor1d(Float32Array.from(beta)), 2), w));
-    return tf.grads(f)([tf.tensor4d(Float32Array.from(x), shape), tf.tensor1d(Float32Array.from(gamma))]).map((g) => g.dataSync());
-  });
-  const h = 1e-6;
-  for (const k of [0, 5, 13, 23]) {
-    const plus = Float64Array.from(x);
-    const minus = Float64Array.from(x);
-    plus[k] += h;
-    minus[k] -= h;
-    const numeric = (loss(plus, gamma) - loss(minus, gamma)) / (2 * h);
-    t.true(Math.abs(dx[k] - numeric) < 2e-3 * (1 + Math.abs(numeric)), `d/dx[${k}]: autodiff ${dx[k]} vs numeric ${numeric}`);
-  }
-  for (let c = 0; c < 4; c++) {
-    const plus = Float64Array.from(gamma);
-    const minus = Float64Array.from(gamma);
-    plus[c] += h;
-    minus[c] -= h;
-    const numeric = (loss(x, plus) - loss(x, minus)) / (2 * h);
-    t.true(Math.abs(dgamma[c] - numeric) < 2e-3 * (1 + Math.abs(numeric)), `d/dgamma[${c}]: autodiff ${dgamma[c]} vs numeric ${numeric}`);
-  }
+const gradientsMatchFiniteDifferences = test.macro({
+  exec(t, activation: GroupNormActivation) {
+    const rng = new Rng(11);
+    const shape: [number, number, number, number] = [2, 2, 3, 4];
+    const size = 48;
+    const x = rng.fillNormal(new Float64Array(size)).map((v) => 2 * v + 1);
+    const gamma = rng.fillNormal(new Float64Array(4));
+    const beta = rng.fillNormal(new Float64Array(4));
+    const probe = rng.fillNormal(new Float64Array(size));
+    const loss = (xs: Float64Array, gs: Float64Array, bs: Float64Array): number =>
+      referenceGroupNorm(xs, shape, gs, bs, 2, activation).reduce((s, v, k) => s + v * probe[k], 0);
+    const [dx, dgamma, dbeta] = tf.tidy(() => {
+      const p = tf.tensor4d(Float32Array.from(probe), shape);
+      const f = (xt: tf.Tensor, gt: tf.Tensor, bt: tf.Tensor): tf.Scalar => tf.sum(tf.mul(groupNorm(xt as tf.Tensor4D, gt as tf.Tensor1D, bt as tf.Tensor1D, 2, activation), p));
+      return tf.grads(f)([tf.tensor4d(Float32Array.from(x), shape), tf.tensor1d(Float32Array.from(gamma)), tf.tensor1d(Float32Array.from(beta))]).map((g) => g.dataSync());
+    });
+    const h = 1e-6;
+    const numeric = (which: 0 | 1 | 2, k: number): number => {
+      const args = [x, gamma, beta].map((a) => Float64Array.from(a));
+      const plus = args.map((a) => Float64Array.from(a));
+      const minus = args.map((a) => Float64Array.from(a));
+      plus[which][k] += h;
+      minus[which][k] -= h;
+      return (loss(plus[0], plus[1], plus[2]) - loss(minus[0], minus[1], minus[2])) / (2 * h);
+    };
+    const check = (name: string, analytic: ArrayLike<number>, which: 0 | 1 | 2, indices: number[]): void => {
+      for (const k of indices) {
+        const expected = numeric(which, k);
+        t.true(Math.abs(analytic[k] - expected) < 2e-3 * (1 + Math.abs(expected)), `d/d${name}[${k}]: autodiff ${analytic[k]} vs numeric ${expected}`);
+      }
+    };
+    check('x', dx, 0, [0, 5, 13, 23, 30, 47]);
+    check('gamma', dgamma, 1, [0, 1, 2, 3]);
+    check('beta', dbeta, 2, [0, 1, 2, 3]);
+  },
+  title: (_, activation: GroupNormActivation) => `groupNorm (${activation}) gradients agree with float64 central finite differences`,
 });
+
+test(gradientsMatchFiniteDifferences, 'linear');
+test(gradientsMatchFiniteDifferences, 'silu');
 
 test('groupNorm rejects channels not divisible by groups and mismatched affine parameters', (t) => {
   tf.tidy(() => {

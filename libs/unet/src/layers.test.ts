@@ -2,10 +2,12 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@ddpm/diffusion-core';
+import { ensureGradientsRegistered } from './gradients.ts';
 import { dropout, silu, upsampleNearest2x } from './layers.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
+  ensureGradientsRegistered();
 });
 
 const upsamplesLikeNearest = test.macro({
@@ -32,6 +34,24 @@ const upsamplesLikeNearest = test.macro({
 test(upsamplesLikeNearest, 7, 7);
 test(upsamplesLikeNearest, 4, 3);
 test(upsamplesLikeNearest, 1, 1);
+
+test('upsampleNearest2x gradient sums each 2x2 block of the upstream gradient, per example', (t) => {
+  const probe = new Rng(21).fillNormal(new Float32Array(2 * 4 * 6 * 3));
+  const grad = tf.tidy(() => {
+    const p = tf.tensor4d(probe, [2, 4, 6, 3]);
+    return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(upsampleNearest2x(x as tf.Tensor4D), p)))(tf.zeros([2, 2, 3, 3])).dataSync();
+  });
+  let worst = 0;
+  for (let b = 0; b < 2; b++)
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++)
+        for (let c = 0; c < 3; c++) {
+          let expected = 0;
+          for (const di of [0, 1]) for (const dj of [0, 1]) expected += probe[((b * 4 + 2 * i + di) * 6 + 2 * j + dj) * 3 + c];
+          worst = Math.max(worst, Math.abs(grad[((b * 2 + i) * 3 + j) * 3 + c] - expected));
+        }
+  t.true(worst < 1e-5, `max error ${worst}`);
+});
 
 test('silu(x) = x / (1 + exp(-x))', (t) => {
   const xs = [-6, -1.5, 0, 0.3, 2, 8];

@@ -14,29 +14,39 @@ export function silu<T extends tf.Tensor>(x: T): T {
 /**
  * 2-D convolution with 'same' padding plus bias. kernel is [kh, kw, in, out]; a 1x1 kernel is DDPM's `nin`.
  * With stride 2 the output is ceil(H/2) x ceil(W/2), padded at the bottom/right as TensorFlow's 'SAME' does.
+ * One FusedConv2D kernel (bias added in the convolution); its gradient runs Conv2DBackpropInput,
+ * Conv2DBackpropFilter and a Sum for the bias, without the copies a separate Add would save for the tape.
  */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor, stride: 1 | 2 = 1): tf.Tensor4D {
-  return tf.add(tf.conv2d(x, kernel as tf.Tensor4D, stride, 'same'), bias);
+  return tf.fused.conv2d({ x, filter: kernel as tf.Tensor4D, strides: stride, pad: 'same', bias });
 }
 
-/** Fully connected layer x·W + b for x [B, in], W [in, out], b [out]. */
+/** Fully connected layer x·W + b for x [B, in], W [in, out], b [out] (one _FusedMatMul kernel). */
 export function dense(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
-  return tf.add(tf.matMul(x, weight as tf.Tensor2D), bias);
+  return tf.fused.matMul({ a: x, b: weight as tf.Tensor2D, bias }) as tf.Tensor2D;
 }
 
 /**
  * Nearest-neighbour 2x upsampling: output[b, i, j, c] = x[b, floor(i/2), floor(j/2), c] (what DDPM's
  * tf.image.resize_nearest_neighbor does for an exact factor 2).
- * Built from Reshape and Concat (whose gradients are Slice and Add), not ResizeNearestNeighbor: the cpu
- * backend's ResizeNearestNeighborGrad (tfjs 4.22) offsets every example after the first by the input's batch
- * stride instead of dy's, giving wrong gradients for batch > 1.
+ * Forward: Reshape and Concat. Backward (custom): the sum over each 2x2 block, as two Reshape + Sum.
+ * Not ResizeNearestNeighbor: the cpu backend's ResizeNearestNeighborGrad (tfjs 4.22) offsets every example after
+ * the first by the input's batch stride instead of dy's (wrong gradients for batch > 1), and on wasm both the
+ * kernel and its gradient are several times slower than this; Concat's own gradient would need rank-5 slices,
+ * which wasm runs element by element in JavaScript.
  */
-export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
-  const [batch, height, width, channels] = x.shape;
-  const columns = tf.reshape(x, [batch, height, width, 1, channels]);
+export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const input = args[0] as tf.Tensor;
+  const [batch, height, width, channels] = input.shape;
+  const columns = tf.reshape(input, [batch, height, width, 1, channels]);
   const wide = tf.reshape(tf.concat([columns, columns], 3), [batch, height, 1, 2 * width * channels]);
-  return tf.reshape(tf.concat([wide, wide], 2), [batch, 2 * height, 2 * width, channels]);
-}
+  const value = tf.reshape(tf.concat([wide, wide], 2), [batch, 2 * height, 2 * width, channels]);
+  const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+    const rows = tf.sum(tf.reshape(dy, [batch * height, 2, 2 * width * channels]), 1);
+    return tf.reshape(tf.sum(tf.reshape(rows, [batch * height * width, 2, channels]), 1), input.shape);
+  };
+  return { value, gradFunc };
+}) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * Inverted dropout: zeroes each element with probability `rate` and scales the rest by 1/(1 − rate),

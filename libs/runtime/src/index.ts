@@ -1,3 +1,4 @@
 export { decimal, integer, oneOf } from './flag-parsers.ts';
 export { createLogger } from './logger.ts';
 export { createProgress, type Progress, type ProgressFigures } from './progress.ts';
+export { addBackendOption, addRunOptions, runConfigFromFlags, type RunFlags } from './run-options.ts';

@@ -9,5 +9,6 @@ export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile } from './state-file.ts';
-export { train, type TrainHooks, type TrainOptions, type TrainSummary } from './trainer.ts';
+export { RunRecorder, type RecorderOptions } from './run-recorder.ts';
+export { checkDatasetFits, train, type RunConfig, type TrainHooks, type TrainSummary } from './trainer.ts';
 export { loadWeights, saveWeights, type Weights, type WeightsMeta } from './weights-file.ts';

@@ -1,13 +1,13 @@
 import { Command } from 'commander';
-import { BACKEND_NAMES, benchConvGradients, selectBackend } from '@ddpm/backend';
+import { benchConvGradients, selectBackend, type BackendRequest } from '@ddpm/backend';
 import { benchTrainingStep } from '@ddpm/training';
 import { PRESET_NAMES } from '@ddpm/unet';
-import { createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 
 interface StepFlags {
   preset: string;
   batch: number;
-  backend: (typeof BACKEND_NAMES)[number];
+  backend: BackendRequest;
   warmup: number;
   repeats: number;
 }
@@ -15,12 +15,10 @@ interface StepFlags {
 /** `ddpm bench ...`: benchmarks that print one JSON object per line on stdout (logs go to stderr). */
 export function benchCommand(): Command {
   const bench = new Command('bench').description('benchmarks; each prints JSON lines on stdout');
-  bench
-    .command('step')
+  addBackendOption(bench.command('step'))
     .description('time whole training steps (noising, forward, backward, Adam) and print the median')
     .option('--preset <name>', `model preset: ${PRESET_NAMES.join(', ')}`, oneOf(PRESET_NAMES), 'mnist-bench')
     .option('--batch <n>', 'images per step', integer(1, 65536), 32)
-    .option('--backend <name>', `tfjs backend: ${BACKEND_NAMES.join(', ')}`, oneOf(BACKEND_NAMES), 'auto')
     .option('--warmup <n>', 'untimed steps first', integer(0), 2)
     .option('--repeats <n>', 'timed steps (the median is reported)', integer(1), 5)
     .action(async (flags: StepFlags) => {
@@ -31,11 +29,9 @@ export function benchCommand(): Command {
       const line = { bench: 'step', preset: flags.preset, backend: backend.name, batch: flags.batch, params, ms_per_step: round(msPerStep), imgs_per_s: round((1000 * flags.batch) / msPerStep) };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     });
-  bench
-    .command('conv')
+  addBackendOption(bench.command('conv'))
     .description("time the U-Net's convolutions (forward, input gradient, filter gradient) and print GFLOP/s per case")
-    .option('--backend <name>', `tfjs backend: ${BACKEND_NAMES.join(', ')}`, oneOf(BACKEND_NAMES), 'auto')
-    .action(async (flags: { backend: (typeof BACKEND_NAMES)[number] }) => {
+    .action(async (flags: { backend: BackendRequest }) => {
       const log = createLogger('bench');
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
       for (const record of await benchConvGradients()) {

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import { BACKEND_NAMES, selectBackend } from '@ddpm/backend';
+import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { makeSchedule } from '@ddpm/diffusion-core';
 import { writeImageGrid } from '@ddpm/data';
 import { drawSamples, loadWeights, SAMPLER_NAMES, type SamplerName } from '@ddpm/training';
 import { UNet } from '@ddpm/unet';
-import { createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 
 interface SampleFlags {
   weights: string;
@@ -14,13 +14,13 @@ interface SampleFlags {
   steps: number;
   eta: number;
   seed: number;
-  backend: (typeof BACKEND_NAMES)[number];
+  backend: BackendRequest;
   ema: boolean;
 }
 
 /** `ddpm sample`: draws an image grid PNG from saved weights. */
 export function sampleCommand(): Command {
-  return new Command('sample')
+  const command = new Command('sample')
     .description('draw a grid of images from trained weights')
     .requiredOption('--weights <file>', 'weights file written by training (DIR/weights.ddpm)')
     .option('--out <file>', 'PNG file to write', 'samples.png')
@@ -29,9 +29,8 @@ export function sampleCommand(): Command {
     .option('--steps <S>', 'DDIM steps (the DDPM sampler always runs all T steps)', integer(1, 100000), 50)
     .option('--eta <x>', 'DDIM eta (0: deterministic)', decimal(0, 1), 0)
     .option('--seed <n>', 'seed of the initial noise', integer(0, 2 ** 32 - 1), 0)
-    .option('--backend <name>', `tfjs backend: ${BACKEND_NAMES.join(', ')}`, oneOf(BACKEND_NAMES), 'auto')
-    .option('--no-ema', 'sample from the raw parameters instead of their EMA')
-    .action(async (flags: SampleFlags) => {
+    .option('--no-ema', 'sample from the raw parameters instead of their EMA');
+  return addBackendOption(command).action(async (flags: SampleFlags) => {
       const log = createLogger('sample');
       const weights = loadWeights(flags.weights);
       const { config, schedule: scheduleConfig } = weights.meta;

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { benchConvGradients, selectBackend, type BackendRequest } from '@ddpm/backend';
 import { benchTrainingStep } from '@ddpm/training';
 import { PRESET_NAMES } from '@ddpm/unet';
-import { addBackendOption, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, createLogger, integer, oneOf } from '@ddpm/runtime';
 
 interface StepFlags {
   preset: string;

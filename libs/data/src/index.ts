@@ -7,3 +7,4 @@ export { loadDataset, type LoadDatasetOptions } from './load-dataset.ts';
 export { epochPermutation, epochSeed, shardEpoch, shardSize, splitGlobalBatch, type ShardOptions } from './sharding.ts';
 export { EpochCursor, type CursorBatch, type EpochCursorOptions, type EpochCursorState, type EpochTail } from './epoch-cursor.ts';
 export { encodeImageGrid, gridSize, writeImageGrid, type ImageGridOptions } from './png-grid.ts';
+export { datasetFingerprint } from './fingerprint.ts';

@@ -1,4 +1,5 @@
 export { decimal, integer, oneOf } from './flag-parsers.ts';
 export { createLogger } from './logger.ts';
 export { createProgress, type Progress, type ProgressFigures } from './progress.ts';
-export { addBackendOption, addRunOptions, runConfigFromFlags, type RunFlags } from './run-options.ts';
+export { addBackendOption, addRunOptions, optionsToArgs, runConfigFromFlags, type RunFlags } from './run-options.ts';
+export { runCommand } from './run-command.ts';

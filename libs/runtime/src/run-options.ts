@@ -61,3 +61,24 @@ export function runConfigFromFlags(flags: RunFlags): RunConfig {
     sampleEvery: flags.sampleEvery, sampleCount: flags.sampleCount, sampleSteps: flags.sampleSteps,
   };
 }
+
+/**
+ * Turns parsed flags back into command-line arguments (`--name value`, or `--name` for true booleans), for the options
+ * `command` defines, except those in `exclude` (attribute names). Used to hand a run's flags on to child processes.
+ */
+export function optionsToArgs(command: Command, flags: object, exclude: readonly string[] = []): string[] {
+  const values = flags as Record<string, unknown>;
+  const args: string[] = [];
+  for (const option of command.options) {
+    const key = option.attributeName();
+    const value = values[key];
+    if (exclude.includes(key) || value === undefined || option.long === undefined) continue;
+    if (typeof value === 'boolean') {
+      if (value && !option.negate) args.push(option.long);
+      if (!value && option.negate) args.push(option.long);
+    } else {
+      args.push(option.long, String(value));
+    }
+  }
+  return args;
+}

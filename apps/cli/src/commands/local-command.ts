@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import type { BackendRequest } from '@ddpm/backend';
+import { addBackendOption, addRunOptions, createLogger, integer, optionsToArgs, type RunFlags } from '@ddpm/runtime';
+
+interface LocalFlags extends RunFlags {
+  workers: number;
+  port?: number;
+  backend: BackendRequest;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/ddpm.js', import.meta.url));
+
+/**
+ * `ddpm local`: one coordinator and N workers as separate OS processes on this machine, talking ZeroMQ over TCP on
+ * localhost. The coordinator's output (progress, summary) goes to this terminal; each worker logs to
+ * OUT/logs/worker-I.log. Exits with the coordinator's status; if a worker dies first, stops the others and fails.
+ */
+export function localCommand(): Command {
+  const command = new Command('local').description('run a coordinator and N workers as local processes (a one-machine cluster)');
+  addRunOptions(command, { out: 'runs/local', batchHelp: 'local batch: images per worker per step (global batch = batch × workers)' });
+  addBackendOption(command);
+  command
+    .option('--workers <n>', 'worker processes', integer(1, 256), 2)
+    .option('--port <n>', 'TCP port of the coordinator (default: a free one)', integer(1, 65535));
+  return command.action(async (flags: LocalFlags) => {
+    const log = createLogger('local');
+    const port = flags.port ?? (await freePort());
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const logs = join(flags.out, 'logs');
+    mkdirSync(logs, { recursive: true });
+    const runArgs = optionsToArgs(command, flags, ['workers', 'port']);
+    const children: ChildProcess[] = [];
+    const coordinator = spawn(process.execPath, [BIN, 'coordinator', ...runArgs, '--bind', endpoint, '--min-workers', String(flags.workers)], { stdio: ['ignore', 'inherit', 'pipe'] });
+    coordinator.stderr?.pipe(createWriteStream(join(logs, 'coordinator.log')));
+    children.push(coordinator);
+    log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
+    const workerExits: Promise<void>[] = [];
+    for (let i = 1; i <= flags.workers; i++) {
+      const args = [BIN, 'worker', '--connect', endpoint, '--name', `worker-${i}`, '--backend', flags.backend, '--data', flags.data];
+      const worker = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = createWriteStream(join(logs, `worker-${i}.log`));
+      worker.stdout?.pipe(out);
+      worker.stderr?.pipe(out);
+      children.push(worker);
+      workerExits.push(
+        exitOf(worker).then((code) => {
+          if (code !== 0 && coordinator.exitCode === null) {
+            throw new Error(`worker-${i} exited with status ${code}; see ${join(logs, `worker-${i}.log`)}.`);
+          }
+        }),
+      );
+    }
+    const stop = (): void => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const code = await Promise.race([exitOf(coordinator), Promise.all(workerExits).then(() => exitOf(coordinator))]);
+      if (code !== 0) throw new Error(`the coordinator exited with status ${code}; see ${join(logs, 'coordinator.log')}.`);
+      await Promise.all(workerExits);
+    } finally {
+      stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
+}
+
+/** A TCP port that was free a moment ago (the coordinator binds it right away). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}

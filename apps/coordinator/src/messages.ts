@@ -1,0 +1,82 @@
+import type { Dataset } from '@ddpm/data';
+import { encodeMessage, TENSOR_NAMES, type ProtocolLimits } from '@ddpm/protocol';
+import type { RunConfig } from '@ddpm/training';
+import type { UNetConfig } from '@ddpm/unet';
+
+/** What the coordinator tells every worker about the run; fixed for the whole run. */
+export interface RunDescription {
+  readonly runId: string;
+  readonly run: RunConfig;
+  readonly model: UNetConfig;
+  readonly parameterCount: number;
+  readonly datasetSize: number;
+  readonly limits: ProtocolLimits;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+}
+
+/**
+ * The JSON carried in Welcome.model.config_json: the U-Net config and the diffusion schedule, everything a
+ * worker needs to build the same model and loss (the parameter order follows from the U-Net config).
+ */
+export interface ModelDescription {
+  readonly unet: UNetConfig;
+  readonly schedule: RunConfig['schedule'];
+}
+
+/** Frames of a Welcome carrying the current parameters (also the answer to a worker with stale state). */
+export function welcomeFrames(run: RunDescription, workerId: number, sequence: number, step: number, checksum: number, params: Float32Array): Buffer[] {
+  const { optimizer } = run.run;
+  const model: ModelDescription = { unet: run.model, schedule: run.run.schedule };
+  return encodeMessage(
+    {
+      workerId, sequence, runId: run.runId,
+      welcome: {
+        workerId, runId: run.runId, step, parameterChecksum: checksum,
+        model: { preset: run.run.preset, configJson: JSON.stringify(model), parameterCount: run.parameterCount },
+        hyperParameters: {
+          learningRate: optimizer.lr, adamBeta1: optimizer.adam.beta1, adamBeta2: optimizer.adam.beta2, adamEpsilon: optimizer.adam.epsilon,
+          emaDecay: optimizer.emaDecay, globalBatchSize: 0, gradientClipNorm: optimizer.clip, warmupSteps: optimizer.warmup,
+          diffusionSteps: run.run.schedule.timesteps, seed: run.run.seed,
+        },
+        heartbeatIntervalMs: run.heartbeatIntervalMs, heartbeatTimeoutMs: run.heartbeatTimeoutMs,
+        maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize,
+      },
+    },
+    [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length] }],
+    run.limits,
+  );
+}
+
+/** The assignment of one step to one worker; attaches the samples themselves when the worker has no dataset. */
+export interface StepAssignment {
+  readonly step: number;
+  readonly epoch: number;
+  readonly indices: Uint32Array;
+  readonly shardIndex: number;
+  readonly shardCount: number;
+  readonly globalBatchSize: number;
+  readonly checksum: number;
+}
+
+export function stepStartFrames(run: RunDescription, workerId: number, sequence: number, a: StepAssignment, inlineFrom?: Dataset): Buffer[] {
+  const tensors = [];
+  if (inlineFrom !== undefined) {
+    const { height, width, channels } = inlineFrom;
+    const size = height * width * channels;
+    const samples = new Uint8Array(a.indices.length * size);
+    a.indices.forEach((index, i) => samples.set(inlineFrom.images.subarray(index * size, (index + 1) * size), i * size));
+    tensors.push({ name: TENSOR_NAMES.samples, data: samples, shape: [a.indices.length, height, width, channels] });
+  }
+  return encodeMessage(
+    {
+      workerId, sequence, runId: run.runId,
+      stepStart: {
+        step: a.step, epoch: a.epoch, indices: Array.from(a.indices), samplesInline: inlineFrom !== undefined, seed: run.run.seed,
+        shardIndex: a.shardIndex, shardCount: a.shardCount, globalBatchSize: a.globalBatchSize, parameterChecksum: a.checksum, timeoutMs: 0,
+      },
+    },
+    tensors,
+    run.limits,
+  );
+}

@@ -1,0 +1,28 @@
+export {
+  COORDINATOR_PHASES,
+  DEFAULT_METRIC_NAMES,
+  METRIC_DEFINITIONS,
+  METRICS,
+  ROLES,
+  SKIP_REASONS,
+  STEP_PHASES,
+  WORKER_FAILURE_REASONS,
+  WORKER_PHASES,
+  definitionsFor,
+  type CoordinatorPhase,
+  type MetricDefinition,
+  type MetricName,
+  type Role,
+  type SkipReason,
+  type StepPhase,
+  type WorkerFailureReason,
+  type WorkerPhase,
+} from './metric-definitions.ts';
+export { createRegistry } from './create-registry.ts';
+export { createCoordinatorMetrics, type CoordinatorMetrics, type CoordinatorMetricsOptions, type CoordinatorStep } from './coordinator-metrics.ts';
+export { createWorkerMetrics, type WorkerMetrics, type WorkerMetricsOptions } from './worker-metrics.ts';
+export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './serve-metrics.ts';
+export { LossSmoother } from './loss-smoother.ts';
+export { RECORDING_RULES, type RecordingRuleName } from './recording-rules.ts';
+export { buildDashboard, dashboardExpressions, DASHBOARD_UID, DATASOURCE_UID } from './dashboard.ts';
+export { selectedNames } from './promql-names.ts';

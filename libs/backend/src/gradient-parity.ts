@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@ddpm/diffusion-core';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
-import { registerTestGradients } from './test-gradients.ts';
 
 /**
  * Test support: runs the same differentiable function on the wasm and the cpu backend with the same float32
- * inputs and compares the gradients. The cpu backend's kernels (including its reference Conv2DBackpropInput and
+ * inputs and compares the gradients, under tfjs's official gradient formulas (registered by @tensorflow/tfjs). The cpu backend's kernels (including its reference Conv2DBackpropInput and
  * Conv2DBackpropFilter) are an independent implementation, so agreement checks the wasm kernels, ours included.
  */
 export interface ParityCase {
@@ -28,10 +28,9 @@ export interface ParityResult {
 
 let prepared = false;
 
-/** Loads both backends, registers test gradients and the fast wasm conv gradients. Idempotent. */
+/** Loads both backends and installs the fast wasm conv gradients (@tensorflow/tfjs registers the gradients). Idempotent. */
 export async function prepareBackends(): Promise<void> {
   if (prepared) return;
-  registerTestGradients();
   installWasmConvGradients();
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');

@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// The union package registers the gradient of every tfjs kernel as a side effect (tfjs-core's Node bundle has none),
+// so tf.grads works on whatever backend selectBackend activates. It shares this tfjs-core instance.
+import '@tensorflow/tfjs';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
 
 /** Values accepted by the CLI's --backend flag. */
@@ -61,10 +64,12 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
  * On wasm, the fast XNNPACK conv-gradient kernels are installed before use ({@link installWasmConvGradients}).
  *
- * Promises: on return, `tf.getBackend()` is the chosen backend; the attempts record why every earlier candidate
- * was skipped. An explicit request ('tensorflow', 'wasm', 'cpu') that cannot be met rejects with an Error that
- * says how to fix it; it never silently falls back.
- * Does not: register gradients (the U-Net lib does), set thread counts, or undo a backend activated earlier.
+ * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered
+ * (this module imports @tensorflow/tfjs, which registers them), so tf.grads works through @ddpm/unet and
+ * @ddpm/diffusion-core. The attempts record why every earlier candidate was skipped. An explicit request
+ * ('tensorflow', 'wasm', 'cpu') that cannot be met rejects with an Error that says how to fix it; it never
+ * silently falls back.
+ * Does not: set thread counts, or undo a backend activated earlier.
  */
 export async function selectBackend(requested: BackendRequest, log: (line: string) => void = () => undefined): Promise<BackendChoice> {
   const attempts: BackendAttempt[] = [];

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureLossGradientsRegistered } from './loss-gradients.ts';
 import type { DiffusionSchedule, ScheduleTable } from './schedule.ts';
 import { checkBatch, checkSameShape } from './tensor-checks.ts';
 
@@ -28,14 +27,13 @@ export function coefficientAt(table: ScheduleTable, t: tf.Tensor1D): tf.Tensor4D
  * Samples the forward process in closed form: x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε (Ho et al. 2020, eq. 4).
  *
  * Promises: a float32 tensor with the shape of `x0` that the caller owns; differentiable in x0 and noise (usable inside
- * tf.grads: it registers the gradients of its own kernels, see ensureLossGradientsRegistered).
+ * tf.grads once the caller has registered tfjs's gradients: importing @ddpm/backend or @tensorflow/tfjs does).
  * Preconditions: `x0` and `noise` have the same shape [batch, h, w, c]; `t` is int32 of length batch with values in [0, T).
  * Does not: draw the noise (pass it in, so the caller's Rng controls every random number) nor dispose its inputs.
  */
 export function qSample(schedule: DiffusionSchedule, x0: tf.Tensor4D, t: tf.Tensor1D, noise: tf.Tensor4D): tf.Tensor4D {
   checkBatch('qSample', x0, t);
   checkSameShape('qSample', 'noise', noise, x0);
-  ensureLossGradientsRegistered();
   return tf.tidy(() =>
     tf.add(
       tf.mul(coefficientAt(schedule.sqrtAlphasCumprod, t), tf.cast(x0, 'float32')),

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { qSample } from './forward.ts';
-import { ensureLossGradientsRegistered } from './loss-gradients.ts';
 import type { Rng } from './random.ts';
 import type { DiffusionSchedule } from './schedule.ts';
 import { checkSameShape } from './tensor-checks.ts';
@@ -51,8 +50,9 @@ export function sampleTrainingInputs(
  * x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε is built with {@link qSample} from the given timesteps and noise.
  *
  * Promises: a float32 scalar the caller owns; every intermediate tensor is released. Works inside tf.grads and
- * tf.variableGrads (the gradient flows through the model only; x_0, t and ε are constants): it registers the gradients
- * of its own kernels (see ensureLossGradientsRegistered); the model's library must register those of the model's kernels.
+ * tf.variableGrads (the gradient flows through the model only; x_0, t and ε are constants) once the caller has
+ * registered tfjs's gradients: this tfjs-core-only library registers none; importing @ddpm/backend or
+ * @tensorflow/tfjs does (ensureLossGradientsRegistered checks it).
  * Preconditions: x0 is [batch, h, w, c]; `inputs` came from {@link sampleTrainingInputs} for this batch and shape
  * (one timestep per sample, in [0, T); one noise value per element); `model` returns the shape of x0.
  * Does not: dispose x0, draw random numbers, or weight timesteps (every sample counts equally).
@@ -73,7 +73,6 @@ export function diffusionLoss(schedule: DiffusionSchedule, model: NoiseModel, x0
       throw new RangeError(`diffusionLoss got timestep ${step}, outside [0, ${schedule.timesteps}); the inputs were drawn for another schedule.`);
     }
   }
-  ensureLossGradientsRegistered();
   return tf.tidy(() => {
     const timesteps = tf.tensor1d(t, 'int32');
     const epsilon = tf.tensor4d(noise, x0.shape, 'float32');

@@ -12,6 +12,10 @@ test('mnist-bench has 1,112,801 parameters (the figure stated in the README)', (
   t.is(new UNet(resolvePreset('mnist-bench')).parameterCount(), 1_112_801);
 });
 
+test('mnist-tiny has 44,969 parameters (the figure stated in the README)', (t) => {
+  t.is(new UNet(resolvePreset('mnist-tiny')).parameterCount(), 44_969);
+});
+
 test('parameter names are unique and follow the forward order, from temb to conv_out', (t) => {
   const specs = new UNet(resolvePreset('cifar-ddpm')).specs;
   t.is(new Set(specs.map((s) => s.name)).size, specs.length);
@@ -24,11 +28,11 @@ test('parameter names are unique and follow the forward order, from temb to conv
 });
 
 test('resolvePreset returns independent copies and lists the valid names for unknown ones', (t) => {
-  t.deepEqual([...PRESET_NAMES], ['mnist-bench', 'cifar-ddpm']);
+  t.deepEqual([...PRESET_NAMES], ['mnist-bench', 'mnist-tiny', 'cifar-ddpm']);
   const a = resolvePreset('mnist-bench');
   (a.chMult as number[]).push(4);
   t.deepEqual(resolvePreset('mnist-bench').chMult, [1, 2, 2]);
-  t.throws(() => resolvePreset('cifar'), { message: "Unknown U-Net preset 'cifar'; valid presets are: mnist-bench, cifar-ddpm." });
+  t.throws(() => resolvePreset('cifar'), { message: "Unknown U-Net preset 'cifar'; valid presets are: mnist-bench, mnist-tiny, cifar-ddpm." });
   t.throws(() => resolvePreset('toString'), { message: /valid presets are/ });
 });
 

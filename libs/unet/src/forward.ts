@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, timestepEmbedding } from '@ddpm/diffusion-core';
 import { type UNetConfig } from './config.ts';
-import { type GroupNormActivation, groupNorm } from './group-norm.ts';
+import { type GroupNormActivation, groupNorm, groupNormParts } from './group-norm.ts';
 import { conv2d, dense, dropout, silu, upsampleNearest2x } from './layers.ts';
 import { type ParameterSpec } from './parameter-specs.ts';
 import { type UNetOps, walkUNet } from './topology.ts';
@@ -75,15 +75,62 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
   }
 
   resBlock(scope: string, x: tf.Tensor4D, channels: number): tf.Tensor4D {
-    const [batch] = x.shape;
-    let h = this.conv(`${scope}/conv1`, this.norm(`${scope}/norm1`, x, 'silu'));
+    return this.residual(scope, [x], channels);
+  }
+
+  /**
+   * The up path's block on [h, skip] without materialising the concatenation: GroupNorm runs on both parts
+   * (groupNormParts), and conv(concat([a, b]), W) = conv(a, W[:, :, :Ca]) + conv(b, W[:, :, Ca:]) for conv1 and
+   * nin_shortcut. This removes the Concat and the slices of its gradient; the kernel slices are small.
+   */
+  skipResBlock(scope: string, h: tf.Tensor4D, skip: tf.Tensor4D, channels: number): tf.Tensor4D {
+    const [hb, hh, hw] = h.shape;
+    const [sb, sh, sw] = skip.shape;
+    if (hb !== sb || hh !== sh || hw !== sw) {
+      throw new Error(
+        `UNet up path: the feature map [${h.shape}] cannot be concatenated with its skip [${skip.shape}]; ` +
+          'batch, height and width must match. Make imageSize a multiple of 2^(chMult.length - 1) (validateConfig checks this).',
+      );
+    }
+    return this.residual(scope, [h, skip], channels);
+  }
+
+  /** DDPM's residual block on the channel concatenation of `parts`. */
+  private residual(scope: string, parts: readonly tf.Tensor4D[], channels: number): tf.Tensor4D {
+    const [batch] = parts[0].shape;
+    const inChannels = parts.reduce((total, part) => total + part.shape[3], 0);
+    const normalised = this.splitNorm(`${scope}/norm1`, parts, 'silu');
+    let h = this.splitConv(`${scope}/conv1`, normalised);
     const tembProj = this.dense(`${scope}/temb_proj`, this.embedding);
     h = tf.add(h, tf.reshape(tembProj, [batch, 1, 1, channels]));
     h = this.norm(`${scope}/norm2`, h, 'silu');
     if (this.dropoutRng !== undefined) h = dropout(h, this.config.dropout, this.dropoutRng);
     h = this.conv(`${scope}/conv2`, h);
-    const shortcut = x.shape[3] === channels ? x : this.conv(`${scope}/nin_shortcut`, x);
+    const shortcut = inChannels === channels ? parts[0] : this.splitConv(`${scope}/nin_shortcut`, parts);
     return tf.add(shortcut, h);
+  }
+
+  /** GroupNorm over the channel concatenation of `parts`, returned part by part. */
+  private splitNorm(scope: string, parts: readonly tf.Tensor4D[], activation: GroupNormActivation): tf.Tensor4D[] {
+    const gamma = this.cursor.next(`${scope}/gamma`) as tf.Tensor1D;
+    const beta = this.cursor.next(`${scope}/beta`) as tf.Tensor1D;
+    return groupNormParts(parts, gamma, beta, this.config.groups, activation);
+  }
+
+  /** conv(concat(parts), W) + b as a sum of convolutions of each part with its slice of W's input channels. */
+  private splitConv(scope: string, parts: readonly tf.Tensor4D[]): tf.Tensor4D {
+    const kernel = this.cursor.next(`${scope}/W`) as tf.Tensor4D;
+    const bias = this.cursor.next(`${scope}/b`);
+    if (parts.length === 1) return conv2d(parts[0], kernel, bias);
+    const [kh, kw, , outChannels] = kernel.shape;
+    let offset = 0;
+    const outputs = parts.map((part, i) => {
+      const size = part.shape[3];
+      const slice = tf.slice(kernel, [0, 0, offset, 0], [kh, kw, size, outChannels]);
+      offset += size;
+      return i === 0 ? conv2d(part, slice, bias) : conv2d(part, slice);
+    });
+    return outputs.reduce((sum, output) => tf.add(sum, output));
   }
 
   attnBlock(scope: string, x: tf.Tensor4D): tf.Tensor4D {
@@ -105,18 +152,6 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
 
   upsample(scope: string, x: tf.Tensor4D): tf.Tensor4D {
     return this.conv(`${scope}/conv`, upsampleNearest2x(x));
-  }
-
-  concatSkip(h: tf.Tensor4D, skip: tf.Tensor4D): tf.Tensor4D {
-    const [hb, hh, hw] = h.shape;
-    const [sb, sh, sw] = skip.shape;
-    if (hb !== sb || hh !== sh || hw !== sw) {
-      throw new Error(
-        `UNet up path: the feature map [${h.shape}] cannot be concatenated with its skip [${skip.shape}]; ` +
-          'batch, height and width must match. Make imageSize a multiple of 2^(chMult.length - 1) (validateConfig checks this).',
-      );
-    }
-    return tf.concat([h, skip], 3);
   }
 
   output(x: tf.Tensor4D): tf.Tensor4D {

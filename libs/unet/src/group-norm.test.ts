@@ -1,8 +1,9 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs'; // registers tfjs's gradients, as @ddpm/backend does for the apps
 import { Rng } from '@ddpm/diffusion-core';
-import { GROUP_NORM_EPSILON, type GroupNormActivation, groupNorm } from './group-norm.ts';
+import { GROUP_NORM_EPSILON, type GroupNormActivation, groupNorm, groupNormParts } from './group-norm.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -116,6 +117,63 @@ const gradientsMatchFiniteDifferences = test.macro({
 
 test(gradientsMatchFiniteDifferences, 'linear');
 test(gradientsMatchFiniteDifferences, 'silu');
+
+test('groupNormParts on [a, b] equals GroupNorm of the concatenation, also when a group straddles a and b (values and gradients vs float64)', (t) => {
+  // 8 channels in 2 groups of 4; a has 3 channels, so group 0 is a's 3 channels plus b's first.
+  const rng = new Rng(21);
+  const shape: [number, number, number, number] = [2, 2, 3, 8];
+  const size = 96;
+  const split = 3;
+  const x = rng.fillNormal(new Float64Array(size)).map((v) => 2 * v + 1);
+  const gamma = rng.fillNormal(new Float64Array(8));
+  const beta = rng.fillNormal(new Float64Array(8));
+  const probe = rng.fillNormal(new Float64Array(size));
+  const channelsOf = (values: Float64Array, from: number, to: number): Float32Array =>
+    Float32Array.from(values.filter((_, k) => k % 8 >= from && k % 8 < to));
+  const partShape = (channels: number): [number, number, number, number] => [2, 2, 3, channels];
+  const expected = referenceGroupNorm(x, shape, gamma, beta, 2, 'silu');
+  const loss = (xs: Float64Array, gs: Float64Array, bs: Float64Array): number =>
+    referenceGroupNorm(xs, shape, gs, bs, 2, 'silu').reduce((sum, v, k) => sum + v * probe[k], 0);
+  const [value, da, db, dgamma, dbeta] = tf.tidy(() => {
+    const p = tf.tensor4d(Float32Array.from(probe), shape);
+    const f = (a: tf.Tensor, b: tf.Tensor, g: tf.Tensor, bt: tf.Tensor): tf.Tensor4D =>
+      tf.concat(groupNormParts([a as tf.Tensor4D, b as tf.Tensor4D], g as tf.Tensor1D, bt as tf.Tensor1D, 2, 'silu'), 3);
+    const inputs = [
+      tf.tensor4d(channelsOf(x, 0, split), partShape(split)),
+      tf.tensor4d(channelsOf(x, split, 8), partShape(8 - split)),
+      tf.tensor1d(Float32Array.from(gamma)),
+      tf.tensor1d(Float32Array.from(beta)),
+    ];
+    const out = f(inputs[0], inputs[1], inputs[2], inputs[3]).dataSync();
+    const grads = tf.grads((a, b, g, bt) => tf.sum(tf.mul(f(a, b, g, bt), p)))(inputs).map((g) => g.dataSync());
+    return [out, ...grads];
+  });
+  let worst = 0;
+  for (let k = 0; k < size; k++) worst = Math.max(worst, Math.abs(value[k] - expected[k]));
+  t.true(worst < 1e-4, `max |parts − float64 reference| = ${worst}`);
+  const h = 1e-6;
+  const numeric = (which: 0 | 1 | 2, k: number): number => {
+    const plus = [x, gamma, beta].map((a) => Float64Array.from(a));
+    const minus = [x, gamma, beta].map((a) => Float64Array.from(a));
+    plus[which][k] += h;
+    minus[which][k] -= h;
+    return (loss(plus[0], plus[1], plus[2]) - loss(minus[0], minus[1], minus[2])) / (2 * h);
+  };
+  const close = (name: string, analytic: number, expectedValue: number): void => {
+    t.true(Math.abs(analytic - expectedValue) < 2e-3 * (1 + Math.abs(expectedValue)), `${name}: autodiff ${analytic} vs numeric ${expectedValue}`);
+  };
+  // Position p of [2, 2, 3, 8] holds channel p % 8 of pixel floor(p / 8); parts number their elements per pixel.
+  for (const k of [0, 2, 3, 7, 40, 57, 89, 95]) {
+    const pixel = Math.floor(k / 8);
+    const channel = k % 8;
+    const analytic = channel < split ? da[pixel * split + channel] : db[pixel * (8 - split) + channel - split];
+    close(`d/dx[${k}]`, analytic, numeric(0, k));
+  }
+  for (let c = 0; c < 8; c++) {
+    close(`d/dgamma[${c}]`, dgamma[c], numeric(1, c));
+    close(`d/dbeta[${c}]`, dbeta[c], numeric(2, c));
+  }
+});
 
 test('groupNorm rejects channels not divisible by groups and mismatched affine parameters', (t) => {
   tf.tidy(() => {

@@ -1,13 +1,12 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs'; // registers tfjs's gradients, as @ddpm/backend does for the apps
 import { Rng } from '@ddpm/diffusion-core';
-import { ensureGradientsRegistered } from './gradients.ts';
 import { dropout, silu, upsampleNearest2x } from './layers.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
-  ensureGradientsRegistered();
 });
 
 const upsamplesLikeNearest = test.macro({

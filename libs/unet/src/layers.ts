@@ -12,13 +12,13 @@ export function silu<T extends tf.Tensor>(x: T): T {
 }
 
 /**
- * 2-D convolution with 'same' padding plus bias. kernel is [kh, kw, in, out]; a 1x1 kernel is DDPM's `nin`.
+ * 2-D convolution with 'same' padding plus an optional bias. kernel is [kh, kw, in, out]; a 1x1 kernel is DDPM's `nin`.
  * With stride 2 the output is ceil(H/2) x ceil(W/2), padded at the bottom/right as TensorFlow's 'SAME' does.
  * One FusedConv2D kernel (bias added in the convolution); its gradient runs Conv2DBackpropInput,
  * Conv2DBackpropFilter and a Sum for the bias, without the copies a separate Add would save for the tape.
  */
-export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor, stride: 1 | 2 = 1): tf.Tensor4D {
-  return tf.fused.conv2d({ x, filter: kernel as tf.Tensor4D, strides: stride, pad: 'same', bias });
+export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias?: tf.Tensor, stride: 1 | 2 = 1): tf.Tensor4D {
+  return bias === undefined ? tf.conv2d(x, kernel as tf.Tensor4D, stride, 'same') : tf.fused.conv2d({ x, filter: kernel as tf.Tensor4D, strides: stride, pad: 'same', bias });
 }
 
 /** Fully connected layer x·W + b for x [B, in], W [in, out], b [out] (one _FusedMatMul kernel). */
@@ -47,6 +47,18 @@ export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(
   };
   return { value, gradFunc };
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * Channel concatenation [a, b] of two NHWC tensors, with a gradient made of two Slices. tfjs's own Concat gradient
+ * runs SplitV, which the wasm backend executes as a slow JavaScript loop.
+ * Precondition: a and b have the same batch, height and width (tf.concat checks).
+ */
+export const concatChannels: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b] = args as [tf.Tensor4D, tf.Tensor4D];
+  const value = tf.concat([a, b], 3);
+  const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [tf.slice(dy, [0, 0, 0, 0], a.shape), tf.slice(dy, [0, 0, 0, a.shape[3]], b.shape)];
+  return { value, gradFunc };
+}) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * Inverted dropout: zeroes each element with probability `rate` and scales the rest by 1/(1 − rate),

@@ -99,11 +99,11 @@ class SpecRecorder implements UNetOps<FeatureMap> {
     return { channels: x.channels, resolution: x.resolution * 2 };
   }
 
-  concatSkip(h: FeatureMap, skip: FeatureMap): FeatureMap {
+  skipResBlock(scope: string, h: FeatureMap, skip: FeatureMap, channels: number): FeatureMap {
     if (h.resolution !== skip.resolution) {
       throw new RangeError(`UNet: a skip of resolution ${skip.resolution} meets the up path at ${h.resolution}; make imageSize a multiple of 2^(levels-1).`);
     }
-    return { channels: h.channels + skip.channels, resolution: h.resolution };
+    return this.resBlock(scope, { channels: h.channels + skip.channels, resolution: h.resolution }, channels);
   }
 
   output(x: FeatureMap, channels: number): FeatureMap {

@@ -21,8 +21,12 @@ export interface UNetOps<H> {
   downsample(scope: string, x: H): H;
   /** Nearest-neighbour 2x upsampling followed by a 3x3 convolution keeping the channel count. */
   upsample(scope: string, x: H): H;
-  /** Channel concatenation [h, skip]; the skip must have h's batch and resolution. */
-  concatSkip(h: H, skip: H): H;
+  /**
+   * Residual block (as resBlock) on the channel concatenation [h, skip] of the up path; the skip must have h's
+   * batch and resolution. Its parameters are those of resBlock on the concatenation (norm1, conv1 and
+   * nin_shortcut see h's channels first, then the skip's).
+   */
+  skipResBlock(scope: string, h: H, skip: H, channels: number): H;
   /** GroupNorm 'norm_out', SiLU, and the 3x3 convolution 'conv_out' to `channels`. */
   output(x: H, channels: number): H;
   /** The spatial size (height = width) of a feature map. */
@@ -59,7 +63,7 @@ export function walkUNet<H>(config: UNetConfig, ops: UNetOps<H>, x: H): H {
     for (let block = 0; block < config.numResBlocks + 1; block++) {
       const skip = skips.pop();
       if (skip === undefined) throw new Error('walkUNet: the up path ran out of skip connections; this is a bug in topology.ts.');
-      h = ops.resBlock(`up_${level}/block_${block}`, ops.concatSkip(h, skip), config.ch * config.chMult[level]);
+      h = ops.skipResBlock(`up_${level}/block_${block}`, h, skip, config.ch * config.chMult[level]);
       if (attends(h)) h = ops.attnBlock(`up_${level}/attn_${block}`, h);
     }
     if (level !== 0) h = ops.upsample(`up_${level}/upsample`, h);

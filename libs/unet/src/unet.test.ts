@@ -1,6 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs'; // registers tfjs's gradients, as @ddpm/backend does for the apps
 import { Rng } from '@ddpm/diffusion-core';
 import { type UNetConfig } from './config.ts';
 import { forwardUNet } from './forward.ts';

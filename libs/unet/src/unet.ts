@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Rng } from '@ddpm/diffusion-core';
 import { type UNetConfig, validateConfig } from './config.ts';
 import { forwardUNet } from './forward.ts';
-import { ensureGradientsRegistered } from './gradients.ts';
 import { buildParameterSpecs, type ParameterSpec } from './parameter-specs.ts';
 import { checkWeights, countParameters, initialWeightsFlat, unflattenWeights } from './parameters.ts';
 
@@ -30,11 +29,11 @@ export class UNet {
 
   /**
    * Validates `config` (throwing a RangeError that says how to fix it) and lays out the parameters. No tensor
-   * work. Also registers the gradients tf.grads needs through `apply` (tfjs-core's Node bundle ships none).
+   * work. Registers no gradients: before tf.grads through `apply`, the caller must have registered tfjs's
+   * gradients (importing @ddpm/backend or @tensorflow/tfjs does; ensureGradientsRegistered checks it).
    */
   constructor(config: UNetConfig) {
     validateConfig(config);
-    ensureGradientsRegistered();
     this.config = { ...config, chMult: [...config.chMult], attnResolutions: [...config.attnResolutions] };
     this.specs = buildParameterSpecs(this.config);
   }

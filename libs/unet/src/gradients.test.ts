@@ -1,0 +1,14 @@
+import test from 'ava';
+import { ensureGradientsRegistered } from './gradients.ts';
+
+// This file must not import @tensorflow/tfjs statically: it checks the state before and after that import.
+test.serial('without @tensorflow/tfjs the check names the missing gradients and how to register them', (t) => {
+  const error = t.throws(() => ensureGradientsRegistered());
+  t.regex(error?.message ?? '', /needs the gradients of Conv2D, Add, Multiply/);
+  t.regex(error?.message ?? '', /Import '@ddpm\/backend'.*import '@tensorflow\/tfjs'/);
+});
+
+test.serial('after importing @tensorflow/tfjs the check passes', async (t) => {
+  await import('@tensorflow/tfjs');
+  t.notThrows(() => ensureGradientsRegistered());
+});

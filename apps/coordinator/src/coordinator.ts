@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { Router } from 'zeromq';
 import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '@ddpm/metrics';
 import { makeSchedule } from '@ddpm/diffusion-core';
 import { datasetFingerprint, EpochCursor, splitGlobalBatch, type Dataset } from '@ddpm/data';
 import {
@@ -25,6 +26,7 @@ export interface CoordinatorOptions {
   readonly maxWorkers: number;
   readonly limits: ProtocolLimits;
   readonly log: Logger;
+  readonly metrics?: CoordinatorMetrics;
   readonly onStep?: (record: StepRecord) => void;
   readonly onSampleGrid?: (path: string, step: number) => void;
 }
@@ -36,6 +38,8 @@ interface StepInProgress {
   /** Worker id → samples assigned, for the workers whose gradient is still awaited. */
   readonly awaited: Map<number, number>;
   readonly nonFinite: string[];
+  /** When the last awaited gradient arrived (performance.now()). */
+  lastArrivalMs: number;
   lossSum: number;
   samples: number;
 }
@@ -86,7 +90,11 @@ export class Coordinator {
       limits: options.limits, heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 10000,
     };
     this.router = new Router({ linger: 0, maxMessageSize: options.limits.maxMessageBytes });
-    this.sends = new SendQueue(this.router, (error) => options.log.warn({ err: error.message }, 'send failed'));
+    this.sends = new SendQueue(
+      this.router,
+      (error) => options.log.warn({ err: error.message }, 'send failed'),
+      (bytes) => options.metrics?.addSentBytes(bytes),
+    );
   }
 
   /** The endpoint actually bound (with the real port when binding port 0 or *). */
@@ -121,6 +129,7 @@ export class Coordinator {
   }
 
   private async onMessage(identity: Buffer, frames: Buffer[]): Promise<void> {
+    this.options.metrics?.addReceivedBytes(frames.reduce((sum, frame) => sum + frame.byteLength, identity.byteLength));
     let message: DecodedMessage;
     try {
       message = decodeMessage(frames, this.options.limits);
@@ -142,10 +151,10 @@ export class Coordinator {
         return this.onGradient(member, message);
       case 'leave':
         this.options.log.info({ worker: member.name, reason: message.body.reason }, 'worker left');
-        return this.dropMember(member);
+        return this.dropMember(member, 'left');
       case 'error':
         this.options.log.warn({ worker: member.name, code: message.body.code, reason: message.body.message }, 'worker reported an error');
-        if (message.body.fatal) return this.dropMember(member);
+        if (message.body.fatal) return this.dropMember(member, 'error');
         return;
       case 'heartbeat':
         return;
@@ -157,7 +166,7 @@ export class Coordinator {
   private async onHello(identity: Buffer, message: Extract<DecodedMessage, { kind: 'hello' }>): Promise<void> {
     const hello = message.body;
     const previous = this.members.byIdentity(identity);
-    if (previous !== undefined) await this.dropMember(previous);
+    if (previous !== undefined) await this.dropMember(previous, 'disconnected');
     if (this.members.size >= this.options.maxWorkers) {
       await this.reply(identity, 0, new ProtocolError(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${this.options.maxWorkers} workers; raise it on the coordinator or stop this worker.`, { fatal: true }));
       return;
@@ -169,6 +178,7 @@ export class Coordinator {
     }
     const member = this.members.add(identity, hello.workerName || `worker-${this.members.size + 1}`, hello.backend, hasDataset, Date.now());
     this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset }, 'worker registered');
+    this.options.metrics?.workerJoined(member.name);
     if (this.current === undefined) {
       await this.admitPending();
       await this.startStep();
@@ -201,13 +211,17 @@ export class Coordinator {
       return;
     }
     current.awaited.delete(member.id);
+    current.lastArrivalMs = performance.now();
     current.lossSum += body.loss * body.samples;
     current.samples += body.samples;
     if (current.awaited.size === 0) await this.finishStep(current);
   }
 
-  private async dropMember(member: Member): Promise<void> {
+  private async dropMember(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout'): Promise<void> {
     this.members.remove(member.id);
+    if (reason === 'left') this.options.metrics?.workerLeft(member.name);
+    else this.options.metrics?.workerFailed(member.name, reason);
+    this.options.metrics?.setActiveWorkers(this.members.active().length);
     const current = this.current;
     if (current !== undefined && current.awaited.delete(member.id) && current.awaited.size === 0) await this.finishStep(current);
   }
@@ -222,6 +236,7 @@ export class Coordinator {
       member.state = 'active';
       await this.sends.send(member.identity, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, checksum, params));
     }
+    this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
 
   private async startStep(): Promise<void> {
@@ -234,7 +249,8 @@ export class Coordinator {
     const { epoch, indices } = this.cursor.next(this.options.run.batch * active.length);
     const slices = splitGlobalBatch(indices, active.length);
     const checksum = parameterChecksum(this.optimizer.params);
-    const current: StepInProgress = { step: this.step, epoch, startedMs: performance.now(), awaited: new Map(), nonFinite: [], lossSum: 0, samples: 0 };
+    const startedMs = performance.now();
+    const current: StepInProgress = { step: this.step, epoch, startedMs, lastArrivalMs: startedMs, awaited: new Map(), nonFinite: [], lossSum: 0, samples: 0 };
     this.current = current;
     for (const [shardIndex, member] of active.entries()) {
       const slice = slices[shardIndex];
@@ -247,6 +263,9 @@ export class Coordinator {
 
   private async finishStep(current: StepInProgress): Promise<void> {
     this.current = undefined;
+    const metrics = this.options.metrics;
+    metrics?.observePhase('wait', (current.lastArrivalMs - current.startedMs) / 1000);
+    const optimizerDone = metrics?.startPhase('optimizer');
     let skipped = current.nonFinite.length > 0 || this.reducer.count === 0;
     let lr = 0;
     let gradientNorm = Number.NaN;
@@ -256,7 +275,9 @@ export class Coordinator {
       const result = this.optimizer.apply(this.reducer.takeMean(), current.step);
       ({ lr, gradientNorm, skipped } = result);
     }
+    optimizerDone?.();
     if (skipped) {
+      metrics?.recordSkippedStep('non_finite_gradient');
       this.skippedSteps += 1;
       this.options.log.warn({ step: current.step, workers: current.nonFinite }, `step ${current.step} skipped: non-finite gradient from ${current.nonFinite.join(', ') || 'the average'}`);
     }
@@ -265,6 +286,7 @@ export class Coordinator {
     const params = skipped ? undefined : Float32Array.from(this.optimizer.params);
     const checksum = parameterChecksum(this.optimizer.params);
     const active = this.members.active();
+    const communicationDone = metrics?.startPhase('communication');
     for (const member of active) {
       const envelope: OutgoingEnvelope = {
         workerId: member.id, sequence: this.nextSeq(), runId: this.description.runId,
@@ -277,8 +299,10 @@ export class Coordinator {
       const tensors = params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length] }];
       await this.sends.send(member.identity, encodeMessage(envelope, tensors, this.options.limits));
     }
+    communicationDone?.();
     const seconds = (performance.now() - current.startedMs) / 1000;
     this.step += 1;
+    if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: lr, gradientGlobalNorm: gradientNorm });
     const record: StepRecord = {
       step: this.step, loss, imgs_per_s: current.samples / seconds, epoch: current.epoch, lr, grad_norm: gradientNorm,
       skipped, step_seconds: seconds, workers: active.length,

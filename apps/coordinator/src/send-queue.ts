@@ -12,6 +12,7 @@ export class SendQueue {
   constructor(
     private readonly socket: Router,
     private readonly onError: (error: Error, identity: Buffer) => void,
+    private readonly onSent: (bytes: number) => void = () => undefined,
   ) {}
 
   /** Queues a message; the returned promise settles (never rejects) once it was handed to ZeroMQ or failed. */
@@ -20,6 +21,7 @@ export class SendQueue {
     this.tail = this.tail.then(async () => {
       try {
         await this.socket.send([identity, ...frames]);
+        this.onSent(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
       } catch (error) {
         this.onError(error as Error, identity);
       } finally {

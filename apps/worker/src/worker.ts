@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Dealer } from 'zeromq';
 import type { Logger } from 'pino';
+import type { WorkerMetrics } from '@ddpm/metrics';
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import { createDataset, datasetFingerprint, gatherBatchTensor, type Dataset } from '@ddpm/data';
 import {
@@ -22,6 +23,7 @@ export interface WorkerOptions {
   readonly connectTimeoutMs: number;
   readonly limits: ProtocolLimits;
   readonly log: Logger;
+  readonly metrics?: WorkerMetrics;
 }
 
 /** What the Welcome established. */
@@ -49,6 +51,8 @@ export class Worker {
   private sequence = 0;
   private session: Session | undefined;
   private steps = 0;
+  /** Stops the 'wait' phase timer: from sending a gradient until the next StepStart arrives. */
+  private waiting: (() => number) | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.socket.maxMessageSize = options.limits.maxMessageBytes;
@@ -83,6 +87,7 @@ export class Worker {
   }
 
   private async onMessage(frames: Buffer[]): Promise<{ completed: boolean } | undefined> {
+    this.options.metrics?.addReceivedBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
     let message: DecodedMessage;
     try {
       message = decodeMessage(frames, this.options.limits);
@@ -139,6 +144,9 @@ export class Worker {
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameters of this replica differ from the coordinator's at step ${start.step}.`), start.step);
       return;
     }
+    this.waiting?.();
+    this.waiting = undefined;
+    const metrics = this.options.metrics;
     const started = performance.now();
     const { model, schedule } = session;
     const indices = Uint32Array.from(start.indices);
@@ -149,6 +157,9 @@ export class Worker {
     const { loss, gradient } = computeGradient(model, schedule, session.params, x0, inputs);
     x0.dispose();
     const computeMs = performance.now() - started - dataMs;
+    metrics?.observePhase('data', dataMs / 1000);
+    metrics?.observePhase('compute', computeMs / 1000);
+    const communicationDone = metrics?.startPhase('communication');
     const nonFinite = countNonFinite(gradient) + (Number.isFinite(loss) ? 0 : 1);
     this.steps += 1;
     await this.send(
@@ -160,6 +171,9 @@ export class Worker {
       },
       nonFinite === 0 ? [{ name: TENSOR_NAMES.gradient, data: gradient, shape: [gradient.length] }] : [],
     );
+    communicationDone?.();
+    metrics?.recordStep({ images: indices.length, durationSeconds: (performance.now() - started) / 1000 });
+    this.waiting = metrics?.startPhase('wait');
   }
 
   private async onUpdate(message: Extract<DecodedMessage, { kind: 'update' }>): Promise<void> {
@@ -196,6 +210,8 @@ export class Worker {
   private async send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
     this.sequence = nextSequence(this.sequence);
     const envelope = { workerId: this.session?.workerId ?? 0, sequence: this.sequence, runId: this.session?.runId ?? '', ...body } as OutgoingEnvelope;
-    await this.socket.send(encodeMessage(envelope, tensors, this.options.limits));
+    const frames = encodeMessage(envelope, tensors, this.options.limits);
+    await this.socket.send(frames);
+    this.options.metrics?.addSentBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
   }
 }

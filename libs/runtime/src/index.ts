@@ -3,3 +3,4 @@ export { createLogger } from './logger.ts';
 export { createProgress, type Progress, type ProgressFigures } from './progress.ts';
 export { addBackendOption, addRunOptions, optionsToArgs, runConfigFromFlags, type RunFlags } from './run-options.ts';
 export { runCommand } from './run-command.ts';
+export { addMetricsOptions, startMetrics, type MetricsFlags } from './metrics-options.ts';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,14 +34,18 @@ export function localCommand(): Command {
     const logs = join(flags.out, 'logs');
     mkdirSync(logs, { recursive: true });
     const runArgs = optionsToArgs(command, flags, ['workers', 'port']);
+    const metricsPorts = await Promise.all(Array.from({ length: flags.workers + 1 }, () => freePort()));
+    writePrometheusTargets(join(flags.out, 'prometheus-targets.json'), metricsPorts);
+    const metricsArgs = (i: number): string[] => ['--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPorts[i])];
+    process.stdout.write(`metrics: coordinator http://127.0.0.1:${metricsPorts[0]}/metrics, workers ${metricsPorts.slice(1).map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}\n`);
     const children: ChildProcess[] = [];
-    const coordinator = spawn(process.execPath, [BIN, 'coordinator', ...runArgs, '--bind', endpoint, '--min-workers', String(flags.workers)], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const coordinator = spawn(process.execPath, [BIN, 'coordinator', ...runArgs, '--bind', endpoint, '--min-workers', String(flags.workers), ...metricsArgs(0)], { stdio: ['ignore', 'inherit', 'pipe'] });
     coordinator.stderr?.pipe(createWriteStream(join(logs, 'coordinator.log')));
     children.push(coordinator);
     log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
     const workerExits: Promise<void>[] = [];
     for (let i = 1; i <= flags.workers; i++) {
-      const args = [BIN, 'worker', '--connect', endpoint, '--name', `worker-${i}`, '--backend', flags.backend, '--data', flags.data];
+      const args = [BIN, 'worker', '--connect', endpoint, '--name', `worker-${i}`, '--backend', flags.backend, '--data', flags.data, ...metricsArgs(i)];
       const worker = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const out = createWriteStream(join(logs, `worker-${i}.log`));
       worker.stdout?.pipe(out);
@@ -68,6 +72,19 @@ export function localCommand(): Command {
       process.off('SIGTERM', stop);
     }
   });
+}
+
+/**
+ * Writes the processes' /metrics endpoints as a Prometheus file_sd target list, so a local Prometheus can scrape a
+ * `ddpm local` run with `file_sd_configs: [{ files: [OUT/prometheus-targets.json] }]`.
+ */
+function writePrometheusTargets(path: string, ports: readonly number[]): void {
+  const [coordinator, ...workers] = ports;
+  const targets = [
+    { targets: [`127.0.0.1:${coordinator}`], labels: { job: 'ddpm-coordinator' } },
+    { targets: workers.map((port) => `127.0.0.1:${port}`), labels: { job: 'ddpm-worker' } },
+  ];
+  writeFileSync(path, `${JSON.stringify(targets, null, 2)}\n`);
 }
 
 function exitOf(child: ChildProcess): Promise<number> {

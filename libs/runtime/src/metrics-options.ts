@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { serveMetrics, type MetricsServer } from '@ddpm/metrics';
+import type { Registry } from 'prom-client';
+import { integer } from './flag-parsers.ts';
+
+/** The parsed flags that {@link addMetricsOptions} defines. */
+export interface MetricsFlags {
+  metricsPort: number;
+  metricsHost: string;
+  metrics: boolean;
+}
+
+/**
+ * Adds --metrics-port (0 picks a free port), --metrics-host and --no-metrics. The coordinator defaults to port 9400,
+ * workers to 9401 (deploy/prometheus/prometheus.yml scrapes those).
+ */
+export function addMetricsOptions(command: Command, defaultPort: number): Command {
+  return command
+    .option('--metrics-port <n>', 'port of the Prometheus /metrics endpoint (0: any free port)', integer(0, 65535), defaultPort)
+    .option('--metrics-host <address>', 'address the /metrics endpoint listens on', '0.0.0.0')
+    .option('--no-metrics', 'do not serve /metrics');
+}
+
+/** Serves `registry` as the flags say (or not at all with --no-metrics) and logs the URL. */
+export async function startMetrics(registry: Registry, flags: MetricsFlags, log: Logger): Promise<MetricsServer | undefined> {
+  if (!flags.metrics) return undefined;
+  const server = await serveMetrics(registry, { port: flags.metricsPort, host: flags.metricsHost });
+  log.info({ url: server.url, port: server.port }, 'serving Prometheus metrics');
+  return server;
+}

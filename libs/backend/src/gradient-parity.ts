@@ -4,10 +4,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@ddpm/diffusion-core';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
+import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
 
 /**
  * Test support: runs the same differentiable function on the wasm and the cpu backend with the same float32
- * inputs and compares the gradients, under tfjs's official gradient formulas (registered by @tensorflow/tfjs). The cpu backend's kernels (including its reference Conv2DBackpropInput and
+ * inputs and compares the gradients, under tfjs's official gradient formulas (registered by @tensorflow/tfjs).
+ * The cpu backend's kernels (including its reference Conv2DBackpropInput and
  * Conv2DBackpropFilter) are an independent implementation, so agreement checks the wasm kernels, ours included.
  */
 export interface ParityCase {
@@ -28,10 +30,14 @@ export interface ParityResult {
 
 let prepared = false;
 
-/** Loads both backends and installs the fast wasm conv gradients (@tensorflow/tfjs registers the gradients). Idempotent. */
+/**
+ * Loads both backends and installs the fast wasm conv gradients and the copy-free wasm Identity, as selectBackend
+ * does (@tensorflow/tfjs registers the gradients). Idempotent.
+ */
 export async function prepareBackends(): Promise<void> {
   if (prepared) return;
   installWasmConvGradients();
+  installWasmSharedIdentity();
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
   prepared = true;

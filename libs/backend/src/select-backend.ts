@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // so tf.grads works on whatever backend selectBackend activates. It shares this tfjs-core instance.
 import '@tensorflow/tfjs';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
+import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
 
 /** Values accepted by the CLI's --backend flag. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -62,7 +63,8 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * Loads and activates a tfjs backend. 'auto' tries, in order, @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node
  * (both register tfjs backend 'tensorflow'), wasm, then cpu, and takes the first that initialises; 'tensorflow'
  * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
- * On wasm, the fast XNNPACK conv-gradient kernels are installed before use ({@link installWasmConvGradients}).
+ * On wasm, the fast XNNPACK conv-gradient kernels ({@link installWasmConvGradients}) and a copy-free Identity
+ * ({@link installWasmSharedIdentity}) are installed before use.
  *
  * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered
  * (this module imports @tensorflow/tfjs, which registers them), so tf.grads works through @ddpm/unet and
@@ -126,7 +128,10 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
   }
   const backendName = candidate === 'wasm' || candidate === 'cpu' ? candidate : 'tensorflow';
   if (tf.findBackendFactory(backendName) === null) return `${PACKAGE[candidate]} loaded but registered no '${backendName}' backend (version mismatch with @tensorflow/tfjs-core 4.22?)`;
-  if (candidate === 'wasm') installWasmConvGradients();
+  if (candidate === 'wasm') {
+    installWasmConvGradients();
+    installWasmSharedIdentity();
+  }
   try {
     if (!(await tf.setBackend(backendName))) return `backend '${backendName}' failed to initialise (tfjs printed the cause above)`;
   } catch (error) {

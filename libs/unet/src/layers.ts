@@ -49,18 +49,6 @@ export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
- * Channel concatenation [a, b] of two NHWC tensors, with a gradient made of two Slices. tfjs's own Concat gradient
- * runs SplitV, which the wasm backend executes as a slow JavaScript loop.
- * Precondition: a and b have the same batch, height and width (tf.concat checks).
- */
-export const concatChannels: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [a, b] = args as [tf.Tensor4D, tf.Tensor4D];
-  const value = tf.concat([a, b], 3);
-  const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [tf.slice(dy, [0, 0, 0, 0], a.shape), tf.slice(dy, [0, 0, 0, a.shape[3]], b.shape)];
-  return { value, gradFunc };
-}) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
-
-/**
  * Inverted dropout: zeroes each element with probability `rate` and scales the rest by 1/(1 − rate),
  * as tf.nn.dropout does. The mask is drawn in JavaScript from `rng` (one 32-bit draw per element, in row-major
  * order), so the same Rng state always gives the same mask on every backend.

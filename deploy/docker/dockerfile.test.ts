@@ -1,0 +1,150 @@
+// Static checks of deploy/docker/Dockerfile (no Docker engine here): the three targets exist, run as a non-root
+// user, have a health check, use the CUDA 11.2 + cuDNN 8 runtime and Node 20 where required, and every file they
+// COPY from the build context exists and is not excluded by the ignore file.
+import test from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEPLOY_ROOT, REPO_ROOT } from '../test-support.ts';
+
+interface Instruction {
+  readonly keyword: string;
+  readonly args: string;
+}
+interface Stage {
+  readonly name: string;
+  readonly base: string;
+  readonly instructions: Instruction[];
+}
+
+const DOCKERFILE = join(DEPLOY_ROOT, 'docker', 'Dockerfile');
+const IGNORE_FILE = `${DOCKERFILE}.dockerignore`;
+
+/** Splits a Dockerfile into stages of instructions (continuation lines joined, comments dropped). */
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const lines = text.replace(/\\\n(\s*#.*\n)*/g, ' ').split('\n');
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^(\w+)\s+(.*)$/.exec(line);
+    if (match === null) throw new Error(`Dockerfile line not understood: ${line}`);
+    const keyword = match[1].toUpperCase();
+    const rest = match[2];
+    if (keyword === 'FROM') {
+      const from = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(rest);
+      if (from === null) throw new Error(`FROM not understood: ${rest}`);
+      const base = from[1].replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? stages.find((s) => s.name === name)?.name ?? name);
+      stages.push({ name: from[2] ?? `stage-${stages.length}`, base, instructions: [] });
+    } else if (keyword === 'ARG' && stages.length === 0) {
+      const [name, value = ''] = rest.split('=', 2);
+      args.set(name, value);
+    } else {
+      if (stages.length === 0) throw new Error(`${keyword} before the first FROM`);
+      stages[stages.length - 1].instructions.push({ keyword, args: rest });
+    }
+  }
+  return { args, stages };
+}
+
+const dockerfile = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
+
+/** The instructions of `name` and of every stage it is built FROM, innermost last. */
+function chain(name: string): Instruction[] {
+  const stage = dockerfile.stages.find((s) => s.name === name);
+  if (stage === undefined) return [];
+  return [...chain(stage.base), ...stage.instructions];
+}
+
+/** The first external base image of a target (following FROM <stage>). */
+function rootImage(name: string): string {
+  const stage = dockerfile.stages.find((s) => s.name === name);
+  if (stage === undefined) return name;
+  return rootImage(stage.base);
+}
+
+const TARGETS = ['coordinator', 'worker-cpu', 'worker-gpu'] as const;
+
+for (const target of TARGETS) {
+  test(`target ${target} runs as a non-root user with a health check on /metrics`, (t) => {
+    const instructions = chain(target);
+    t.true(instructions.length > 0, `stage ${target} is missing`);
+    const user = instructions.filter((i) => i.keyword === 'USER').at(-1);
+    t.truthy(user, 'no USER instruction: the image would run as root');
+    t.notRegex(user?.args ?? '', /^(0|root)(:|$)/);
+    const health = instructions.filter((i) => i.keyword === 'HEALTHCHECK').at(-1);
+    t.regex(health?.args ?? '', /\/metrics/);
+    const entrypoint = instructions.filter((i) => i.keyword === 'ENTRYPOINT').at(-1);
+    t.deepEqual(JSON.parse(entrypoint?.args ?? 'null') as unknown, ['/usr/bin/tini', '--', 'ddpm']);
+  });
+}
+
+test('the GPU worker runs on CUDA 11.2 + cuDNN 8 with Node 20; the CPU images on Node 20', (t) => {
+  t.regex(rootImage('worker-gpu'), /^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-/);
+  t.true(chain('worker-gpu').some((i) => i.keyword === 'COPY' && /--from=node\b.*\/usr\/local\/bin\/node/.test(i.args)));
+  t.regex(rootImage('node'), /^node:20[-.]/);
+  t.regex(rootImage('coordinator'), /^node:20[-.]/);
+  t.regex(rootImage('worker-cpu'), /^node:20[-.]/);
+  const engines = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  t.is(engines, '>=20', 'package.json engines changed: check the Node version of the images');
+});
+
+test('the runtime images are separate stages from the build (multi-stage, no compilers shipped)', (t) => {
+  for (const runtime of ['runtime-cpu', 'worker-gpu']) {
+    const own = dockerfile.stages.find((s) => s.name === runtime)?.instructions ?? [];
+    t.true(own.some((i) => i.keyword === 'COPY' && /--from=build-/.test(i.args)), `${runtime} copies the app from a build stage`);
+    t.false(own.some((i) => i.keyword === 'RUN' && /\bg\+\+|\bnpm ci\b/.test(i.args)), `${runtime} installs no compiler and runs no npm ci`);
+  }
+});
+
+/** Ignore-file patterns as Docker applies them (anchored at the context root; `**` any depth; later `!` re-includes). */
+function ignored(path: string, patterns: readonly string[]): boolean {
+  let result = false;
+  for (const pattern of patterns) {
+    const negate = pattern.startsWith('!');
+    const body = negate ? pattern.slice(1) : pattern;
+    const regex = new RegExp(
+      `^${body
+        .split('/')
+        .map((part) => (part === '**' ? '.*' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .join('/')
+        .replace(/\.\*\//g, '(?:.*/)?')}(?:/.*)?$`,
+    );
+    if (regex.test(path)) result = !negate;
+  }
+  return result;
+}
+
+const ignorePatterns = readFileSync(IGNORE_FILE, 'utf8')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'));
+
+test('the ignore file matcher behaves like Docker on known cases', (t) => {
+  t.true(ignored('node_modules/x', ['**/node_modules']));
+  t.true(ignored('libs/a/node_modules', ['**/node_modules']));
+  t.false(ignored('libs/a/src/x.ts', ['**/node_modules']));
+  t.false(ignored('docs/a.md', ['*.md']));
+  t.true(ignored('README.md', ['*.md']));
+  t.false(ignored('a/keep.md', ['a', '!a/keep.md']));
+});
+
+test('the build context ignore file keeps node_modules, runs/ and generated code out', (t) => {
+  for (const path of ['node_modules', 'libs/protocol/src/generated', 'runs', '.git', 'deploy/compose/.env']) t.true(ignored(path, ignorePatterns), path);
+});
+
+test('every COPY source from the build context exists and is not ignored', (t) => {
+  const copies = dockerfile.stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='));
+  t.true(copies.length >= 4);
+  for (const copy of copies) {
+    const parts = copy.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+    for (const source of parts.slice(0, -1)) {
+      t.true(existsSync(join(REPO_ROOT, source)), `COPY ${source}: not in the repository`);
+      t.false(ignored(source, ignorePatterns), `COPY ${source}: excluded by ${IGNORE_FILE}`);
+    }
+  }
+  // what the runtime needs and must reach the image
+  for (const needed of ['apps/cli/bin/ddpm.js', 'libs/data/assets/mnist/t10k-images-idx3-ubyte.gz', 'proto/ddpm/v1', 'tsconfig.base.json']) {
+    t.false(ignored(needed, ignorePatterns), `${needed} must reach the image`);
+  }
+});

@@ -26,3 +26,4 @@ export { LossSmoother } from './loss-smoother.ts';
 export { RECORDING_RULES, type RecordingRuleName } from './recording-rules.ts';
 export { buildDashboard, dashboardExpressions, DASHBOARD_UID, DATASOURCE_UID } from './dashboard.ts';
 export { selectedNames } from './promql-names.ts';
+export { runPromtool, type PromtoolResult } from './promtool.ts';

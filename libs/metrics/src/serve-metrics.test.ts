@@ -1,4 +1,5 @@
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { Gauge } from 'prom-client';
 import { createRegistry } from './create-registry.ts';
 import { parseExposition, sampleValue } from './parse-exposition.ts';
@@ -46,4 +47,45 @@ test('close() stops serving', async (t) => {
   await response.text();
   await server.close();
   await t.throwsAsync(fetch(server.url));
+});
+
+test('scrapes are answered while the main thread is blocked, with the values of its last idle moment', async (t) => {
+  const registry = createRegistry();
+  const gauge = new Gauge({ name: 'ddpm_test_value', help: 'A test value.', registers: [registry] });
+  gauge.set(7);
+  const server = await serveMetrics(registry, { port: 0 });
+  t.teardown(() => server.close());
+  // Another process scrapes every 100 ms for 4 s and prints `sentMs receivedMs value` per scrape.
+  const script = `
+    const end = Date.now() + 4000;
+    console.log('ready');
+    while (Date.now() < end) {
+      const sent = Date.now();
+      const text = await (await fetch(${JSON.stringify(server.url)})).text();
+      const value = /^ddpm_test_value (\\S+)$/m.exec(text)?.[1];
+      console.log(sent, Date.now(), value);
+      await new Promise((r) => setTimeout(r, 100));
+    }`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  while (!output.includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 500));
+  gauge.set(8);
+  const blockStart = Date.now();
+  while (Date.now() - blockStart < 2000) {
+    // a synchronous computation, like a tfjs training step
+  }
+  const blockEnd = Date.now();
+  await exited;
+  const scrapes = output.trim().split('\n').slice(1).map((line) => line.split(' ')).map(([sent, received, value]) => ({ sent: Number(sent), received: Number(received), value: Number(value) }));
+  const duringBlock = scrapes.filter((s) => s.sent > blockStart && s.received < blockEnd);
+  t.true(duringBlock.length >= 3, `only ${duringBlock.length} scrapes were answered during the 2 s block: ${output}`);
+  for (const s of duringBlock) {
+    t.is(s.value, 7, 'a blocked main thread cannot collect: the scrape gets the latest snapshot');
+    t.true(s.received - s.sent < 1000, `a scrape took ${s.received - s.sent} ms while the main thread was blocked`);
+  }
+  const after = scrapes.filter((s) => s.sent > blockEnd + 300);
+  t.true(after.length > 0 && after.every((s) => s.value === 8), `scrapes after the block should see 8: ${output}`);
 });

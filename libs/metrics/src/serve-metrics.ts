@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 
 export interface ServeMetricsOptions {
@@ -21,58 +20,69 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** How long a scrape waits for a fresh snapshot from a busy main thread before it gets the latest one. */
+const FRESH_WAIT_MS = 200;
+
+type ThreadMessage =
+  | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'listen-error'; readonly code?: string; readonly message: string }
+  | { readonly type: 'collect'; readonly id: number }
+  | { readonly type: 'closed' };
+
 /**
  * Serves `registry` in the Prometheus text format at `GET /metrics` (also `HEAD`), with the registry's content type.
  * Other paths answer 404, other methods 405; a failing collector answers 500 with its message.
  *
+ * The HTTP server runs in a worker thread (metrics-http-thread.mjs), so scrapes are answered even while this thread
+ * is blocked in a long synchronous computation (a tfjs step on wasm/cpu blocks the event loop for seconds, longer
+ * than a scrape timeout). A scrape asks this thread for a fresh `registry.metrics()`; when none arrives within
+ * 200 ms it gets the latest snapshot, i.e. the values as of this thread's last idle moment.
+ *
  * Promises: resolves only once the server listens; rejects with an error naming `--metrics-port` when the port is
  * taken (EADDRINUSE) or not allowed (EACCES), or `--metrics-host` when the address is not local (EADDRNOTAVAIL).
- * Does not: register any metric, authenticate, or serve TLS. The server does not keep the process alive on its own
- * once `close()` was called.
+ * Does not: register any metric, authenticate, or serve TLS. The server keeps the process alive until `close()`.
  */
 export function serveMetrics(registry: Registry, options: ServeMetricsOptions): Promise<MetricsServer> {
   const host = options.host ?? '127.0.0.1';
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     return Promise.reject(new Error(`serveMetrics: port must be an integer from 0 to 65535, got ${options.port}; fix --metrics-port (0 picks a free port).`));
   }
-  const server = createServer((req, res) => {
-    void respond(registry, req, res);
+  const thread = new Worker(new URL('./metrics-http-thread.mjs', import.meta.url), {
+    workerData: { port: options.port, host, freshWaitMs: FRESH_WAIT_MS },
   });
+  const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  const snapshot = async (id: number): Promise<void> => {
+    try {
+      thread.postMessage({ type: 'snapshot', id, ok: true, body: await registry.metrics(), contentType: registry.contentType });
+    } catch (error) {
+      thread.postMessage({ type: 'snapshot', id, ok: false, error: String(error) });
+    }
+  };
   return new Promise<MetricsServer>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, options.port)));
-    server.listen(options.port, host, () => {
-      const port = (server.address() as AddressInfo).port;
-      const urlHost = host.includes(':') ? `[${host}]` : host;
-      resolve({
-        port,
-        url: `http://${urlHost}:${port}/metrics`,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((error) => (error === undefined ? done() : fail(error)));
-            server.closeAllConnections();
-          }),
-      });
+    thread.once('error', (error) => reject(new Error(`serveMetrics: the metrics HTTP thread failed: ${error.message}. This is a bug in @ddpm/metrics; pass --no-metrics to run without it.`, { cause: error })));
+    thread.on('message', (message: ThreadMessage) => {
+      if (message.type === 'collect') {
+        void snapshot(message.id);
+      } else if (message.type === 'listen-error') {
+        const cause = Object.assign(new Error(message.message), { code: message.code });
+        void thread.terminate().then(() => reject(listenError(cause, host, options.port)));
+      } else if (message.type === 'listening') {
+        void snapshot(0); // so a scrape during the first busy period already has values
+        const urlHost = host.includes(':') ? `[${host}]` : host;
+        resolve({
+          port: message.port,
+          url: `http://${urlHost}:${message.port}/metrics`,
+          close: async () => {
+            if (thread.threadId === -1) return;
+            const closed = new Promise<void>((done) => thread.on('message', (m: ThreadMessage) => m.type === 'closed' && done()));
+            thread.postMessage({ type: 'close' });
+            await Promise.race([closed, exited]);
+            await thread.terminate();
+          },
+        });
+      }
     });
   });
-}
-
-async function respond(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/metrics') {
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are served at /metrics\n');
-    return;
-  }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed: use GET /metrics\n');
-    return;
-  }
-  try {
-    const body = await registry.metrics();
-    res.writeHead(200, { 'content-type': registry.contentType });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  } catch (error) {
-    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`collecting metrics failed: ${String(error)}\n`);
-  }
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

@@ -1,0 +1,74 @@
+// The /metrics HTTP server of serveMetrics (serve-metrics.ts), run in a worker thread so that a scrape is answered
+// even while the main thread is blocked in a long synchronous computation (a tfjs training step on wasm/cpu blocks the
+// event loop for seconds, longer than Prometheus's scrape timeout). Plain JavaScript on purpose: worker threads do not
+// inherit the tsx loader that `ddpm` registers through its API.
+//
+// Protocol with the main thread (parentPort):
+//   thread -> main  { type: 'listening', port } | { type: 'listen-error', code, message } | { type: 'collect', id }
+//   main -> thread  { type: 'snapshot', id, ok: true, body, contentType } | { type: 'snapshot', id, ok: false, error }
+//                   | { type: 'close' }   (answered by { type: 'closed' })
+// On a scrape the thread asks the main thread for a fresh snapshot and waits up to freshWaitMs for it; if the main
+// thread is busy it answers with the latest snapshot instead (values as of the main thread's last idle moment).
+import { createServer } from 'node:http';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { port, host, freshWaitMs } = workerData;
+let latest; // the latest successful snapshot { body, contentType }
+let nextId = 1;
+const waiting = new Map(); // id -> callback(snapshot message)
+
+parentPort.on('message', (message) => {
+  if (message.type === 'snapshot') {
+    if (message.ok) latest = { body: message.body, contentType: message.contentType };
+    const callback = waiting.get(message.id);
+    waiting.delete(message.id);
+    callback?.(message);
+  } else if (message.type === 'close') {
+    server.close(() => parentPort.postMessage({ type: 'closed' }));
+    server.closeAllConnections();
+  }
+});
+
+/** Resolves with the main thread's answer, or after freshWaitMs with undefined when a previous snapshot exists. */
+function collect() {
+  return new Promise((resolve) => {
+    const id = nextId++;
+    let timer;
+    waiting.set(id, (message) => {
+      clearTimeout(timer);
+      resolve(message);
+    });
+    parentPort.postMessage({ type: 'collect', id });
+    if (latest !== undefined) {
+      timer = setTimeout(() => {
+        // Keep the callback registered: a late answer still refreshes `latest`.
+        waiting.set(id, () => {});
+        resolve(undefined);
+      }, freshWaitMs);
+    }
+  });
+}
+
+const server = createServer((req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/metrics') {
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are served at /metrics\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed: use GET /metrics\n');
+    return;
+  }
+  void collect().then((answer) => {
+    if (answer !== undefined && !answer.ok) {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`collecting metrics failed: ${answer.error}\n`);
+      return;
+    }
+    const snapshot = answer ?? latest;
+    res.writeHead(200, { 'content-type': snapshot.contentType });
+    res.end(req.method === 'HEAD' ? undefined : snapshot.body);
+  });
+});
+
+server.once('error', (error) => parentPort.postMessage({ type: 'listen-error', code: error.code, message: error.message }));
+server.listen(port, host, () => parentPort.postMessage({ type: 'listening', port: server.address().port }));

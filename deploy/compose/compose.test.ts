@@ -13,7 +13,10 @@ const gpu = readYamlMap(join(COMPOSE_DIR, 'compose.gpu.yaml'));
 
 /** Replaces compose's ${VAR:-default} by its default and ${VAR:?message} by a marker; $$ is a literal $. */
 function interpolateDefaults(value: string): string {
-  return value.replace(/\$\$/g, '\u0000').replace(/\$\{(\w+)(?::?-([^}]*))?(?::?\?[^}]*)?\}/g, (_, name: string, fallback?: string) => fallback ?? `<${name}>`).replace(/\u0000/g, '$');
+  return value
+    .split('$$')
+    .map((part) => part.replace(/\$\{(\w+)(?::?-([^}]*))?(?::?\?[^}]*)?\}/g, (_, name: string, fallback?: string) => fallback ?? `<${name}>`))
+    .join('$');
 }
 
 function services(file: YamlMap, name: string): [string, YamlMap][] {

@@ -1,5 +1,9 @@
 export { Adam, DEFAULT_ADAM, type AdamOptions, type AdamState } from './adam.ts';
 export { benchTrainingStep, type BenchStepOptions, type BenchStepResult } from './bench-step.ts';
+export { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointMeta } from './checkpoint.ts';
+export { CheckpointStore, type FoundCheckpoint, type RejectedCheckpoint } from './checkpoint-store.ts';
+export { DataOrder, type CarriedIndices, type DataOrderState, type OrderedBatch } from './data-order.ts';
+export { limitDataset } from './dataset-limit.ts';
 export { computeGradient, type GradientResult } from './compute-gradient.ts';
 export { emaDecayAt, updateEma } from './ema.ts';
 export { clipGlobalNorm, globalNorm } from './gradient-clip.ts';
@@ -8,7 +12,7 @@ export { MetricsLog, type StepRecord } from './metrics-log.ts';
 export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState, type UpdateResult } from './optimizer.ts';
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
-export { readStateFile, writeStateFile, type StateFile } from './state-file.ts';
+export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptions } from './state-file.ts';
 export { RunRecorder, type RecorderOptions } from './run-recorder.ts';
 export { checkDatasetFits, train, type RunConfig, type TrainHooks, type TrainSummary } from './trainer.ts';
 export { loadWeights, saveWeights, type Weights, type WeightsMeta } from './weights-file.ts';

@@ -1,5 +1,5 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /** One line of metrics.jsonl: at least step, loss and imgs_per_s; other numeric fields may follow. */
 export interface StepRecord {
@@ -20,5 +20,27 @@ export class MetricsLog {
 
   append(record: StepRecord): void {
     appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+  }
+
+  /**
+   * For a resumed run: keeps only the complete lines whose step is at most `step` (lines written after the checkpoint
+   * the run resumes from, and a partial last line, are dropped), atomically (temp file + rename). Returns the number
+   * of lines dropped. Does nothing when the file does not exist.
+   */
+  truncateAfter(step: number): number {
+    if (!existsSync(this.path)) return 0;
+    const lines = readFileSync(this.path, 'utf8').split('\n').filter((line) => line.length > 0);
+    const kept = lines.filter((line) => {
+      try {
+        const record = JSON.parse(line) as { step?: unknown };
+        return typeof record.step === 'number' && record.step <= step;
+      } catch {
+        return false;
+      }
+    });
+    const temp = join(dirname(this.path), `.${basename(this.path)}.tmp`);
+    writeFileSync(temp, kept.map((line) => `${line}\n`).join(''));
+    renameSync(temp, this.path);
+    return lines.length - kept.length;
   }
 }

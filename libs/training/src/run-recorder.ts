@@ -25,7 +25,7 @@ export interface RecorderOptions {
  * Writes one run directory: `metrics.jsonl` (one line per step), `samples/step-NNNNNN.png` (grids drawn from the
  * EMA weights with DDIM), `weights.ddpm` (final parameters and EMA) and `summary.json`.
  * Used by single-process training and by the coordinator, so both leave the same files behind.
- * Does not: write checkpoints for resuming.
+ * Does not: write checkpoints (see CheckpointStore).
  */
 export class RunRecorder {
   private readonly metrics: MetricsLog;
@@ -40,6 +40,11 @@ export class RunRecorder {
     this.metrics = new MetricsLog(join(options.out, 'metrics.jsonl'));
     this.samplesDir = join(options.out, 'samples');
     mkdirSync(this.samplesDir, { recursive: true });
+  }
+
+  /** For a run resumed after `step` steps: drops metrics.jsonl lines of later steps (see MetricsLog.truncateAfter). */
+  resumeAt(step: number): number {
+    return this.metrics.truncateAfter(step);
   }
 
   recordStep(record: StepRecord): void {

@@ -11,6 +11,15 @@ export interface SectionEntry {
   readonly length: number;
 }
 
+/** Options of {@link writeStateFile}. */
+export interface StateFileWriteOptions {
+  /**
+   * Test hook: block this many milliseconds after half of the temp file was written (before fsync and rename), so a
+   * test can kill the process in the middle of a write. 0 or absent in normal use.
+   */
+  readonly pauseMidWriteMs?: number;
+}
+
 /** What {@link readStateFile} returns: the JSON metadata and the float32 sections by name. */
 export interface StateFile<M> {
   readonly meta: M;
@@ -26,7 +35,7 @@ export interface StateFile<M> {
  * sections' little-endian float32 values back to back.
  * Does not: create the parent directory or keep older files (the caller rotates).
  */
-export function writeStateFile(path: string, meta: unknown, sections: Record<string, Float32Array>): void {
+export function writeStateFile(path: string, meta: unknown, sections: Record<string, Float32Array>, options: StateFileWriteOptions = {}): void {
   const entries: SectionEntry[] = Object.entries(sections).map(([name, data]) => ({ name, length: data.length }));
   const payloads = Object.values(sections).map((data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   let payloadCrc32 = 0;
@@ -45,7 +54,11 @@ export function writeStateFile(path: string, meta: unknown, sections: Record<str
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(temp, 'w');
   try {
-    for (const chunk of [prefix, header, ...payloads]) writeAll(fd, chunk);
+    const chunks = [prefix, header, ...payloads];
+    chunks.forEach((chunk, i) => {
+      if (options.pauseMidWriteMs && i === Math.ceil(chunks.length / 2)) pause(options.pauseMidWriteMs);
+      writeAll(fd, chunk);
+    });
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -60,6 +73,11 @@ export function writeStateFile(path: string, meta: unknown, sections: Record<str
   } finally {
     closeSync(dir);
   }
+}
+
+/** Blocks the thread (the test hook must stop the world, as a slow disk would). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function writeAll(fd: number, chunk: Buffer): void {

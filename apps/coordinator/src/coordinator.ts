@@ -1,20 +1,35 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { Router } from 'zeromq';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '@ddpm/metrics';
 import { makeSchedule } from '@ddpm/diffusion-core';
-import { datasetFingerprint, EpochCursor, splitGlobalBatch, type Dataset } from '@ddpm/data';
+import { datasetFingerprint, splitGlobalBatch, type Dataset } from '@ddpm/data';
 import {
-  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, parameterChecksum,
-  ProtocolError, SkipReason, TENSOR_NAMES, UpdateKind, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
+  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectOnlyTensors, expectTensor, isProtocolError, nextSequence, parameterChecksum,
+  PROTOCOL_VERSION, ProtocolError, SkipReason, TENSOR_NAMES, UpdateKind, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
 } from '@ddpm/protocol';
-import { checkDatasetFits, Optimizer, RunRecorder, type RunConfig, type StepRecord } from '@ddpm/training';
+import {
+  CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore, type DataOrderState,
+  type FoundCheckpoint, type RunConfig, type StepRecord,
+} from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
+import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import { Membership, type Member } from './membership.ts';
-import { stepStartFrames, welcomeFrames, type RunDescription } from './messages.ts';
+import { heartbeatFrames, stepStartFrames, welcomeFrames, type RunDescription } from './messages.ts';
 import { SendQueue } from './send-queue.ts';
+import { Serial } from './serial.ts';
+import { StragglerDetector } from './straggler-detector.ts';
+
+/** When the coordinator writes checkpoints. */
+export interface CheckpointPolicy {
+  readonly store: CheckpointStore;
+  /** After every this many steps (0: never by count). */
+  readonly everySteps: number;
+  /** When this many seconds passed since the last one, checked at step boundaries (0: never by time). */
+  readonly everySeconds: number;
+}
 
 export interface CoordinatorOptions {
   readonly run: RunConfig;
@@ -22,74 +37,139 @@ export interface CoordinatorOptions {
   readonly bind: string;
   /** Steps wait until this many workers are connected. */
   readonly minWorkers: number;
-  /** Further workers are refused (RESOURCE_EXHAUSTED). */
+  /** Further workers are refused (RESOURCE_EXHAUSTED); also bounds the workers waiting to join. */
   readonly maxWorkers: number;
   readonly limits: ProtocolLimits;
   readonly log: Logger;
   readonly metrics?: CoordinatorMetrics;
+  /** Heartbeat period in both directions, and the silence after which a worker is dropped (milliseconds). */
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly checkpoints?: CheckpointPolicy;
+  /** The checkpoint to continue from (see CheckpointStore.latest / loadCheckpoint). */
+  readonly resume?: FoundCheckpoint;
+  /** Straggler reporting: factor over the other workers' median step time, and whether to drop flagged workers. */
+  readonly straggler: { readonly factor: number; readonly exclude: boolean };
+  /** Extra ZeroMQ socket options for the ROUTER (CURVE server keys). */
+  readonly socketOptions?: { readonly curveServer?: boolean; readonly curveSecretKey?: string; readonly curvePublicKey?: string };
   readonly onStep?: (record: StepRecord) => void;
   readonly onSampleGrid?: (path: string, step: number) => void;
+}
+
+/** What {@link Coordinator.run} reports. */
+export interface CoordinatorSummary {
+  readonly steps: number;
+  readonly wallSeconds: number;
+  readonly finalLoss: number;
+  readonly skippedSteps: number;
+  /** Final weights, when the run reached --steps. */
+  readonly weightsPath?: string;
+  /** Set when the run was stopped by a signal before --steps: the signal and the checkpoint written. */
+  readonly stopped?: { readonly signal: string; readonly checkpoint?: string };
 }
 
 interface StepInProgress {
   readonly step: number;
   readonly epoch: number;
   readonly startedMs: number;
-  /** Worker id → samples assigned, for the workers whose gradient is still awaited. */
-  readonly awaited: Map<number, number>;
+  readonly checksum: number;
+  /** The data order before this step took its batch: what a checkpoint written during the step must hold. */
+  readonly orderBefore: DataOrderState;
+  /** Worker id → the indices it was given. */
+  readonly assigned: Map<number, Uint32Array>;
+  /** Workers whose gradient is still awaited. */
+  readonly awaited: Set<number>;
+  /** Worker id → performance.now() when its StepStart was sent. */
+  readonly sentMs: Map<number, number>;
   readonly nonFinite: string[];
-  /** When the last awaited gradient arrived (performance.now()). */
+  /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
+  readonly consumed: number[];
   lastArrivalMs: number;
   lossSum: number;
   samples: number;
+  contributors: number;
 }
 
 /**
- * The coordinator of a data-parallel run: owns the canonical parameters, Adam state, EMA and data order;
- * assigns each active worker a disjoint slice of every global batch; averages their gradients weighted by samples;
- * applies the update and sends every worker the new parameters with their checksum.
+ * The coordinator of a data-parallel run: owns the canonical parameters, Adam state, EMA and data order; assigns each
+ * active worker a disjoint slice of every global batch; averages their gradients weighted by samples; applies the
+ * update and sends every worker the new parameters with their checksum; writes checkpoints.
  *
- * Promises: every replica holds the coordinator's parameters after each step (workers verify the CRC-32); a step with
- * a non-finite gradient from any worker is skipped for everyone; a malformed or unexpected message is answered with an
- * Error and changes nothing. Data order: each step takes the next `batch × workers` indices of the epoch's seeded
- * permutation and splits them into contiguous slices by worker id, so over an epoch the workers' shards are disjoint
- * and cover the dataset (the last step of an epoch may be short; nothing is repeated or dropped).
- * Does not (yet): checkpoint, detect dead workers by heartbeat, or authenticate peers.
+ * Promises:
+ * - every replica holds the coordinator's parameters after each step (workers verify the CRC-32);
+ * - a worker silent for heartbeatTimeoutMs (dead, stalled, cut off) is dropped: the step in progress completes with the
+ *   others, weighted by the samples they actually contributed, and the dropped worker's indices go back to the data
+ *   order, so every epoch consumes each sample exactly once; the survivors never restart;
+ * - a step with a non-finite gradient from any worker is skipped for everyone (Update.skipped), counted and logged;
+ * - a malformed, replayed, foreign or unexpected message is answered with an Error and changes nothing;
+ * - a checkpoint (parameters, Adam, EMA, step, data order, config) is written every N steps / S seconds, at the end,
+ *   and by {@link stop} (SIGTERM/SIGINT); resuming from it continues with bitwise-identical steps.
+ * Does not: restart itself (rerun with --resume latest), or check Hello.curve_public_key (CURVE is enforced per
+ * connection by the ZAP handler, see zap-handler.ts).
  */
 export class Coordinator {
   private readonly router: Router;
   private readonly sends: SendQueue;
-  private readonly members = new Membership();
+  private readonly serial = new Serial();
+  private readonly members: Membership;
   private readonly model: UNet;
   private readonly optimizer: Optimizer;
   private readonly reducer: GradientReducer;
-  private readonly cursor: EpochCursor;
+  private readonly order: DataOrder;
   private readonly recorder: RunRecorder;
   private readonly description: RunDescription;
   private readonly fingerprint: string;
+  private readonly stragglers: StragglerDetector;
   private sequence = 0;
   private step = 0;
   private current: StepInProgress | undefined;
   private finished = false;
+  private stopped: { signal: string; checkpoint?: string } | undefined;
+  private failure: Error | undefined;
   private skippedSteps = 0;
   private finalLoss = Number.NaN;
   private startedMs = 0;
+  private lastCheckpointMs = Date.now();
+  private lastTickMs = Date.now();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: CoordinatorOptions, private readonly dataset: Dataset) {
-    const { run } = options;
+    const { run, resume } = options;
     this.model = new UNet(checkDatasetFits(run.preset, dataset));
-    const initial = this.model.initialize(run.seed);
-    this.optimizer = new Optimizer(flattenWeights(initial), run.optimizer);
-    tf.dispose(initial);
-    this.reducer = new GradientReducer(this.optimizer.params.length);
-    this.cursor = new EpochCursor(dataset.count, run.seed);
-    this.recorder = new RunRecorder(run, this.model, makeSchedule(run.schedule));
     this.fingerprint = datasetFingerprint(dataset);
+    const initial = this.model.initialize(run.seed);
+    const flat = flattenWeights(initial);
+    tf.dispose(initial);
+    let runId: string = randomUUID();
+    this.members = new Membership(resume === undefined ? 1 : 1 + randomInt(1, 1 << 20) * 1024);
+    if (resume === undefined) {
+      this.optimizer = new Optimizer(flat, run.optimizer);
+      this.order = DataOrder.start(dataset.count, run.seed);
+    } else {
+      const { meta, optimizer } = resume.checkpoint;
+      checkResumeCompatible(resume.path, meta, run, this.fingerprint, flat.length, optimizer.params.length);
+      this.optimizer = new Optimizer(flat, run.optimizer, optimizer);
+      this.order = DataOrder.fromState(meta.dataOrder, dataset.count);
+      this.step = meta.step;
+      this.skippedSteps = meta.skippedSteps;
+      this.finalLoss = meta.lastLoss ?? Number.NaN;
+      runId = meta.runId;
+    }
+    this.reducer = new GradientReducer(this.optimizer.params.length);
+    this.recorder = new RunRecorder(run, this.model, makeSchedule(run.schedule));
+    if (resume !== undefined) this.recorder.resumeAt(this.step);
+    this.stragglers = new StragglerDetector(options.straggler.factor);
     this.description = {
-      runId: randomUUID(), run, model: this.model.config, parameterCount: this.optimizer.params.length, datasetSize: dataset.count,
-      limits: options.limits, heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 10000,
+      runId, run, model: this.model.config, parameterCount: this.optimizer.params.length, datasetSize: dataset.count,
+      limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs, heartbeatTimeoutMs: options.heartbeatTimeoutMs,
     };
-    this.router = new Router({ linger: 0, maxMessageSize: options.limits.maxMessageBytes });
+    // The largest message a worker may send is a Gradient: parameter_count float32 plus the envelope. Anything bigger
+    // is refused by libzmq before it is allocated (maxMessageSize applies per frame).
+    const largestGradient = this.optimizer.params.length * 4 + options.limits.maxEnvelopeBytes;
+    this.router = new Router({
+      linger: 0, maxMessageSize: Math.min(options.limits.maxMessageBytes, largestGradient), sendHighWaterMark: 64, receiveHighWaterMark: 1000,
+      ...options.socketOptions,
+    });
     this.sends = new SendQueue(
       this.router,
       (error) => options.log.warn({ err: error.message }, 'send failed'),
@@ -102,6 +182,11 @@ export class Coordinator {
     return this.router.lastEndpoint;
   }
 
+  /** The run id workers see (kept across resumes). */
+  get runId(): string {
+    return this.description.runId;
+  }
+
   /** Binds the socket; call before {@link run}. */
   async bind(): Promise<void> {
     try {
@@ -109,23 +194,77 @@ export class Coordinator {
     } catch (error) {
       throw new Error(`Cannot bind ${this.options.bind}: ${(error as Error).message}. Pass a free --bind endpoint such as tcp://*:5556.`);
     }
-    this.options.log.info({ endpoint: this.endpoint, runId: this.description.runId, params: this.description.parameterCount }, 'coordinator listening');
+    this.options.log.info({ endpoint: this.endpoint, runId: this.description.runId, params: this.description.parameterCount, step: this.step }, 'coordinator listening');
   }
 
-  /** Serves workers until the last step is done, then shuts them down and finishes the run directory. */
-  async run(): Promise<{ steps: number; wallSeconds: number; finalLoss: number; skippedSteps: number; weightsPath: string }> {
+  /**
+   * Serves workers until the last step is done (then shuts them down, writes the final weights and checkpoint) or
+   * until {@link stop}. Throws when the coordinator hit an internal error.
+   */
+  async run(): Promise<CoordinatorSummary> {
     this.startedMs = performance.now();
-    this.logWaiting();
-    for await (const [identity, ...frames] of this.router) {
-      await this.onMessage(identity, frames);
-      if (this.finished) break;
+    const tickMs = Math.max(10, Math.min(this.options.heartbeatIntervalMs, this.options.heartbeatTimeoutMs / 4));
+    this.timer = setInterval(() => {
+      this.serial.run(() => this.tick(tickMs)).catch((error: unknown) => this.fail(error as Error));
+    }, tickMs);
+    try {
+      if (this.step >= this.options.run.steps) {
+        this.options.log.info({ step: this.step, steps: this.options.run.steps }, `the run already has ${this.step} steps (--steps ${this.options.run.steps}); nothing to train. Raise --steps to continue it.`);
+        this.finished = true;
+      } else {
+        this.logWaiting();
+        for await (const [identity, ...frames] of this.router) {
+          await this.serial.run(() => this.onMessage(identity, frames));
+          if (this.finished || this.stopped !== undefined || this.failure !== undefined) break;
+        }
+      }
+    } finally {
+      clearInterval(this.timer);
+    }
+    if (this.failure !== undefined) {
+      this.router.close();
+      throw this.failure;
     }
     const wallSeconds = (performance.now() - this.startedMs) / 1000;
     const summary = { steps: this.step, wallSeconds, finalLoss: this.finalLoss, skippedSteps: this.skippedSteps };
+    if (this.stopped !== undefined) {
+      this.closeAfterFlush();
+      return { ...summary, stopped: this.stopped };
+    }
     const { weightsPath, grid } = await this.recorder.finish(this.step, this.optimizer.params, this.optimizer.ema, { ...summary, preset: this.options.run.preset });
     this.options.onSampleGrid?.(grid, this.step);
-    this.router.close();
+    this.closeAfterFlush();
     return { ...summary, weightsPath };
+  }
+
+  /**
+   * Stops the run (SIGTERM/SIGINT): writes a checkpoint of the last step boundary (a step in progress is abandoned;
+   * resuming repeats it exactly), tells the workers the coordinator is going away (they reconnect to its successor)
+   * and makes {@link run} return. Resolves when that is done; safe to call more than once.
+   */
+  stop(signal: string): Promise<void> {
+    return this.serial.run(async () => {
+      if (this.finished || this.stopped !== undefined) return;
+      const checkpoint = this.options.checkpoints === undefined ? undefined : this.writeCheckpoint(`stop (${signal})`);
+      const message = `the coordinator is stopping (${signal}) at step ${this.step}; keep the worker running: it reconnects when the coordinator is restarted with --resume latest.`;
+      for (const member of this.members.all()) await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.SHUTTING_DOWN, message)));
+      await this.sends.drain();
+      this.stopped = { signal, checkpoint };
+      this.router.close();
+    });
+  }
+
+  private fail(error: Error): void {
+    this.options.log.error({ err: error.message, stack: error.stack }, 'coordinator failed');
+    this.failure ??= error;
+    this.router.close();
+  }
+
+  /** Closes the socket after giving ZeroMQ a moment to transmit what was handed to it (Shutdown, Errors). */
+  private closeAfterFlush(): void {
+    if (this.router.closed) return;
+    this.router.linger = 2000;
+    this.router.close();
   }
 
   private async onMessage(identity: Buffer, frames: Buffer[]): Promise<void> {
@@ -135,49 +274,94 @@ export class Coordinator {
       message = decodeMessage(frames, this.options.limits);
     } catch (error) {
       if (!isProtocolError(error)) throw error;
-      this.options.log.warn({ code: error.codeName, reason: error.message }, 'rejected a malformed message');
-      await this.reply(identity, 0, error);
+      this.options.log.debug({ code: error.codeName, reason: error.message }, 'rejected a malformed message');
+      await this.replyToStranger(identity, error);
       return;
     }
     if (message.kind === 'hello') return this.onHello(identity, message);
     const member = this.members.byIdentity(identity);
-    if (member === undefined || message.envelope.workerId !== member.id) {
-      if (message.kind !== 'error') await this.reply(identity, 0, new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered (or claims another worker id); send Hello first.', { fatal: true }));
+    // A worker that said Hello but was not welcomed yet does not know its id or the run: it sends id 0 and no run id.
+    const joining = member !== undefined && member.state === 'pending' && message.envelope.workerId === 0;
+    if (member === undefined || (message.envelope.workerId !== member.id && !joining)) {
+      if (message.kind === 'error') return;
+      const stale = member === undefined && message.envelope.runId === this.description.runId && message.envelope.workerId > 0;
+      await this.replyToStranger(
+        identity,
+        stale
+          ? new ProtocolError(ErrorCode.STALE_STATE, `worker ${message.envelope.workerId} is not (or no longer) part of this run: it was dropped after missing heartbeats, or the coordinator restarted; send a Hello with resume to rejoin.`)
+          : new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered (or claims another worker id); send Hello first.'),
+      );
       return;
     }
+    const expected = nextSequence(member.lastSequence);
+    if (message.envelope.sequence !== expected) {
+      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.BAD_MESSAGE, `sequence ${message.envelope.sequence} where ${expected} was expected: a replayed, reordered or forged message; it was ignored.`)));
+      return;
+    }
+    if (!joining && message.envelope.runId !== this.description.runId) {
+      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the message is for run '${message.envelope.runId}' but this run is '${this.description.runId}'; send a Hello to join it.`)));
+      return;
+    }
+    member.lastSequence = expected;
     member.lastSeenMs = Date.now();
     switch (message.kind) {
       case 'gradient':
         return this.onGradient(member, message);
+      case 'heartbeat':
+        return;
       case 'leave':
-        this.options.log.info({ worker: member.name, reason: message.body.reason }, 'worker left');
+        this.options.log.info({ worker: member.name, reason: message.body.reason }, `worker ${member.name} left (${message.body.reason || 'no reason given'})`);
         return this.dropMember(member, 'left');
       case 'error':
+        if (message.body.code === ErrorCode.STALE_STATE) {
+          this.options.log.warn({ worker: member.name, reason: message.body.message }, `worker ${member.name} reports stale parameters; it gets the current state at the next step boundary`);
+          return this.resynchronise(member);
+        }
         this.options.log.warn({ worker: member.name, code: message.body.code, reason: message.body.message }, 'worker reported an error');
         if (message.body.fatal) return this.dropMember(member, 'error');
         return;
-      case 'heartbeat':
-        return;
       default:
-        await this.reply(identity, member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `a coordinator does not accept ${message.kind} messages from workers.`));
+        await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `a coordinator does not accept ${message.kind} messages from workers.`)));
     }
   }
 
   private async onHello(identity: Buffer, message: Extract<DecodedMessage, { kind: 'hello' }>): Promise<void> {
     const hello = message.body;
-    const previous = this.members.byIdentity(identity);
-    if (previous !== undefined) await this.dropMember(previous, 'disconnected');
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      await this.replyToStranger(identity, new ProtocolError(ErrorCode.VERSION_MISMATCH, `Hello says protocol version ${hello.protocolVersion} but this coordinator speaks ${PROTOCOL_VERSION}; run the same ddpm version on both sides.`, { fatal: true }));
+      return;
+    }
+    const name = hello.workerName || 'worker';
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || hello.backend.length > 64) {
+      await this.replyToStranger(identity, new ProtocolError(ErrorCode.BAD_MESSAGE, 'worker_name must be 1-64 of A-Z a-z 0-9 _ . - and backend at most 64 characters; pass a short --name.', { fatal: true }));
+      return;
+    }
+    const existing = this.members.byIdentity(identity);
+    if (existing !== undefined) {
+      existing.lastSeenMs = Date.now();
+      existing.lastSequence = message.envelope.sequence;
+      if (existing.state === 'active') await this.resynchronise(existing);
+      return;
+    }
+    const resume = hello.resume;
+    if (resume != null && resume.runId === this.description.runId) {
+      const old = this.members.get(resume.workerId ?? 0);
+      if (old !== undefined && old.name === name) {
+        this.options.log.info({ worker: old.name }, `worker ${old.name} reconnected on a new connection; replacing its old one`);
+        await this.dropMember(old, 'disconnected');
+      }
+    }
     if (this.members.size >= this.options.maxWorkers) {
-      await this.reply(identity, 0, new ProtocolError(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${this.options.maxWorkers} workers; raise it on the coordinator or stop this worker.`, { fatal: true }));
+      await this.replyToStranger(identity, new ProtocolError(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${this.options.maxWorkers} workers (joined or joining); raise it on the coordinator or stop this worker.`, { fatal: true }));
       return;
     }
     const hasDataset = hello.capabilities?.hasDataset === true;
     if (hasDataset && hello.capabilities?.datasetFingerprint !== this.fingerprint) {
-      await this.reply(identity, 0, new ProtocolError(ErrorCode.DATASET_MISMATCH, `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${this.fingerprint}); point --data at the same files, or use --data stream to receive samples from the coordinator.`, { fatal: true }));
+      await this.replyToStranger(identity, new ProtocolError(ErrorCode.DATASET_MISMATCH, `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${this.fingerprint}); point --data at the same files (and the same --dataset-limit), or use --data stream to receive samples from the coordinator.`, { fatal: true }));
       return;
     }
-    const member = this.members.add(identity, hello.workerName || `worker-${this.members.size + 1}`, hello.backend, hasDataset, Date.now());
-    this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset }, 'worker registered');
+    const member = this.members.add(identity, { name, backend: hello.backend, hasDataset, sequence: message.envelope.sequence }, Date.now());
+    this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: resume != null }, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
     this.options.metrics?.workerJoined(member.name);
     if (this.current === undefined) {
       await this.admitPending();
@@ -189,41 +373,78 @@ export class Coordinator {
     const body = message.body;
     const current = this.current;
     if (current === undefined || body.step !== current.step) {
-      await this.reply(member.identity, member.id, new ProtocolError(ErrorCode.WRONG_STEP, `gradient for step ${body.step} but step ${current?.step ?? 'none'} is in progress; it was dropped.`));
+      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.WRONG_STEP, `gradient for step ${body.step} but step ${current?.step ?? 'none'} is in progress; it was dropped.`)));
       return;
     }
-    const assigned = current.awaited.get(member.id);
-    if (assigned === undefined || body.samples !== assigned) {
-      await this.reply(member.identity, member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, assigned === undefined ? `no gradient is awaited from this worker for step ${body.step}.` : `the gradient covers ${body.samples} samples but ${assigned} were assigned.`));
+    const assigned = current.assigned.get(member.id);
+    if (assigned === undefined || !current.awaited.has(member.id) || body.samples !== assigned.length) {
+      const reason = assigned === undefined || !current.awaited.has(member.id) ? `no gradient is awaited from this worker for step ${body.step}` : `the gradient covers ${body.samples} samples but ${assigned.length} were assigned`;
+      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`)));
       return;
     }
+    if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
+      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`)));
+      await this.resynchronise(member);
+      return;
+    }
+    let gradient: Float32Array | undefined;
     try {
-      if (!body.allFinite || !Number.isFinite(body.loss)) {
-        current.nonFinite.push(member.name);
-      } else {
-        const gradient = expectTensor(message.tensors, TENSOR_NAMES.gradient, [this.description.parameterCount], 'float32');
-        if (countNonFinite(gradient) > 0) current.nonFinite.push(member.name);
-        else this.reducer.add(gradient, body.samples);
+      expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
+      if (body.allFinite && Number.isFinite(body.loss)) {
+        gradient = expectTensor(message.tensors, TENSOR_NAMES.gradient, [this.description.parameterCount], 'float32');
+        if (countNonFinite(gradient) > 0) gradient = undefined;
       }
     } catch (error) {
       if (!isProtocolError(error)) throw error;
-      await this.reply(member.identity, member.id, error);
+      await this.sendTo(member, this.errorFrames(member.id, error));
       return;
     }
+    if (gradient === undefined) {
+      current.nonFinite.push(member.name);
+      this.options.log.warn({ worker: member.name, step: body.step, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);
+    } else {
+      this.reducer.add(gradient, body.samples);
+      current.contributors += 1;
+      current.lossSum += body.loss * body.samples;
+      current.samples += body.samples;
+    }
     current.awaited.delete(member.id);
+    current.consumed.push(...assigned);
     current.lastArrivalMs = performance.now();
-    current.lossSum += body.loss * body.samples;
-    current.samples += body.samples;
-    if (current.awaited.size === 0) await this.finishStep(current);
+    this.stragglers.record(member.id, current.lastArrivalMs - (current.sentMs.get(member.id) ?? current.startedMs));
+    if (current.awaited.size === 0) await this.completeStep(current);
+  }
+
+  /** The worker's part of the step in progress, if any, goes back to the data order; completes the step if it was the last awaited. */
+  private async releaseAssignment(member: Member, why: string): Promise<void> {
+    const current = this.current;
+    if (current === undefined || !current.awaited.has(member.id)) return;
+    current.awaited.delete(member.id);
+    const indices = current.assigned.get(member.id) ?? new Uint32Array(0);
+    this.order.giveBack(current.epoch, indices);
+    this.options.log.warn({ worker: member.name, step: current.step, samples: indices.length }, `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order`);
+    if (current.awaited.size === 0) await this.completeStep(current);
   }
 
   private async dropMember(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout'): Promise<void> {
     this.members.remove(member.id);
+    this.stragglers.forget(member.id);
     if (reason === 'left') this.options.metrics?.workerLeft(member.name);
     else this.options.metrics?.workerFailed(member.name, reason);
     this.options.metrics?.setActiveWorkers(this.members.active().length);
-    const current = this.current;
-    if (current !== undefined && current.awaited.delete(member.id) && current.awaited.size === 0) await this.finishStep(current);
+    await this.releaseAssignment(member, reason);
+    if (this.current === undefined && !this.finished) this.logWaiting();
+  }
+
+  /** A worker whose parameters are stale gets the current state (Welcome, same id) at the next step boundary. */
+  private async resynchronise(member: Member): Promise<void> {
+    member.state = 'pending';
+    this.options.metrics?.setActiveWorkers(this.members.active().length);
+    await this.releaseAssignment(member, 'stale parameters');
+    if (this.current === undefined && !this.finished) {
+      await this.admitPending();
+      await this.startStep();
+    }
   }
 
   /** Sends every pending worker the current state; they take part from the next step on. */
@@ -234,31 +455,52 @@ export class Coordinator {
     const checksum = parameterChecksum(params);
     for (const member of pending) {
       member.state = 'active';
-      await this.sends.send(member.identity, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, checksum, params));
+      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, checksum, params));
     }
     this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
 
   private async startStep(): Promise<void> {
+    if (this.finished || this.stopped !== undefined) return;
     const active = this.members.active();
     if (active.length < this.options.minWorkers) {
       this.current = undefined;
       this.logWaiting();
       return;
     }
-    const { epoch, indices } = this.cursor.next(this.options.run.batch * active.length);
+    const orderBefore = this.order.state();
+    const { epoch, indices } = this.order.next(this.options.run.batch * active.length);
     const slices = splitGlobalBatch(indices, active.length);
     const checksum = parameterChecksum(this.optimizer.params);
     const startedMs = performance.now();
-    const current: StepInProgress = { step: this.step, epoch, startedMs, lastArrivalMs: startedMs, awaited: new Map(), nonFinite: [], lossSum: 0, samples: 0 };
+    const current: StepInProgress = {
+      step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
+      lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0,
+    };
     this.current = current;
     for (const [shardIndex, member] of active.entries()) {
       const slice = slices[shardIndex];
       if (slice.length === 0) continue;
-      current.awaited.set(member.id, slice.length);
+      current.assigned.set(member.id, slice);
+      current.awaited.add(member.id);
+      current.sentMs.set(member.id, performance.now());
       const assignment = { step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length, globalBatchSize: indices.length, checksum };
-      await this.sends.send(member.identity, stepStartFrames(this.description, member.id, this.nextSeq(), assignment, member.hasDataset ? undefined : this.dataset));
+      await this.sendTo(member, stepStartFrames(this.description, member.id, this.nextSeq(), assignment, member.hasDataset ? undefined : this.dataset));
     }
+  }
+
+  /** Finishes a step whose awaited gradients all arrived or whose workers were dropped; repeats it if nothing arrived. */
+  private async completeStep(current: StepInProgress): Promise<void> {
+    if (this.current !== current) return;
+    if (current.contributors === 0 && current.nonFinite.length === 0) {
+      this.current = undefined;
+      this.reducer.reset();
+      this.options.log.warn({ step: current.step }, `step ${current.step} lost every worker before any gradient arrived; it runs again when workers are available`);
+      await this.admitPending();
+      await this.startStep();
+      return;
+    }
+    await this.finishStep(current);
   }
 
   private async finishStep(current: StepInProgress): Promise<void> {
@@ -276,10 +518,11 @@ export class Coordinator {
       ({ lr, gradientNorm, skipped } = result);
     }
     optimizerDone?.();
+    const skipDetail = current.nonFinite.length > 0 ? `non-finite gradient from ${current.nonFinite.join(', ')}` : skipped ? 'non-finite averaged gradient' : '';
     if (skipped) {
       metrics?.recordSkippedStep('non_finite_gradient');
       this.skippedSteps += 1;
-      this.options.log.warn({ step: current.step, workers: current.nonFinite }, `step ${current.step} skipped: non-finite gradient from ${current.nonFinite.join(', ') || 'the average'}`);
+      this.options.log.warn({ step: current.step, workers: current.nonFinite }, `step ${current.step} skipped for every worker: ${skipDetail}`);
     }
     const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
     if (!skipped) this.finalLoss = loss;
@@ -292,44 +535,130 @@ export class Coordinator {
         workerId: member.id, sequence: this.nextSeq(), runId: this.description.runId,
         update: {
           step: current.step, skipped, skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
-          skipDetail: current.nonFinite.join(', '), parameterChecksum: checksum, learningRate: lr, kind: UpdateKind.PARAMETERS,
-          loss, gradientNorm, samples: current.samples, contributors: active.length, epoch: current.epoch,
+          skipDetail, parameterChecksum: checksum, learningRate: lr, kind: UpdateKind.PARAMETERS,
+          loss, gradientNorm, samples: current.samples, contributors: current.contributors, epoch: current.epoch,
         },
       };
       const tensors = params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length] }];
-      await this.sends.send(member.identity, encodeMessage(envelope, tensors, this.options.limits));
+      await this.sendTo(member, encodeMessage(envelope, tensors, this.options.limits));
     }
     communicationDone?.();
     const seconds = (performance.now() - current.startedMs) / 1000;
     this.step += 1;
+    this.options.log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
     if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: lr, gradientGlobalNorm: gradientNorm });
     const record: StepRecord = {
       step: this.step, loss, imgs_per_s: current.samples / seconds, epoch: current.epoch, lr, grad_norm: gradientNorm,
-      skipped, step_seconds: seconds, workers: active.length,
+      skipped, step_seconds: seconds, workers: current.contributors + current.nonFinite.length, samples: current.consumed.length,
     };
     this.recorder.recordStep(record);
     this.options.onStep?.(record);
+    await this.reportStragglers([...current.assigned.keys()]);
     const total = this.options.run.steps;
-    if (this.recorder.gridDue(this.step, total)) this.options.onSampleGrid?.(await this.recorder.writeGrid(this.step, this.optimizer.ema), this.step);
+    if (this.recorder.gridDue(this.step, total)) {
+      this.options.onSampleGrid?.(await this.recorder.writeGrid(this.step, this.optimizer.ema), this.step);
+      this.members.forgive(Date.now());
+    }
+    if (this.checkpointDue(total)) this.writeCheckpoint(this.step >= total ? 'end of run' : 'schedule');
     if (this.step >= total) return this.shutdown('training finished', true);
     await this.admitPending();
     await this.startStep();
   }
 
+  private async reportStragglers(ids: number[]): Promise<void> {
+    const { factor, exclude } = this.options.straggler;
+    for (const verdict of this.stragglers.evaluate(ids)) {
+      const member = this.members.get(verdict.id);
+      if (member === undefined || !verdict.changed) continue;
+      this.options.metrics?.setStraggler(member.name, verdict.straggler);
+      const figures = { worker: member.name, stepMs: Math.round(verdict.ms), othersMedianMs: Math.round(verdict.othersMs), factor };
+      if (!verdict.straggler) {
+        this.options.log.info(figures, `worker ${member.name} is no longer a straggler`);
+        continue;
+      }
+      this.options.log.warn(figures, `worker ${member.name} is a straggler: ${figures.stepMs} ms per step against a median of ${figures.othersMedianMs} ms for the others (--straggler-factor ${factor})`);
+      if (exclude && this.members.active().length - 1 >= this.options.minWorkers) {
+        await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.TIMEOUT, `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${factor} --exclude-stragglers); run it on a faster host or with a smaller load.`, { fatal: true })));
+        this.options.log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
+        await this.dropMember(member, 'error');
+      }
+    }
+  }
+
+  private checkpointDue(total: number): boolean {
+    const policy = this.options.checkpoints;
+    if (policy === undefined) return false;
+    if (this.step >= total) return true;
+    if (policy.everySteps > 0 && this.step % policy.everySteps === 0) return true;
+    return policy.everySeconds > 0 && Date.now() - this.lastCheckpointMs >= policy.everySeconds * 1000;
+  }
+
+  /** Writes a checkpoint of the last step boundary; returns its path. Precondition: a checkpoint policy is set. */
+  private writeCheckpoint(why: string): string | undefined {
+    const policy = this.options.checkpoints;
+    if (policy === undefined) return undefined;
+    const checkpoint: Checkpoint = {
+      meta: {
+        kind: 'checkpoint', format: CHECKPOINT_FORMAT, protocolVersion: PROTOCOL_VERSION, runId: this.description.runId, step: this.step,
+        dataOrder: this.current?.orderBefore ?? this.order.state(), rng: {}, run: this.options.run, model: this.model.config,
+        datasetFingerprint: this.fingerprint, adamCount: 0, skippedSteps: this.skippedSteps, lastLoss: Number.isFinite(this.finalLoss) ? this.finalLoss : null,
+        writtenAt: new Date().toISOString(),
+      },
+      optimizer: this.optimizer.state(),
+    };
+    const { path, seconds } = policy.store.write(checkpoint);
+    this.lastCheckpointMs = Date.now();
+    this.members.forgive(this.lastCheckpointMs);
+    this.options.metrics?.recordCheckpoint({ step: this.step, durationSeconds: seconds });
+    this.options.log.info({ step: this.step, path, seconds: Number(seconds.toFixed(3)), why }, `checkpoint of step ${this.step} written (${why})`);
+    return path;
+  }
+
+  /** Heartbeats: drops workers silent for longer than the timeout and sends a Heartbeat to those not sent anything lately. */
+  private async tick(tickMs: number): Promise<void> {
+    if (this.finished || this.stopped !== undefined) return;
+    const now = Date.now();
+    // A tick that fires late means this process was blocked; what workers sent meanwhile may still sit in ZeroMQ.
+    if (now - this.lastTickMs > 2 * tickMs + 50) this.members.forgive(now);
+    this.lastTickMs = now;
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    for (const member of this.members.all()) {
+      const silentMs = now - member.lastSeenMs;
+      if (silentMs > heartbeatTimeoutMs) {
+        this.options.log.warn({ worker: member.name, silentMs }, `worker ${member.name} silent for ${(silentMs / 1000).toFixed(1)} s (--heartbeat-timeout ${heartbeatTimeoutMs / 1000} s); dropped`);
+        await this.dropMember(member, 'timeout');
+      }
+    }
+    for (const member of this.members.all()) {
+      if (now - member.lastSentMs >= heartbeatIntervalMs) await this.sendTo(member, heartbeatFrames(this.description, member.id, this.nextSeq(), this.step, this.current !== undefined));
+    }
+  }
+
   private async shutdown(reason: string, completed: boolean): Promise<void> {
-    for (const member of [...this.members.active(), ...this.members.pending()]) {
-      await this.sends.send(member.identity, encodeMessage({ workerId: member.id, sequence: this.nextSeq(), runId: this.description.runId, shutdown: { reason, finalStep: this.step, completed } }));
+    for (const member of this.members.all()) {
+      await this.sendTo(member, encodeMessage({ workerId: member.id, sequence: this.nextSeq(), runId: this.description.runId, shutdown: { reason, finalStep: this.step, completed } }));
     }
     await this.sends.drain();
     this.finished = true;
   }
 
-  private async reply(identity: Buffer, workerId: number, error: ProtocolError): Promise<void> {
-    await this.sends.send(identity, encodeMessage({ workerId, sequence: this.nextSeq(), runId: this.description.runId, error: error.toBody() }));
+  private sendTo(member: Member, frames: Buffer[]): Promise<void> {
+    member.lastSentMs = Date.now();
+    return this.sends.send(member.identity, frames);
+  }
+
+  /** Answers a peer that is not a registered worker; skipped when the send queue is long (a flood must not grow memory). */
+  private async replyToStranger(identity: Buffer, error: ProtocolError): Promise<void> {
+    if (this.sends.depth > 256) return;
+    await this.sends.send(identity, this.errorFrames(0, error));
+  }
+
+  private errorFrames(workerId: number, error: ProtocolError): Buffer[] {
+    return encodeMessage({ workerId, sequence: this.nextSeq(), runId: this.description.runId, error: error.toBody() });
   }
 
   private logWaiting(): void {
-    const connected = this.members.active().length;
+    const connected = this.members.active().length + this.members.pending().length;
     if (connected < this.options.minWorkers) {
       this.options.log.info(`waiting for workers: ${connected}/${this.options.minWorkers} connected (--min-workers ${this.options.minWorkers}); start workers with: ddpm worker --connect tcp://HOST:PORT`);
     }

@@ -1,5 +1,5 @@
 import type { Dataset } from '@ddpm/data';
-import { encodeMessage, TENSOR_NAMES, type ProtocolLimits } from '@ddpm/protocol';
+import { encodeMessage, Phase, TENSOR_NAMES, type ProtocolLimits } from '@ddpm/protocol';
 import type { RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 
@@ -79,4 +79,12 @@ export function stepStartFrames(run: RunDescription, workerId: number, sequence:
     tensors,
     run.limits,
   );
+}
+
+/** A coordinator Heartbeat: its clock, the step in progress (or next), and whether it waits for gradients. */
+export function heartbeatFrames(run: RunDescription, workerId: number, sequence: number, step: number, waiting: boolean): Buffer[] {
+  return encodeMessage({
+    workerId, sequence, runId: run.runId,
+    heartbeat: { sentAtUnixMs: Date.now(), echoUnixMs: 0, step, phase: waiting ? Phase.WAITING : Phase.IDLE },
+  });
 }

@@ -5,11 +5,20 @@ import type { WorkerMetrics } from '@ddpm/metrics';
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import { createDataset, datasetFingerprint, gatherBatchTensor, type Dataset } from '@ddpm/data';
 import {
-  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, parameterChecksum,
-  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
+  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, parameterChecksum, Phase,
+  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type CurveKeyPair, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
 } from '@ddpm/protocol';
 import { computeGradient, drawTrainingInputs, globalNorm } from '@ddpm/training';
 import { UNet, type UNetConfig } from '@ddpm/unet';
+import { Backoff } from './backoff.ts';
+
+/** Test hooks (see worker-command.ts): they make a worker misbehave on purpose. */
+export interface WorkerFaults {
+  /** At this step, poison the gradient with a NaN. */
+  readonly nanStep?: number;
+  /** Sleep this long before computing each step (a slow host; heartbeats keep flowing). */
+  readonly delayMs?: number;
+}
 
 export interface WorkerOptions {
   /** Coordinator endpoint, e.g. tcp://10.0.0.1:5555. */
@@ -19,74 +28,142 @@ export interface WorkerOptions {
   readonly backend: string;
   /** This worker's copy of the dataset, or undefined to receive samples from the coordinator. */
   readonly dataset: Dataset | undefined;
-  /** How long to wait for the coordinator's Welcome before giving up. */
+  /** How long to wait for the coordinator's first Welcome before giving up. */
   readonly connectTimeoutMs: number;
+  /** After losing the coordinator, how long to keep reconnecting before giving up. */
+  readonly reconnectTimeoutMs: number;
   readonly limits: ProtocolLimits;
   readonly log: Logger;
   readonly metrics?: WorkerMetrics;
+  /** CURVE: this worker's key pair and the coordinator's public key. */
+  readonly curve?: { readonly keys: CurveKeyPair; readonly serverKey: string };
+  readonly faults?: WorkerFaults;
 }
 
-/** What the Welcome established. */
+/** What the Welcome established; kept across reconnects so a rejoin can say where the replica stands. */
 interface Session {
   readonly workerId: number;
   readonly runId: string;
+  readonly configJson: string;
   readonly model: UNet;
   readonly schedule: DiffusionSchedule;
   params: Float32Array;
   /** The step whose Update this replica applied last (step of Welcome − 1 initially). */
   appliedStep: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
 }
+
+type Outcome = { readonly kind: 'shutdown'; readonly completed: boolean } | { readonly kind: 'left' } | { readonly kind: 'lost'; readonly reason: string };
+
+/** Liveness defaults before the first Welcome says the coordinator's. */
+const DEFAULT_HEARTBEAT_MS = 2000;
 
 /**
  * A worker: registers with the coordinator, then for every StepStart computes the gradient of its local batch
  * (t and ε drawn per sample, closed-form noising, U-Net ε prediction, simplified loss, backprop) and sends it; applies
  * every Update and verifies the parameter checksum, reporting STALE_STATE on a mismatch.
  *
+ * Liveness: it sends a Heartbeat whenever it sent nothing for the heartbeat interval, and one right before each
+ * compute (which blocks its event loop: the coordinator's --heartbeat-timeout must exceed one step's compute). When the
+ * coordinator is silent for the heartbeat timeout, says it is stopping, or no longer knows this worker, the worker
+ * reconnects on a fresh connection with exponential backoff and sends a Hello with `resume`; it never restarts.
+ *
  * Promises: never computes on parameters whose checksum differs from the coordinator's; a non-finite gradient is
- * reported (all_finite = false) instead of sent.
- * Does not (yet): reconnect after a coordinator failure, or send heartbeats while computing.
+ * reported (all_finite = false) instead of sent; {@link leave} sends Leave before closing.
+ * Does not: restart the coordinator, or apply dropout (the U-Net's dropout needs a dropout Rng, which neither
+ * `ddpm train` nor the worker passes; see RELIABILITY.md).
  */
 export class Worker {
-  private readonly socket = new Dealer({ linger: 0, maxMessageSize: 0 });
+  private socket: Dealer | undefined;
+  private sendChain: Promise<void> = Promise.resolve();
   private sequence = 0;
   private session: Session | undefined;
+  /** True between a Hello and its Welcome on the current connection. */
+  private joining = false;
   private steps = 0;
-  /** Stops the 'wait' phase timer: from sending a gradient until the next StepStart arrives. */
+  private lastSentMs = 0;
+  private leaving: string | undefined;
   private waiting: (() => number) | undefined;
+  private readonly backoff = new Backoff(250, 8000);
 
-  constructor(private readonly options: WorkerOptions) {
-    this.socket.maxMessageSize = options.limits.maxMessageBytes;
-    this.socket.receiveTimeout = options.connectTimeoutMs;
+  constructor(private readonly options: WorkerOptions) {}
+
+  /** Runs until the coordinator sends Shutdown or {@link leave} is called; returns the number of steps computed. */
+  async run(): Promise<{ steps: number; completed: boolean }> {
+    const startedMs = Date.now();
+    let lastContactMs = Date.now();
+    for (;;) {
+      const { outcome, contactMs } = await this.connection();
+      if (contactMs !== undefined) lastContactMs = contactMs;
+      if (outcome.kind === 'shutdown') return { steps: this.steps, completed: outcome.completed };
+      if (outcome.kind === 'left' || this.leaving !== undefined) return { steps: this.steps, completed: false };
+      const now = Date.now();
+      if (this.session === undefined && now - startedMs > this.options.connectTimeoutMs) {
+        throw new Error(`No answer from the coordinator at ${this.options.connect} within ${this.options.connectTimeoutMs / 1000} s. Check the address and port, and that \`ddpm coordinator\` is running and reachable (and, with CURVE, that this worker's public key is in its --allow-keys).`);
+      }
+      if (this.session !== undefined && now - lastContactMs > this.options.reconnectTimeoutMs) {
+        throw new Error(`Lost the coordinator at ${this.options.connect} ${((now - lastContactMs) / 1000).toFixed(0)} s ago and could not reconnect (--reconnect-timeout ${this.options.reconnectTimeoutMs / 1000} s). Restart the coordinator with --resume latest, then this worker.`);
+      }
+      const delayMs = this.backoff.next();
+      this.options.log.warn({ reason: outcome.reason, delayMs }, `coordinator lost (${outcome.reason}); reconnecting in ${(delayMs / 1000).toFixed(2)} s`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (this.leaving !== undefined) return { steps: this.steps, completed: false };
+    }
   }
 
-  /** Runs until the coordinator sends Shutdown; returns the number of steps this worker computed. */
-  async run(): Promise<{ steps: number; completed: boolean }> {
-    const { dataset, log } = this.options;
-    this.socket.connect(this.options.connect);
-    await this.send({
-      hello: {
-        protocolVersion: PROTOCOL_VERSION, workerName: this.options.name, backend: this.options.backend,
-        capabilities: { hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: this.options.limits.maxMessageBytes },
-      },
+  /** Leaves the run cleanly (SIGTERM/SIGINT): sends Leave, then closes the connection so {@link run} returns. */
+  async leave(reason: string): Promise<void> {
+    if (this.leaving !== undefined) return;
+    this.leaving = reason;
+    const socket = this.socket;
+    if (socket === undefined || socket.closed) return;
+    if (this.session !== undefined && !this.joining) {
+      await this.send({ leave: { reason, lastAppliedStep: Math.max(0, this.session.appliedStep) } }).catch(() => undefined);
+    }
+    socket.linger = 1000;
+    socket.close();
+  }
+
+  /** One connection: Hello, then messages until shutdown, leave, or the coordinator is lost. */
+  private async connection(): Promise<{ outcome: Outcome; contactMs?: number }> {
+    const { curve, limits } = this.options;
+    const timeoutMs = this.session?.heartbeatTimeoutMs ?? this.options.connectTimeoutMs;
+    const socket = new Dealer({
+      linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 16, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
+      ...(curve === undefined ? {} : { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
     });
-    log.info({ connect: this.options.connect }, 'hello sent; waiting for the coordinator');
+    this.socket = socket;
+    this.sequence = 0;
+    this.sendChain = Promise.resolve();
+    socket.connect(this.options.connect);
+    const intervalMs = this.session?.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    const timer = setInterval(() => {
+      if (Date.now() - this.lastSentMs >= intervalMs && !socket.closed) {
+        this.sendHeartbeat(this.joining ? Phase.LOADING : Phase.IDLE).catch((error: unknown) => this.options.log.debug({ err: (error as Error).message }, 'heartbeat not sent'));
+      }
+    }, Math.max(10, intervalMs / 2));
+    let contactMs: number | undefined;
     try {
-      for await (const [envelope, ...tensorFrames] of this.socket) {
+      await this.sendHello();
+      this.options.log.info({ connect: this.options.connect, rejoin: this.session !== undefined }, 'hello sent; waiting for the coordinator');
+      for await (const [envelope, ...tensorFrames] of socket) {
+        contactMs = Date.now();
         const outcome = await this.onMessage([envelope, ...tensorFrames]);
-        if (outcome !== undefined) return { steps: this.steps, completed: outcome.completed };
+        if (outcome !== undefined) return { outcome, contactMs };
       }
+      return { outcome: this.leaving !== undefined ? { kind: 'left' } : { kind: 'lost', reason: 'connection closed' }, contactMs };
     } catch (error) {
-      if ((error as { code?: string }).code === 'EAGAIN') {
-        throw new Error(`No answer from the coordinator at ${this.options.connect} within ${this.options.connectTimeoutMs / 1000} s. Check the address and port, and that \`ddpm coordinator\` is running and reachable.`);
-      }
+      if ((error as { code?: string }).code === 'EAGAIN') return { outcome: { kind: 'lost', reason: `no message for ${(timeoutMs / 1000).toFixed(1)} s` }, contactMs };
+      if (this.leaving !== undefined) return { outcome: { kind: 'left' }, contactMs };
       throw error;
     } finally {
-      this.socket.close();
+      clearInterval(timer);
+      if (!socket.closed) socket.close();
     }
-    return { steps: this.steps, completed: false };
   }
 
-  private async onMessage(frames: Buffer[]): Promise<{ completed: boolean } | undefined> {
+  private async onMessage(frames: Buffer[]): Promise<Outcome | undefined> {
     this.options.metrics?.addReceivedBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
     let message: DecodedMessage;
     try {
@@ -108,37 +185,62 @@ export class Worker {
         return undefined;
       case 'shutdown':
         this.options.log.info({ reason: message.body.reason, finalStep: message.body.finalStep }, 'coordinator shut the run down');
-        return { completed: message.body.completed };
+        return { kind: 'shutdown', completed: message.body.completed };
       case 'error':
-        if (message.body.fatal) throw new Error(`The coordinator refused this worker: ${message.body.message}`);
-        this.options.log.warn({ code: message.body.code, reason: message.body.message }, 'coordinator reported an error');
-        return undefined;
+        return this.onError(message.body.code, message.body.message, message.body.fatal);
       default:
         return undefined;
     }
   }
 
+  private async onError(code: number, text: string, fatal: boolean): Promise<Outcome | undefined> {
+    if (fatal) throw new Error(`The coordinator refused this worker: ${text}`);
+    if (code === ErrorCode.SHUTTING_DOWN) return { kind: 'lost', reason: text };
+    if ((code === ErrorCode.STALE_STATE || code === ErrorCode.UNKNOWN_WORKER) && !this.joining) {
+      this.options.log.warn({ code, reason: text }, 'the coordinator does not know this replica (dropped or restarted); rejoining');
+      await this.sendHello();
+      return undefined;
+    }
+    this.options.log.warn({ code, reason: text }, 'coordinator reported an error');
+    return undefined;
+  }
+
   private onWelcome(message: Extract<DecodedMessage, { kind: 'welcome' }>): void {
     const welcome = message.body;
+    const configJson = welcome.model?.configJson ?? '';
     let described: { unet: UNetConfig; schedule: { kind: 'linear' | 'cosine'; timesteps: number } };
     try {
-      described = JSON.parse(welcome.model?.configJson ?? '') as typeof described;
+      described = JSON.parse(configJson) as typeof described;
     } catch {
       throw new Error('The coordinator sent an unreadable model config; make sure coordinator and workers run the same ddpm version.');
     }
-    const model = new UNet(described.unet);
-    const params = Float32Array.from(expectTensor(message.tensors, TENSOR_NAMES.parameters, [model.parameterCount()], 'float32'));
+    const reuse = this.session !== undefined && this.session.configJson === configJson;
+    const model = reuse && this.session !== undefined ? this.session.model : new UNet(described.unet);
+    let params: Float32Array;
+    if (welcome.parametersOmitted) {
+      if (this.session === undefined || parameterChecksum(this.session.params) !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
+      params = this.session.params;
+    } else {
+      params = Float32Array.from(expectTensor(message.tensors, TENSOR_NAMES.parameters, [model.parameterCount()], 'float32'));
+    }
     if (parameterChecksum(params) !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
-      throw new Error(`This worker's dataset has ${this.options.dataset.count} images but the coordinator's has ${welcome.datasetSize}; pass the same --data to both.`);
+      throw new Error(`This worker's dataset has ${this.options.dataset.count} images but the coordinator's has ${welcome.datasetSize}; pass the same --data (and --dataset-limit) to both.`);
     }
-    this.session = { workerId: welcome.workerId, runId: welcome.runId, model, schedule: makeSchedule(described.schedule), params, appliedStep: welcome.step - 1 };
-    this.socket.receiveTimeout = -1;
+    this.session = {
+      workerId: welcome.workerId, runId: welcome.runId, configJson, model, schedule: reuse && this.session !== undefined ? this.session.schedule : makeSchedule(described.schedule),
+      params, appliedStep: welcome.step - 1,
+      heartbeatIntervalMs: welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, heartbeatTimeoutMs: welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
+    };
+    this.joining = false;
+    this.backoff.reset();
+    if (this.socket !== undefined) this.socket.receiveTimeout = this.session.heartbeatTimeoutMs;
     this.options.log.info({ workerId: welcome.workerId, runId: welcome.runId, step: welcome.step, params: params.length }, 'joined the run');
   }
 
   private async onStepStart(message: Extract<DecodedMessage, { kind: 'stepStart' }>): Promise<void> {
-    const session = this.requireSession();
+    const session = this.session;
+    if (session === undefined || this.joining) return;
     const start = message.body;
     if (parameterChecksum(session.params) !== start.parameterChecksum) {
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameters of this replica differ from the coordinator's at step ${start.step}.`), start.step);
@@ -151,11 +253,19 @@ export class Worker {
     const { model, schedule } = session;
     const indices = Uint32Array.from(start.indices);
     const { imageSize, inChannels } = model.config;
+    const faults = this.options.faults;
+    if (faults?.delayMs) await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
+    // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
+    await this.sendHeartbeat(Phase.COMPUTING);
     const x0 = start.samplesInline ? this.inlineBatch(message, indices.length, imageSize, inChannels) : gatherBatchTensor(this.requireDataset(), indices);
     const dataMs = performance.now() - started;
     const inputs = drawTrainingInputs(start.seed, start.step, indices, imageSize * imageSize * inChannels, schedule.timesteps);
     const { loss, gradient } = computeGradient(model, schedule, session.params, x0, inputs);
     x0.dispose();
+    if (faults?.nanStep === start.step) {
+      gradient[0] = Number.NaN;
+      this.options.log.warn({ step: start.step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
+    }
     const computeMs = performance.now() - started - dataMs;
     metrics?.observePhase('data', dataMs / 1000);
     metrics?.observePhase('compute', computeMs / 1000);
@@ -177,9 +287,11 @@ export class Worker {
   }
 
   private async onUpdate(message: Extract<DecodedMessage, { kind: 'update' }>): Promise<void> {
-    const session = this.requireSession();
+    const session = this.session;
+    if (session === undefined || this.joining) return;
     const update = message.body;
     if (!update.skipped) session.params = Float32Array.from(expectTensor(message.tensors, TENSOR_NAMES.parameters, [session.params.length], 'float32'));
+    else if (update.skipDetail) this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     session.appliedStep = update.step;
     if (parameterChecksum(session.params) !== update.parameterChecksum) {
       this.options.log.error({ step: update.step }, 'replica checksum mismatch after the update; asking the coordinator for fresh state');
@@ -193,25 +305,54 @@ export class Worker {
     return gatherBatchTensor(batch, Array.from({ length: count }, (_, i) => i));
   }
 
-  private requireSession(): Session {
-    if (this.session === undefined) throw new Error('The coordinator sent a step before Welcome; this is a protocol bug on the coordinator side.');
-    return this.session;
-  }
-
   private requireDataset(): Dataset {
     if (this.options.dataset === undefined) throw new Error('The coordinator assigned indices without samples to a worker without a dataset; this is a coordinator bug.');
     return this.options.dataset;
+  }
+
+  private async sendHello(): Promise<void> {
+    const { dataset, limits, name, backend } = this.options;
+    const session = this.session;
+    this.joining = true;
+    await this.send({
+      hello: {
+        protocolVersion: PROTOCOL_VERSION, workerName: name, backend, softwareVersion: 'ddpm-worker 0.1.0',
+        capabilities: { hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes },
+        resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: parameterChecksum(session.params) },
+      },
+    });
+  }
+
+  private sendHeartbeat(phase: Phase): Promise<void> {
+    return this.send({ heartbeat: { sentAtUnixMs: Date.now(), echoUnixMs: 0, step: Math.max(0, this.session?.appliedStep ?? 0), phase } });
   }
 
   private async sendError(error: ProtocolError, step: number): Promise<void> {
     await this.send({ error: error.toBody(undefined, step) });
   }
 
-  private async send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
-    this.sequence = nextSequence(this.sequence);
-    const envelope = { workerId: this.session?.workerId ?? 0, sequence: this.sequence, runId: this.session?.runId ?? '', ...body } as OutgoingEnvelope;
-    const frames = encodeMessage(envelope, tensors, this.options.limits);
-    await this.socket.send(frames);
-    this.options.metrics?.addSentBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
+  /**
+   * Sends one message on the current connection, after the ones queued before it (zeromq.js allows one send in
+   * flight). While joining, messages carry worker id 0 and no run id: the coordinator knows the connection, not the id.
+   */
+  private send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
+    const socket = this.socket;
+    if (socket === undefined) return Promise.reject(new Error('not connected'));
+    const joining = this.joining && !('hello' in body);
+    const session = this.session;
+    const task = async (): Promise<void> => {
+      this.sequence = nextSequence(this.sequence);
+      const hello = 'hello' in body;
+      const envelope = {
+        workerId: hello || joining ? 0 : (session?.workerId ?? 0), sequence: this.sequence, runId: hello || joining ? '' : (session?.runId ?? ''), ...body,
+      } as OutgoingEnvelope;
+      const frames = encodeMessage(envelope, tensors, this.options.limits);
+      this.lastSentMs = Date.now();
+      await socket.send(frames);
+      this.options.metrics?.addSentBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
+    };
+    const result = this.sendChain.then(task);
+    this.sendChain = result.catch(() => undefined);
+    return result;
   }
 }

@@ -43,3 +43,4 @@ export {
   expectFinite,
   nextSequence,
 } from './validate.ts';
+export { readAllowList, readKeyPair, readPublicKey, writeKeyPair, type CurveKeyPair } from './curve-keys.ts';

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
 import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
+import { installWasmPooledSum } from './wasm-pooled-sum.ts';
 
 /** Values accepted by the CLI's --backend flag. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -64,7 +65,7 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * (both register tfjs backend 'tensorflow'), wasm, then cpu, and takes the first that initialises; 'tensorflow'
  * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
  * On wasm, the fast XNNPACK conv-gradient kernels ({@link installWasmConvGradients}) and a copy-free Identity
- * ({@link installWasmSharedIdentity}) are installed before use.
+ * ({@link installWasmSharedIdentity}) and a pooling channel Sum ({@link installWasmPooledSum}) are installed before use.
  *
  * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered
  * (this module imports @tensorflow/tfjs, which registers them), so tf.grads works through @ddpm/unet and
@@ -131,6 +132,7 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
   if (candidate === 'wasm') {
     installWasmConvGradients();
     installWasmSharedIdentity();
+    installWasmPooledSum();
   }
   try {
     if (!(await tf.setBackend(backendName))) return `backend '${backendName}' failed to initialise (tfjs printed the cause above)`;

@@ -280,29 +280,38 @@ export class Coordinator {
     }
     if (message.kind === 'hello') return this.onHello(identity, message);
     const member = this.members.byIdentity(identity);
-    // A worker that said Hello but was not welcomed yet does not know its id or the run: it sends id 0 and no run id.
-    const joining = member !== undefined && member.state === 'pending' && message.envelope.workerId === 0;
-    if (member === undefined || (message.envelope.workerId !== member.id && !joining)) {
+    if (member === undefined) {
       if (message.kind === 'error') return;
-      const stale = member === undefined && message.envelope.runId === this.description.runId && message.envelope.workerId > 0;
+      const stale = message.envelope.runId === this.description.runId && message.envelope.workerId > 0;
       await this.replyToStranger(
         identity,
         stale
           ? new ProtocolError(ErrorCode.STALE_STATE, `worker ${message.envelope.workerId} is not (or no longer) part of this run: it was dropped after missing heartbeats, or the coordinator restarted; send a Hello with resume to rejoin.`)
-          : new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered (or claims another worker id); send Hello first.'),
+          : new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered; send Hello first.'),
       );
       return;
     }
-    const expected = nextSequence(member.lastSequence);
-    if (message.envelope.sequence !== expected) {
-      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.BAD_MESSAGE, `sequence ${message.envelope.sequence} where ${expected} was expected: a replayed, reordered or forged message; it was ignored.`)));
+    // ZeroMQ keeps each connection's order, so a registered worker's sequence only moves forward: a number at or behind
+    // the last one is a replay (refused, counter unchanged); a jump ahead is accepted and logged.
+    const sequence = message.envelope.sequence;
+    const ahead = (sequence - member.lastSequence) >>> 0;
+    if (ahead === 0 || ahead >= 0x80000000) {
+      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.BAD_MESSAGE, `sequence ${sequence} is not after ${member.lastSequence}: a replayed or reordered message; it was ignored.`)));
       return;
     }
-    if (!joining && message.envelope.runId !== this.description.runId) {
+    if (ahead !== 1) this.options.log.warn({ worker: member.name, sequence, last: member.lastSequence }, 'sequence gap: messages from this worker were lost');
+    member.lastSequence = sequence;
+    // A worker not welcomed yet on this connection does not know its id or the run: it sends id 0 and no run id. Queued
+    // heartbeats of that phase may arrive after the Welcome, so id 0 stays acceptable for heartbeats.
+    const anonymous = message.envelope.workerId === 0 && (member.state === 'pending' || message.kind === 'heartbeat');
+    if (message.envelope.workerId !== member.id && !anonymous) {
+      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNKNOWN_WORKER, `this connection is worker ${member.id} but the message claims worker ${message.envelope.workerId}; it was ignored.`)));
+      return;
+    }
+    if (!anonymous && message.envelope.runId !== this.description.runId) {
       if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the message is for run '${message.envelope.runId}' but this run is '${this.description.runId}'; send a Hello to join it.`)));
       return;
     }
-    member.lastSequence = expected;
     member.lastSeenMs = Date.now();
     switch (message.kind) {
       case 'gradient':

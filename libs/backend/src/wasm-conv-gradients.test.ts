@@ -37,6 +37,10 @@ test.serial('conv 3x3 stride 2 same, 7x7 -> 4x4', parity, conv([2, 7, 7, 8], [3,
 test.serial('conv 1x1 (network-in-network projection)', parity, conv([2, 14, 14, 16], [1, 1, 16, 8], 1, 'same'), 7);
 test.serial('conv 1x1 stride 2', parity, conv([2, 7, 7, 5], [1, 1, 5, 3], 2, 'same'), 8);
 test.serial('conv 3x3 stride 2 valid on odd input (cropped window)', parity, conv([2, 9, 9, 5], [3, 3, 5, 4], 2, 'valid'), 9);
+test.serial('conv 3x3 stride 2, explicit padding 1 (input-gradient phases shifted by the top padding)', parity, conv([2, 8, 8, 3], [3, 3, 3, 5], 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), 21);
+test.serial('conv 4x4 stride 2 same (input-gradient phases with two taps each)', parity, conv([2, 12, 12, 3], [4, 4, 3, 4], 2, 'same'), 22);
+test.serial('conv 3x3 stride 3 same (three input-gradient phases per axis)', parity, conv([2, 9, 9, 2], [3, 3, 2, 3], 3, 'same'), 23);
+test.serial('conv 3x3 stride 2 valid on even input (phases, cropped dy window)', parity, conv([2, 12, 12, 5], [3, 3, 5, 7], 2, 'valid'), 24);
 test.serial(
   'conv 5x3 strides 3x2 explicit asymmetric padding',
   parity,

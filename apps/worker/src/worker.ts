@@ -66,8 +66,9 @@ const DEFAULT_HEARTBEAT_MS = 2000;
  *
  * Liveness: it sends a Heartbeat whenever it sent nothing for the heartbeat interval, and one right before each
  * compute (which blocks its event loop: the coordinator's --heartbeat-timeout must exceed one step's compute). When the
- * coordinator is silent for the heartbeat timeout, says it is stopping, or no longer knows this worker, the worker
- * reconnects on a fresh connection with exponential backoff and sends a Hello with `resume`; it never restarts.
+ * coordinator is silent for twice the heartbeat timeout or says it is stopping, the worker
+ * reconnects on a fresh connection with exponential backoff and sends a Hello with `resume`; when the coordinator no
+ * longer knows it (STALE_STATE, UNKNOWN_WORKER) it sends that Hello on the same connection. It never restarts.
  *
  * Promises: never computes on parameters whose checksum differs from the coordinator's; a non-finite gradient is
  * reported (all_finite = false) instead of sent; {@link leave} sends Leave before closing.
@@ -128,7 +129,7 @@ export class Worker {
   /** One connection: Hello, then messages until shutdown, leave, or the coordinator is lost. */
   private async connection(): Promise<{ outcome: Outcome; contactMs?: number }> {
     const { curve, limits } = this.options;
-    const timeoutMs = this.session?.heartbeatTimeoutMs ?? this.options.connectTimeoutMs;
+    const timeoutMs = this.session === undefined ? this.options.connectTimeoutMs : this.coordinatorTimeoutMs();
     const socket = new Dealer({
       linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 16, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
       ...(curve === undefined ? {} : { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
@@ -154,13 +155,22 @@ export class Worker {
       }
       return { outcome: this.leaving !== undefined ? { kind: 'left' } : { kind: 'lost', reason: 'connection closed' }, contactMs };
     } catch (error) {
-      if ((error as { code?: string }).code === 'EAGAIN') return { outcome: { kind: 'lost', reason: `no message for ${(timeoutMs / 1000).toFixed(1)} s` }, contactMs };
+      if ((error as { code?: string }).code === 'EAGAIN') return { outcome: { kind: 'lost', reason: `no message for ${(socket.receiveTimeout / 1000).toFixed(1)} s` }, contactMs };
       if (this.leaving !== undefined) return { outcome: { kind: 'left' }, contactMs };
       throw error;
     } finally {
       clearInterval(timer);
       if (!socket.closed) socket.close();
     }
+  }
+
+  /**
+   * How long the coordinator may be silent before this worker reconnects: twice the coordinator's heartbeat timeout.
+   * The coordinator drops a silent worker after one timeout; waiting longer here means a worker that was only cut off
+   * for a while comes back on its own connection and is told it is stale (STALE_STATE) instead of both sides giving up.
+   */
+  private coordinatorTimeoutMs(): number {
+    return 2 * (this.session?.heartbeatTimeoutMs ?? 5 * DEFAULT_HEARTBEAT_MS);
   }
 
   private async onMessage(frames: Buffer[]): Promise<Outcome | undefined> {
@@ -234,7 +244,7 @@ export class Worker {
     };
     this.joining = false;
     this.backoff.reset();
-    if (this.socket !== undefined) this.socket.receiveTimeout = this.session.heartbeatTimeoutMs;
+    if (this.socket !== undefined) this.socket.receiveTimeout = this.coordinatorTimeoutMs();
     this.options.log.info({ workerId: welcome.workerId, runId: welcome.runId, step: welcome.step, params: params.length }, 'joined the run');
   }
 

@@ -1,0 +1,97 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { COORDINATOR_BIN, freePort, jsonLines, ProcessCluster, WORKER_BIN, type ClusterProcess } from './process-cluster.ts';
+
+const DATASET = 10;
+const TIMEOUT_S = 3;
+
+function messages(p: ClusterProcess): string[] {
+  return jsonLines(p.logPath).map((r) => String(r.msg ?? ''));
+}
+
+function has(p: ClusterProcess, pattern: RegExp): boolean {
+  return messages(p).some((m) => pattern.test(m));
+}
+
+/** The indices each finished step consumed, grouped by epoch, from the coordinator's debug log. */
+function consumedByEpoch(coordinator: ClusterProcess): Map<number, number[]> {
+  const epochs = new Map<number, number[]>();
+  for (const r of jsonLines(coordinator.logPath)) {
+    if (r.msg !== 'step consumed') continue;
+    const epoch = Number(r.epoch);
+    epochs.set(epoch, [...(epochs.get(epoch) ?? []), ...(r.consumed as number[])]);
+  }
+  return epochs;
+}
+
+test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: survivors go on within 2 heartbeat timeouts and every epoch consumes each sample exactly once', async (t) => {
+  const cluster = new ProcessCluster(t, 'ddpm-failures-');
+  const port = await freePort();
+  const out = join(cluster.dir, 'run');
+  const metrics = join(out, 'metrics.jsonl');
+  const endpoint = `tcp://127.0.0.1:${port}`;
+  const coordinator = cluster.start(
+    'coordinator',
+    COORDINATOR_BIN,
+    [
+      '--preset', 'mnist-tiny', '--steps', '100000', '--batch', '2', '--seed', '3', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1',
+      '--backend', 'wasm', '--dataset-limit', String(DATASET), '--checkpoint-every', '0', '--checkpoint-seconds', '0', '--bind', endpoint, '--min-workers', '1',
+      '--no-metrics', '--heartbeat-interval', '0.25', '--heartbeat-timeout', String(TIMEOUT_S), '--out', out,
+    ],
+    { DDPM_LOG_LEVEL: 'debug' },
+  );
+  const worker = (name: string): ClusterProcess =>
+    cluster.start(name, WORKER_BIN, ['--connect', endpoint, '--name', name, '--backend', 'wasm', '--dataset-limit', String(DATASET), '--no-metrics', '--reconnect-timeout', '60']);
+  const steps = (): number => jsonLines(metrics).length;
+  const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(worker);
+  await cluster.waitFor('three workers in a step', () => jsonLines(metrics).some((r) => r.workers === 3), 90_000);
+
+  // 1. kill -9: the coordinator drops w3 after the heartbeat timeout and the step in progress completes without it.
+  const killedAt = Date.now();
+  const stepsAtKill = steps();
+  w3.child.kill('SIGKILL');
+  await cluster.waitFor('w3 dropped', () => has(coordinator, /worker w3 silent/), 4 * TIMEOUT_S * 1000);
+  await cluster.waitFor('a step after the drop', () => steps() >= stepsAtKill + 2, 4 * TIMEOUT_S * 1000);
+  const resumedMs = Date.now() - killedAt;
+  t.log(`kill -9 of w3: the survivors completed a step ${resumedMs} ms later (heartbeat timeout ${TIMEOUT_S} s)`);
+  t.true(resumedMs < 2 * TIMEOUT_S * 1000, `survivors went on after ${resumedMs} ms`);
+
+  // 2. A stall longer than the timeout (SIGSTOP, as a cut-off network would look): dropped, then told it is stale, rejoins.
+  w2.child.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  await cluster.waitFor('w2 dropped', () => has(coordinator, /worker w2 silent/), 4 * TIMEOUT_S * 1000);
+  // Resumed before its own patience (2 timeouts) runs out: it comes back on its old connection and is told it is stale.
+  w2.child.kill('SIGCONT');
+  t.log(`w2 stopped for ${Date.now() - stoppedAt} ms`);
+  await cluster.waitFor('w2 rejoined', () => has(w2, /does not know this replica/) && messages(w2).filter((m) => m === 'joined the run').length === 2, 30_000);
+
+  // 3. A join and a clean leave.
+  const w4 = worker('w4');
+  await cluster.waitFor('w4 joined', () => has(w4, /^joined the run$/), 60_000);
+  const stepsWithW4 = steps();
+  await cluster.waitFor('steps with w4', () => steps() >= stepsWithW4 + 3, 30_000);
+  w1.child.kill('SIGTERM');
+  await cluster.waitFor('w1 left', () => has(coordinator, /worker w1 left \(SIGTERM\)/), 30_000);
+  t.deepEqual(await w1.exited, { code: 0, signal: null }, 'a worker leaves cleanly on SIGTERM');
+  const stepsAfterLeave = steps();
+  await cluster.waitFor('steps after the leave', () => steps() >= stepsAfterLeave + 3, 30_000);
+
+  coordinator.child.kill('SIGTERM');
+  t.deepEqual(await coordinator.exited, { code: 0, signal: null });
+  w2.child.kill('SIGTERM');
+  w4.child.kill('SIGTERM');
+  t.deepEqual(await Promise.all([w2.exited, w4.exited]), [{ code: 0, signal: null }, { code: 0, signal: null }]);
+
+  t.is(messages(w4).filter((m) => m === 'joined the run').length, 1, 'no worker restarted: w4 joined once');
+  const records = jsonLines(metrics);
+  t.deepEqual(records.map((r) => r.step), Array.from({ length: records.length }, (_, i) => i + 1), 'steps 1..N, each once');
+  t.true(records.every((r) => r.skipped === false));
+  const epochs = consumedByEpoch(coordinator);
+  const finished = [...epochs.keys()].sort((a, b) => a - b).slice(0, -1);
+  t.true(finished.length >= 5, `${finished.length} finished epochs`);
+  const all = Array.from({ length: DATASET }, (_, i) => i);
+  for (const epoch of finished) t.deepEqual([...(epochs.get(epoch) ?? [])].sort((a, b) => a - b), all, `epoch ${epoch} consumed each sample exactly once`);
+  const last = epochs.get(Math.max(...epochs.keys())) ?? [];
+  t.is(new Set(last).size, last.length, 'no repeat in the unfinished epoch');
+  t.log(`${records.length} steps over ${finished.length} finished epochs; workers per step: ${[...new Set(records.map((r) => r.workers))].join(', ')}`);
+});

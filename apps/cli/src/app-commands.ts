@@ -15,6 +15,7 @@ interface AppCommand {
 export const APP_COMMANDS: readonly AppCommand[] = [
   { module: '../../coordinator/src/coordinator-command.ts', factory: 'coordinatorCommand' },
   { module: '../../worker/src/worker-command.ts', factory: 'workerCommand' },
+  { module: '../../coordinator/src/keygen-command.ts', factory: 'keygenCommand' },
 ];
 
 /** Loads the app subcommands. */

@@ -16,9 +16,9 @@ function readText(path: string, what: string): string {
   }
 }
 
-/** The non-comment, non-empty lines of a key file. */
+/** The non-empty lines of a key file that are not comments ("# ..."; a Z85 key may itself start with "#", never with "# "). */
 function lines(text: string): string[] {
-  return text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0 && !line.startsWith('#'));
+  return text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0 && line !== '#' && !line.startsWith('# '));
 }
 
 function checkKey(key: string | undefined, path: string, what: string): string {

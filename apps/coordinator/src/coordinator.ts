@@ -353,15 +353,19 @@ export class Coordinator {
       return;
     }
     const resume = hello.resume;
-    if (resume != null && resume.runId === this.description.runId) {
+    const rejoining = resume != null && resume.runId === this.description.runId;
+    if (rejoining) {
+      // The same worker on a new connection replaces its old member, but only once the old connection has gone quiet:
+      // a forged Hello naming a live worker must not displace it.
       const old = this.members.get(resume.workerId ?? 0);
-      if (old !== undefined && old.name === name) {
+      if (old !== undefined && old.name === name && Date.now() - old.lastSeenMs >= 2 * this.options.heartbeatIntervalMs) {
         this.options.log.info({ worker: old.name }, `worker ${old.name} reconnected on a new connection; replacing its old one`);
         await this.dropMember(old, 'disconnected');
       }
     }
     if (this.members.size >= this.options.maxWorkers) {
-      await this.replyToStranger(identity, new ProtocolError(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${this.options.maxWorkers} workers (joined or joining); raise it on the coordinator or stop this worker.`, { fatal: true }));
+      // Not fatal for a rejoining worker: its old member may still be timing out, and a retry will then find room.
+      await this.replyToStranger(identity, new ProtocolError(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${this.options.maxWorkers} workers (joined or joining); raise it on the coordinator or stop this worker.`, { fatal: !rejoining }));
       return;
     }
     const hasDataset = hello.capabilities?.hasDataset === true;

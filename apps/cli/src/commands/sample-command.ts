@@ -22,7 +22,7 @@ interface SampleFlags {
 export function sampleCommand(): Command {
   const command = new Command('sample')
     .description('draw a grid of images from trained weights')
-    .requiredOption('--weights <file>', 'weights file written by training (DIR/weights.ddpm)')
+    .requiredOption('--weights <file>', 'weights written by training (DIR/weights.ddpm) or a checkpoint (DIR/checkpoints/step-N.ckpt)')
     .option('--out <file>', 'PNG file to write', 'samples.png')
     .option('--count <n>', 'number of images', integer(1, 4096), 16)
     .option('--sampler <name>', `reverse process: ${SAMPLER_NAMES.join(', ')}`, oneOf(SAMPLER_NAMES), 'ddim')

@@ -70,10 +70,14 @@ export class ProcessCluster {
     });
   }
 
-  /** Starts `bin args` with DDPM_LOG_LEVEL (default info) and extra `env`; the log goes to DIR/logs/NAME.log (appended). */
-  start(name: string, bin: string, args: readonly string[], env: Record<string, string> = {}): ClusterProcess {
+  /**
+   * Starts `bin args` with DDPM_LOG_LEVEL (default info) and extra `env`; the log goes to DIR/logs/NAME.log (appended).
+   * `prefix` runs it through another command that execs it, e.g. ['ip', 'netns', 'exec', NS].
+   */
+  start(name: string, bin: string, args: readonly string[], env: Record<string, string> = {}, prefix: readonly string[] = []): ClusterProcess {
     const logPath = join(this.dir, 'logs', `${name}.log`);
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DDPM_LOG_LEVEL: 'info', ...env } });
+    const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
+    const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DDPM_LOG_LEVEL: 'info', ...env } });
     const out = createWriteStream(logPath, { flags: 'a' });
     child.stdout?.pipe(out, { end: false });
     child.stderr?.pipe(out, { end: false });

@@ -16,5 +16,5 @@ test('ddpm offers the commands the README documents', async (t) => {
   const names = program.commands.map((c) => c.name());
   for (const name of ['train', 'local', 'coordinator', 'worker', 'sample', 'bench']) t.true(names.includes(name), name);
   const bench = program.commands.find((c) => c.name() === 'bench');
-  t.deepEqual(bench?.commands.map((c) => c.name()).sort(), ['conv', 'step']);
+  t.deepEqual(bench?.commands.map((c) => c.name()).sort(), ['allreduce', 'conv', 'step']);
 });

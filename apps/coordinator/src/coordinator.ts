@@ -464,7 +464,7 @@ export class Coordinator {
   private async admitPending(): Promise<void> {
     const pending = this.members.pending();
     if (pending.length === 0) return;
-    const params = Float32Array.from(this.optimizer.params);
+    const params = this.optimizer.params.slice();
     const checksum = parameterChecksum(params);
     for (const member of pending) {
       member.state = 'active';
@@ -539,7 +539,7 @@ export class Coordinator {
     }
     const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
     if (!skipped) this.finalLoss = loss;
-    const params = skipped ? undefined : Float32Array.from(this.optimizer.params);
+    const params = skipped ? undefined : this.optimizer.params.slice();
     const checksum = parameterChecksum(this.optimizer.params);
     const active = this.members.active();
     const communicationDone = metrics?.startPhase('communication');

@@ -20,6 +20,7 @@ interface WorkerFlags extends MetricsFlags {
   curveKey?: string;
   coordinatorKey?: string;
   datasetLimit?: number;
+  simulateComputeMs?: number;
 }
 
 /**
@@ -54,6 +55,7 @@ export function workerCommand(): Command {
     .option('--curve-key <file>', "this worker's CURVE key pair (ddpm keygen); its .pub must be in the coordinator's --allow-keys")
     .option('--coordinator-key <file>', "the coordinator's CURVE public key (its .pub file); required with --curve-key")
     .addOption(new Option('--dataset-limit <n>', 'developer aid: use only the first N images (must match the coordinator)').argParser(integer(1)).hideHelp())
+    .addOption(new Option('--simulate-compute-ms <ms>', 'benchmark aid (ddpm bench allreduce): sleep instead of computing; send a real-size gradient').argParser(integer(0)).hideHelp())
     .action(async (flags: WorkerFlags) => {
       if ((flags.curveKey === undefined) !== (flags.coordinatorKey === undefined)) throw new Error('--curve-key and --coordinator-key go together: pass both to use CURVE, or neither.');
       const log = createLogger('worker').child({ worker: flags.name });
@@ -66,6 +68,7 @@ export function workerCommand(): Command {
       const worker = new Worker({
         connect: flags.connect, name: flags.name, backend: backend.name, dataset, connectTimeoutMs: flags.connectTimeout * 1000,
         reconnectTimeoutMs: flags.reconnectTimeout * 1000, limits: protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 }), log, metrics, curve, faults,
+        simulateComputeMs: flags.simulateComputeMs,
       });
       const onSignal = (signal: NodeJS.Signals): void => {
         log.info(`${signal}: leaving the run`);

@@ -38,6 +38,8 @@ export interface WorkerOptions {
   /** CURVE: this worker's key pair and the coordinator's public key. */
   readonly curve?: { readonly keys: CurveKeyPair; readonly serverKey: string };
   readonly faults?: WorkerFaults;
+  /** Benchmark mode: replace data loading and compute by a sleep of this many ms (the gradient keeps its real size). */
+  readonly simulateComputeMs?: number;
 }
 
 /** What the Welcome established; kept across reconnects so a rejoin can say where the replica stands. */
@@ -231,7 +233,7 @@ export class Worker {
       if (this.session === undefined || parameterChecksum(this.session.params) !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
       params = this.session.params;
     } else {
-      params = Float32Array.from(expectTensor(message.tensors, TENSOR_NAMES.parameters, [model.parameterCount()], 'float32'));
+      params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [model.parameterCount()], 'float32').slice();
     }
     if (parameterChecksum(params) !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
@@ -267,11 +269,20 @@ export class Worker {
     if (faults?.delayMs) await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
     // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
     await this.sendHeartbeat(Phase.COMPUTING);
-    const x0 = start.samplesInline ? this.inlineBatch(message, indices.length, imageSize, inChannels) : gatherBatchTensor(this.requireDataset(), indices);
-    const dataMs = performance.now() - started;
-    const inputs = drawTrainingInputs(start.seed, start.step, indices, imageSize * imageSize * inChannels, schedule.timesteps);
-    const { loss, gradient } = computeGradient(model, schedule, session.params, x0, inputs);
-    x0.dispose();
+    let dataMs = 0;
+    let result: { loss: number; gradient: Float32Array };
+    if (this.options.simulateComputeMs !== undefined) {
+      // Benchmark mode (ddpm bench allreduce): a fixed sleep stands in for the compute; the gradient has the real size.
+      await new Promise((resolve) => setTimeout(resolve, this.options.simulateComputeMs));
+      result = { loss: 1, gradient: new Float32Array(session.params.length).fill(1e-4) };
+    } else {
+      const x0 = start.samplesInline ? this.inlineBatch(message, indices.length, imageSize, inChannels) : gatherBatchTensor(this.requireDataset(), indices);
+      dataMs = performance.now() - started;
+      const inputs = drawTrainingInputs(start.seed, start.step, indices, imageSize * imageSize * inChannels, schedule.timesteps);
+      result = computeGradient(model, schedule, session.params, x0, inputs);
+      x0.dispose();
+    }
+    const { loss, gradient } = result;
     if (faults?.nanStep === start.step) {
       gradient[0] = Number.NaN;
       this.options.log.warn({ step: start.step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
@@ -300,7 +311,7 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const update = message.body;
-    if (!update.skipped) session.params = Float32Array.from(expectTensor(message.tensors, TENSOR_NAMES.parameters, [session.params.length], 'float32'));
+    if (!update.skipped) session.params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [session.params.length], 'float32').slice();
     else if (update.skipDetail) this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     session.appliedStep = update.step;
     if (parameterChecksum(session.params) !== update.parameterChecksum) {

@@ -36,8 +36,8 @@ export class Adam {
       if (state.m.length !== size || state.v.length !== size) {
         throw new Error(`Adam state holds ${state.m.length} moments but the model has ${size} parameters; resume with a checkpoint of the same preset.`);
       }
-      this.m = Float32Array.from(state.m);
-      this.v = Float32Array.from(state.v);
+      this.m = state.m.slice();
+      this.v = state.v.slice();
       this.count = state.count;
     } else {
       this.m = new Float32Array(size);
@@ -74,6 +74,6 @@ export class Adam {
 
   /** A copy of the state, safe to serialise while training goes on. */
   state(): AdamState {
-    return { m: Float32Array.from(this.m), v: Float32Array.from(this.v), count: this.count };
+    return { m: this.m.slice(), v: this.v.slice(), count: this.count };
   }
 }

@@ -52,8 +52,8 @@ export class Optimizer {
     readonly config: OptimizerConfig = DEFAULT_OPTIMIZER,
     state?: OptimizerState,
   ) {
-    this.params = Float32Array.from(state?.params ?? params);
-    this.ema = Float32Array.from(state?.ema ?? params);
+    this.params = (state?.params ?? params).slice();
+    this.ema = (state?.ema ?? params).slice();
     this.adam = new Adam(this.params.length, config.adam, state?.adam);
   }
 
@@ -69,6 +69,6 @@ export class Optimizer {
 
   /** A copy of the state, safe to serialise while training goes on. */
   state(): OptimizerState {
-    return { params: Float32Array.from(this.params), ema: Float32Array.from(this.ema), adam: this.adam.state() };
+    return { params: this.params.slice(), ema: this.ema.slice(), adam: this.adam.state() };
   }
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { benchConvGradients, selectBackend, type BackendRequest } from '@ddpm/backend';
 import { benchTrainingStep } from '@ddpm/training';
+import { benchAllreduce } from './bench-allreduce.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
 import { addBackendOption, createLogger, integer, oneOf } from '@ddpm/runtime';
 
@@ -37,6 +38,18 @@ export function benchCommand(): Command {
       for (const record of await benchConvGradients()) {
         process.stdout.write(`${JSON.stringify({ bench: 'conv', backend: backend.name, ...record })}\n`);
       }
+    });
+  bench
+    .command('allreduce')
+    .description('time synchronous steps through the real coordinator with N worker processes whose compute is a fixed sleep')
+    .option('--workers <n>', 'worker processes', integer(1, 64), 4)
+    .option('--params <n>', 'parameters per gradient: the size of a preset (1112801 = mnist-bench)', integer(1), 1112801)
+    .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
+    .option('--steps <n>', 'steps to run', integer(2, 100000), 25)
+    .option('--warmup <n>', 'first steps not timed', integer(0), 5)
+    .action(async (flags: { workers: number; params: number; computeMs: number; steps: number; warmup: number }) => {
+      const result = await benchAllreduce({ ...flags });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
     });
   return bench;
 }

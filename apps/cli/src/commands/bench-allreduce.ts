@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PRESET_NAMES, resolvePreset, UNet } from '@ddpm/unet';
+import { rawZmqGbps } from './raw-zmq-bandwidth.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/ddpm.js', import.meta.url));
+
+export interface AllreduceBenchOptions {
+  readonly workers: number;
+  readonly params: number;
+  readonly computeMs: number;
+  readonly steps: number;
+  /** Steps excluded from the median (connection set-up, first allocations). */
+  readonly warmup: number;
+}
+
+/** The JSON line `ddpm bench allreduce` prints. Times in milliseconds, bandwidths in Gbit/s. */
+export interface AllreduceBenchResult {
+  readonly bench: 'allreduce';
+  readonly topology: 'star';
+  readonly workers: number;
+  readonly params: number;
+  readonly compute_ms: number;
+  readonly step_ms: number;
+  readonly comm_ms: number;
+  readonly bytes_per_step: number;
+  readonly bound_ms: number;
+  readonly bus_gbps: number;
+  readonly raw_zmq_gbps: number;
+}
+
+/**
+ * Runs the real coordinator and `workers` real worker processes over TCP on localhost, with each worker's data loading
+ * and compute replaced by a sleep of `computeMs` (`ddpm worker --simulate-compute-ms`); the model is the preset with
+ * exactly `params` parameters, so every byte goes through the real path: protocol codec, CRC-32, the streaming
+ * reduce, clipping, Adam, the EMA and the checksummed update to every worker.
+ *
+ * Reports the median step time after `warmup` steps; comm_ms = step_ms − compute_ms (everything that is not the
+ * worker's compute: transfers both ways, checksums, reduce, optimiser). bytes_per_step counts the gradients in and the
+ * parameters out at the coordinator (2·N·P·4). bound_ms is the least time a star needs at the raw ZeroMQ bandwidth
+ * measured in the same run: 2·N·bytes / raw. bus_gbps follows nccl-tests: algbw = P·4 bytes / comm time, busbw =
+ * algbw · 2(N−1)/N.
+ */
+export async function benchAllreduce(options: AllreduceBenchOptions): Promise<AllreduceBenchResult> {
+  const { workers, params, computeMs, steps, warmup } = options;
+  const preset = presetWithParameters(params);
+  const bytes = params * 4;
+  const rawGbps = await rawZmqGbps(bytes);
+  const out = mkdtempSync(join(tmpdir(), 'ddpm-bench-allreduce-'));
+  const children: ChildProcess[] = [];
+  try {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const common = ['--no-metrics', '--backend', 'cpu'];
+    const coordinator = spawn(
+      process.execPath,
+      [BIN, 'coordinator', '--preset', preset, '--steps', String(steps), '--min-workers', String(workers), '--bind', endpoint,
+        '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0', '--out', out, ...common],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    children.push(coordinator);
+    for (let i = 1; i <= workers; i++) {
+      children.push(spawn(process.execPath, [BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`, '--simulate-compute-ms', String(computeMs), ...common], { stdio: 'ignore' }));
+    }
+    let stderr = '';
+    coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
+    if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
+    const seconds = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
+    const timed = seconds.slice(warmup).sort((a, b) => a - b);
+    if (timed.length === 0) throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
+    const stepMs = 1000 * timed[Math.floor(timed.length / 2)];
+    const commMs = Math.max(stepMs - computeMs, 1e-3);
+    const bytesPerStep = 2 * workers * bytes;
+    const boundMs = ((bytesPerStep * 8) / (rawGbps * 1e9)) * 1000;
+    const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);
+    const round = (x: number): number => Math.round(x * 1000) / 1000;
+    return {
+      bench: 'allreduce', topology: 'star', workers, params, compute_ms: computeMs, step_ms: round(stepMs), comm_ms: round(commMs),
+      bytes_per_step: bytesPerStep, bound_ms: round(boundMs), bus_gbps: round(busGbps), raw_zmq_gbps: round(rawGbps),
+    };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** The preset whose U-Net has exactly `params` parameters; the error lists the sizes available. */
+export function presetWithParameters(params: number): string {
+  const sizes = PRESET_NAMES.map((name) => ({ name, count: new UNet(resolvePreset(name)).parameterCount() }));
+  const match = sizes.find((s) => s.count === params);
+  if (match === undefined) {
+    throw new Error(`--params ${params} is not the size of a model this build has; use one of ${sizes.map((s) => `${s.count} (${s.name})`).join(', ')}.`);
+  }
+  return match.name;
+}

@@ -75,7 +75,7 @@ const DEFAULT_HEARTBEAT_MS = 2000;
  * Promises: never computes on parameters whose checksum differs from the coordinator's; a non-finite gradient is
  * reported (all_finite = false) instead of sent; {@link leave} sends Leave before closing.
  * Does not: restart the coordinator, or apply dropout (the U-Net's dropout needs a dropout Rng, which neither
- * `ddpm train` nor the worker passes; see RELIABILITY.md).
+ * `ddpm train` nor the worker passes; see the Reliability section of README.md).
  */
 export class Worker {
   private socket: Dealer | undefined;

@@ -59,7 +59,7 @@ export function expectOnlyTensors(tensors: readonly DecodedTensor[], allowed: re
  */
 export function expectBody<K extends BodyKind>(message: DecodedMessage, kind: K, context: string): Extract<DecodedMessage, { kind: K }> {
   if (message.kind !== kind) {
-    throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `received ${message.kind} ${context}, where only ${kind} is allowed; follow the message sequence in libs/protocol/PROTOCOL.md.`);
+    throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `received ${message.kind} ${context}, where only ${kind} is allowed; follow the message sequence in the README's Wire protocol section.`);
   }
   return message as Extract<DecodedMessage, { kind: K }>;
 }

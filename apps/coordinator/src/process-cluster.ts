@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@ddpm/runtime';
+
+export { freePort };
 
 /** The stand-alone entry points of the two apps (what container images run). */
 export const COORDINATOR_BIN = fileURLToPath(new URL('../bin/ddpm-coordinator.js', import.meta.url));
@@ -22,18 +24,6 @@ export interface ClusterProcess {
   readonly logPath: string;
   /** Resolves with the exit code (or 128 + signal number style: null code and the signal name). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 /** The JSON lines of a log or metrics file that parse (a line being written is skipped). */

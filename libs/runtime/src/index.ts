@@ -4,3 +4,4 @@ export { createProgress, type Progress, type ProgressFigures } from './progress.
 export { addBackendOption, addRunOptions, optionsToArgs, runConfigFromFlags, type RunFlags } from './run-options.ts';
 export { runCommand } from './run-command.ts';
 export { addMetricsOptions, startMetrics, type MetricsFlags } from './metrics-options.ts';
+export { freePort } from './free-port.ts';

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@ddpm/runtime';
 import { PRESET_NAMES, resolvePreset, UNet } from '@ddpm/unet';
 import { rawZmqGbps } from './raw-zmq-bandwidth.ts';
 
@@ -52,7 +53,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
   const out = mkdtempSync(join(tmpdir(), 'ddpm-bench-allreduce-'));
   const children: ChildProcess[] = [];
   try {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const endpoint = `tcp://127.0.0.1:${port}`;
     const common = ['--no-metrics', '--backend', 'cpu'];
     const coordinator = spawn(

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import type { BackendRequest } from '@ddpm/backend';
-import { addBackendOption, addRunOptions, createLogger, decimal, integer, optionsToArgs, type RunFlags } from '@ddpm/runtime';
+import { addBackendOption, addRunOptions, createLogger, decimal, freePort, integer, optionsToArgs, type RunFlags } from '@ddpm/runtime';
 
 interface LocalFlags extends RunFlags {
   workers: number;
@@ -103,14 +102,3 @@ function exitOf(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
 }
 
-/** A TCP port that was free a moment ago (the coordinator binds it right away). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}

@@ -208,7 +208,10 @@ export class Worker {
   private async onError(code: number, text: string, fatal: boolean): Promise<Outcome | undefined> {
     if (fatal) throw new Error(`The coordinator refused this worker: ${text}`);
     if (code === ErrorCode.SHUTTING_DOWN) return { kind: 'lost', reason: text };
-    if ((code === ErrorCode.STALE_STATE || code === ErrorCode.UNKNOWN_WORKER) && !this.joining) {
+    // UNKNOWN_WORKER while joining means our Hello never reached this coordinator (it went to a predecessor that died
+    // before answering): say Hello again. The coordinator only sends it in reply to our heartbeats, so this repeats at
+    // most once per heartbeat interval.
+    if ((code === ErrorCode.STALE_STATE && !this.joining) || code === ErrorCode.UNKNOWN_WORKER) {
       this.options.log.warn({ code, reason: text }, 'the coordinator does not know this replica (dropped or restarted); rejoining');
       await this.sendHello();
       return undefined;

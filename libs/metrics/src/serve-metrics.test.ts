@@ -55,7 +55,7 @@ test('scrapes are answered while the main thread is blocked, with the values of 
   gauge.set(7);
   const server = await serveMetrics(registry, { port: 0 });
   t.teardown(() => server.close());
-  // Another process scrapes every 100 ms for 4 s and prints `sentMs receivedMs value` per scrape.
+  // Another process scrapes every 100 ms for 6 s and prints `sentMs receivedMs value` per scrape.
   const script = `
     const end = Date.now() + 6000;
     console.log('ready');
@@ -63,7 +63,7 @@ test('scrapes are answered while the main thread is blocked, with the values of 
       const sent = Date.now();
       const text = await (await fetch(${JSON.stringify(server.url)})).text();
       const value = /^ddpm_test_value (\\S+)$/m.exec(text)?.[1];
-      console.log(sent, Date.now(), value);
+      console.log(sent + ' ' + Date.now() + ' ' + value); // one string: numbers passed separately are coloured under FORCE_COLOR
       await new Promise((r) => setTimeout(r, 100));
     }`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });

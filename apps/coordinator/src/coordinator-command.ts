@@ -1,33 +1,24 @@
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
 import { protocolLimits, readAllowList, readKeyPair } from '@ddpm/protocol';
 import { createCoordinatorMetrics, createRegistry } from '@ddpm/metrics';
-import { addBackendOption, addMetricsOptions, addRunOptions, createLogger, createProgress, decimal, integer, runConfigFromFlags, startMetrics, type MetricsFlags, type RunFlags } from '@ddpm/runtime';
+import { addBackendOption, addJobOptions, addMetricsOptions, addRunOptions, createLogger, createProgress, integer, runConfigFromFlags, startMetrics, type JobFlags, type MetricsFlags, type RunFlags } from '@ddpm/runtime';
 import { CheckpointStore, limitDataset, loadCheckpoint, type FoundCheckpoint } from '@ddpm/training';
 import { resolvePreset } from '@ddpm/unet';
 import type { Logger } from 'pino';
 import { Coordinator } from './coordinator.ts';
 import { ZapHandler } from './zap-handler.ts';
 
-interface CoordinatorFlags extends RunFlags, MetricsFlags {
+interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags {
   bind: string;
   minWorkers: number;
   maxWorkers: number;
   maxMessageMb: number;
   backend: BackendRequest;
-  checkpointEvery: number;
-  checkpointSeconds: number;
-  keepCheckpoints: number;
-  resume?: string;
-  heartbeatInterval: number;
-  heartbeatTimeout: number;
-  stragglerFactor: number;
-  excludeStragglers: boolean;
   curveSecretKey?: string;
   allowKeys?: string;
-  datasetLimit?: number;
 }
 
 /**
@@ -58,22 +49,14 @@ export function coordinatorCommand(): Command {
   addRunOptions(command, { out: 'runs/cluster', batchHelp: 'local batch: images per worker per step (global batch = batch × workers)' });
   addBackendOption(command);
   addMetricsOptions(command, 9400);
+  addJobOptions(command);
   return command
     .option('--bind <endpoint>', 'ZeroMQ endpoint to listen on', 'tcp://*:5555')
     .option('--min-workers <n>', 'steps wait until this many workers are connected', integer(1, 4096), 1)
     .option('--max-workers <n>', 'refuse workers beyond this many (joined or joining)', integer(1, 4096), 64)
     .option('--max-message-mb <n>', 'largest message accepted, in MiB (never more than one gradient)', integer(1, 4096), 256)
-    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (0: only by time, at the end and on SIGTERM/SIGINT)', integer(0), 100)
-    .option('--checkpoint-seconds <s>', 'also write one when this many seconds passed since the last (0: off)', integer(0), 600)
-    .option('--keep-checkpoints <k>', 'keep the newest K checkpoints in OUT/checkpoints', integer(1, 100000), 3)
-    .option('--resume <latest|PATH>', 'continue a run: "latest" (newest readable checkpoint in OUT/checkpoints) or a checkpoint file')
-    .option('--heartbeat-interval <s>', 'heartbeat period, both directions', decimal(0.01, 3600), 2)
-    .option('--heartbeat-timeout <s>', 'drop a worker silent this long; must exceed the longest step compute of any worker', decimal(0.05, 86400), 30)
-    .option('--straggler-factor <x>', 'report a worker whose step time exceeds x × the median of the others (persistently)', decimal(1.01, 1000), 2)
-    .option('--exclude-stragglers', 'drop a worker once it is reported as a straggler (never below --min-workers)', false)
     .option('--curve-secret-key <file>', "the coordinator's CURVE key pair (ddpm keygen); enables encryption and authentication")
     .option('--allow-keys <file>', 'public keys of the workers allowed in, one per line (required with --curve-secret-key)')
-    .addOption(new Option('--dataset-limit <n>', 'developer aid: use only the first N images (short epochs for tests)').argParser(integer(1)).hideHelp())
     .action(async (flags: CoordinatorFlags) => {
       if (flags.maxWorkers < flags.minWorkers) throw new Error(`--max-workers ${flags.maxWorkers} is below --min-workers ${flags.minWorkers}; raise --max-workers.`);
       if (flags.heartbeatTimeout <= flags.heartbeatInterval) throw new Error(`--heartbeat-timeout ${flags.heartbeatTimeout} must exceed --heartbeat-interval ${flags.heartbeatInterval}; use at least 3 intervals.`);

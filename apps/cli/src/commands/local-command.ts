@@ -2,15 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { BackendRequest } from '@ddpm/backend';
-import { addBackendOption, addRunOptions, createLogger, decimal, freePort, integer, optionsToArgs, type RunFlags } from '@ddpm/runtime';
+import { addBackendOption, addJobOptions, addRunOptions, createLogger, freePort, integer, optionsToArgs, type JobFlags, type RunFlags } from '@ddpm/runtime';
 
-interface LocalFlags extends RunFlags {
+interface LocalFlags extends RunFlags, JobFlags {
   workers: number;
   port?: number;
   backend: BackendRequest;
-  datasetLimit?: number;
 }
 
 const BIN = fileURLToPath(new URL('../../bin/ddpm.js', import.meta.url));
@@ -26,16 +25,8 @@ export function localCommand(): Command {
   addBackendOption(command);
   command
     .option('--workers <n>', 'worker processes', integer(1, 256), 2)
-    .option('--port <n>', 'TCP port of the coordinator (default: a free one)', integer(1, 65535))
-    .option('--checkpoint-every <steps>', 'coordinator checkpoint every N steps (0: only by time, at the end and on SIGTERM/SIGINT)', integer(0), 100)
-    .option('--checkpoint-seconds <s>', 'also checkpoint when this many seconds passed since the last (0: off)', integer(0), 600)
-    .option('--keep-checkpoints <k>', 'keep the newest K checkpoints in OUT/checkpoints', integer(1, 100000), 3)
-    .option('--resume <latest|PATH>', 'continue a run from OUT/checkpoints ("latest") or a checkpoint file')
-    .option('--heartbeat-interval <s>', 'heartbeat period, both directions', decimal(0.01, 3600), 2)
-    .option('--heartbeat-timeout <s>', 'drop a worker silent this long (must exceed one step of compute)', decimal(0.05, 86400), 30)
-    .option('--straggler-factor <x>', 'report a worker slower than x × the median of the others', decimal(1.01, 1000), 2)
-    .option('--exclude-stragglers', 'drop workers reported as stragglers', false)
-    .addOption(new Option('--dataset-limit <n>', 'developer aid: only the first N images').argParser(integer(1)).hideHelp());
+    .option('--port <n>', 'TCP port of the coordinator (default: a free one)', integer(1, 65535));
+  addJobOptions(command);
   return command.action(async (flags: LocalFlags) => {
     const log = createLogger('local');
     const port = flags.port ?? (await freePort());

@@ -1,3 +1,4 @@
+import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
@@ -93,3 +94,19 @@ async function gradientsOn(backend: 'wasm' | 'cpu', c: ParityCase, values: Float
   if (leaked !== 0) throw new Error(`${backend}: ${leaked} data buffers leaked by the gradient computation`);
   return arrays;
 }
+
+/** Largest accepted relative error of a wasm gradient against the cpu backend's (of the gradient's max magnitude). */
+export const TOLERANCE = 1e-4;
+
+/** ava macro shared by the parity tests: every gradient of `c` is non-zero and matches cpu within TOLERANCE. */
+export const parity = test.macro({
+  async exec(t, c: ParityCase, seed: number) {
+    const { relativeErrors, magnitudes } = await gradientParity(c, seed);
+    t.is(relativeErrors.length, (c.wrt ?? c.shapes).length);
+    relativeErrors.forEach((error, i) => {
+      t.true(magnitudes[i] > 0, `gradient ${i} is all zeros`);
+      t.true(error <= TOLERANCE, `gradient ${i}: relative error ${error.toExponential(2)} > ${TOLERANCE}`);
+    });
+  },
+  title: (provided = '') => `wasm matches cpu: ${provided}`,
+});

@@ -2,23 +2,11 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@ddpm/diffusion-core';
 import { resolvePreset, UNet } from '@ddpm/unet';
-import { gradientParity, prepareBackends, type ParityCase } from './gradient-parity.ts';
+import { parity, prepareBackends } from './gradient-parity.ts';
 
 // The non-convolution ops of a DDPM U-Net, and the whole U-Net, differentiated on wasm and on cpu.
 
-const TOLERANCE = 1e-4;
 
-const parity = test.macro({
-  async exec(t, c: ParityCase, seed: number) {
-    const { relativeErrors, magnitudes } = await gradientParity(c, seed);
-    t.is(relativeErrors.length, (c.wrt ?? c.shapes).length);
-    relativeErrors.forEach((error, i) => {
-      t.true(magnitudes[i] > 0, `gradient ${i} is all zeros`);
-      t.true(error <= TOLERANCE, `gradient ${i}: relative error ${error.toExponential(2)} > ${TOLERANCE}`);
-    });
-  },
-  title: (provided = '') => `wasm matches cpu: ${provided}`,
-});
 
 /** Self-attention over [batch, tokens, channels] with the transposed matMuls attention uses. */
 function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor {

@@ -1,13 +1,12 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@ddpm/diffusion-core';
-import { gradientParity, prepareBackends, type ParityCase } from './gradient-parity.ts';
+import { parity, prepareBackends, TOLERANCE, type ParityCase } from './gradient-parity.ts';
 import { installWasmConvGradients, wasmConvGradientsInstalled } from './install-wasm-conv-gradients.ts';
 import { resolveConvGradientGeometry } from './conv-gradient-geometry.ts';
 import { convFilterGradient } from './wasm-conv-backprop-filter.ts';
 import { WasmKernelCalls, type DisposingBackend } from './wasm-kernel-calls.ts';
 
-const TOLERANCE = 1e-4;
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
@@ -16,17 +15,6 @@ function conv(x: number[], filter: number[], strides: number | [number, number],
   return { shapes: [x, filter], f: (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad) };
 }
 
-const parity = test.macro({
-  async exec(t, c: ParityCase, seed: number) {
-    const { relativeErrors, magnitudes } = await gradientParity(c, seed);
-    t.is(relativeErrors.length, (c.wrt ?? c.shapes).length);
-    relativeErrors.forEach((error, i) => {
-      t.true(magnitudes[i] > 0, `gradient ${i} is all zeros`);
-      t.true(error <= TOLERANCE, `gradient ${i}: relative error ${error.toExponential(2)} > ${TOLERANCE}`);
-    });
-  },
-  title: (provided = '') => `wasm matches cpu: ${provided}`,
-});
 
 test.serial('conv 3x3 stride 1 same, 8->8 channels', parity, conv([2, 12, 12, 8], [3, 3, 8, 8], 1, 'same'), 1);
 test.serial('conv 3x3 stride 1 same, 3->16 channels (matmul filter gradient)', parity, conv([2, 10, 10, 3], [3, 3, 3, 16], 1, 'same'), 2);

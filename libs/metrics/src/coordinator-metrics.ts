@@ -86,7 +86,7 @@ export function createCoordinatorMetrics(registry: Registry, options: Coordinato
   for (const reason of SKIP_REASONS) skipped.inc({ reason }, 0);
 
   const worker = (name: string): string => {
-    assertLabelValue('worker', name, 'the worker id (e.g. --worker-id)');
+    assertLabelValue('worker', name, 'the worker name (ddpm worker --name)');
     return name;
   };
   const nonNegative = (what: string, value: number): number => {

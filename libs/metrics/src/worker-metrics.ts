@@ -37,7 +37,7 @@ export interface WorkerMetrics {
  */
 export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOptions): WorkerMetrics {
   const worker = options.worker;
-  assertLabelValue('worker', worker, 'the worker id (e.g. --worker-id)');
+  assertLabelValue('worker', worker, 'the worker name (ddpm worker --name)');
   const m = registerMetrics(registry, 'worker', 'createWorkerMetrics', options.defaultMetrics ?? true);
   const phases = m.histogram(METRICS.workerPhaseDuration);
   const images = m.counter(METRICS.workerImages);

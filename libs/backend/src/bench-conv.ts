@@ -27,12 +27,13 @@ export const UNET_CONV_CASES: readonly ConvBenchCase[] = [
 ];
 
 export type ConvBenchOp = 'forward' | 'input-gradient' | 'filter-gradient';
+type FixedFilterStrategy = 'conv' | 'matmul' | 'views';
 
 export interface ConvBenchRecord {
   readonly case: string;
   readonly op: ConvBenchOp;
-  /** Only for filter gradients measured per strategy on wasm: 'conv' or 'matmul'; absent = what tf uses. */
-  readonly method?: 'conv' | 'matmul';
+  /** Only for filter gradients measured per strategy on wasm: 'conv', 'matmul' or 'views'; absent = what tf uses. */
+  readonly method?: FixedFilterStrategy;
   /** Best wall time over the repeats, milliseconds. */
   readonly ms: number;
   /** Useful FLOPs (2 per multiply-add of the forward conv) per second, in units of 1e9. */
@@ -76,7 +77,7 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
     const attrs = { strides: [c.stride, c.stride], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
     const geometry = resolveConvGradientGeometry('benchConvGradients', attrs, x.shape, filter.shape, dy.shape);
     const flops = convFlops(geometry);
-    const measure = (op: ConvBenchOp, run: () => tf.TensorInfo, method?: 'conv' | 'matmul'): void => {
+    const measure = (op: ConvBenchOp, run: () => tf.TensorInfo, method?: FixedFilterStrategy): void => {
       const ms = bestMilliseconds(run, repeats);
       records.push({ case: c.name, op, ...(method === undefined ? {} : { method }), ms, gflops: flops / ms / 1e6 });
     };
@@ -85,8 +86,8 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
       measure('input-gradient', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: x.shape }) as tf.Tensor);
       measure('filter-gradient', () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: filter.shape }) as tf.Tensor);
       if (options.compareFilterStrategies === true && tf.getBackend() === 'wasm') {
-        for (const method of ['conv', 'matmul'] as const) {
-          if (method === 'matmul' && c.stride !== 1) continue;
+        for (const method of ['conv', 'matmul', 'views'] as const) {
+          if (method !== 'conv' && c.stride !== 1) continue;
           measure('filter-gradient', () => filterGradientWith(method, x, dy, geometry), method);
         }
       }
@@ -99,7 +100,7 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
 }
 
 /** Runs the wasm filter-gradient computation with a fixed strategy, outside the engine; returns a disposable tensor. */
-function filterGradientWith(method: 'conv' | 'matmul', x: tf.Tensor, dy: tf.Tensor, geometry: ConvGradientGeometry): tf.TensorInfo {
+function filterGradientWith(method: FixedFilterStrategy, x: tf.Tensor, dy: tf.Tensor, geometry: ConvGradientGeometry): tf.TensorInfo {
   const backend = tf.backend() as unknown as DisposingBackend;
   const calls = new WasmKernelCalls(backend);
   try {

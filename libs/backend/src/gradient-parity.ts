@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@ddpm/diffusion-core';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
 import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
+import { installWasmBatchMatMul } from './wasm-batch-matmul.ts';
 
 /**
  * Test support: runs the same differentiable function on the wasm and the cpu backend with the same float32
@@ -32,13 +33,14 @@ export interface ParityResult {
 let prepared = false;
 
 /**
- * Loads both backends and installs the fast wasm conv gradients and the copy-free wasm Identity, as selectBackend
- * does (@tensorflow/tfjs registers the gradients). Idempotent.
+ * Loads both backends and installs the fast wasm conv gradients, the copy-free wasm Identity and the XNNPACK
+ * BatchMatMul, as selectBackend does (@tensorflow/tfjs registers the gradients). Idempotent.
  */
 export async function prepareBackends(): Promise<void> {
   if (prepared) return;
   installWasmConvGradients();
   installWasmSharedIdentity();
+  installWasmBatchMatMul();
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
   prepared = true;

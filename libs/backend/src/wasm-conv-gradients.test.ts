@@ -18,7 +18,19 @@ function conv(x: number[], filter: number[], strides: number | [number, number],
 
 test.serial('conv 3x3 stride 1 same, 8->8 channels', parity, conv([2, 12, 12, 8], [3, 3, 8, 8], 1, 'same'), 1);
 test.serial('conv 3x3 stride 1 same, 3->16 channels (matmul filter gradient)', parity, conv([2, 10, 10, 3], [3, 3, 3, 16], 1, 'same'), 2);
-test.serial('conv 3x3 stride 1 same, 24->8 channels (conv filter gradient)', parity, conv([2, 9, 9, 24], [3, 3, 24, 8], 1, 'same'), 3);
+test.serial('conv 3x3 stride 1 same, 24->8 channels (views filter gradient)', parity, conv([2, 9, 9, 24], [3, 3, 24, 8], 1, 'same'), 3);
+test.serial('conv 3x3 stride 1 valid (views filter gradient without gaps)', parity, conv([2, 9, 9, 8], [3, 3, 8, 4], 1, 'valid'), 25);
+test.serial(
+  'conv 5x3 stride 1, explicit asymmetric padding (views filter gradient with uneven gaps)',
+  parity,
+  conv([2, 9, 10, 8], [5, 3, 8, 4], 1, [
+    [0, 0],
+    [1, 3],
+    [2, 0],
+    [0, 0],
+  ]),
+  26,
+);
 test.serial('conv 3x3 stride 2 same, 28x28 -> 14x14', parity, conv([2, 28, 28, 4], [3, 3, 4, 6], 2, 'same'), 4);
 test.serial('conv 3x3 stride 2 same, 14x14 -> 7x7', parity, conv([2, 14, 14, 8], [3, 3, 8, 8], 2, 'same'), 5);
 test.serial('conv 3x3 stride 2 same, 7x7 -> 4x4', parity, conv([2, 7, 7, 8], [3, 3, 8, 8], 2, 'same'), 6);
@@ -56,7 +68,7 @@ test.serial(
   12,
 );
 
-test.serial('both filter-gradient strategies match the cpu reference kernel', async (t) => {
+test.serial('every filter-gradient strategy matches the cpu reference kernel', async (t) => {
   await prepareBackends();
   const rng = new Rng(20);
   const xShape = [3, 11, 11, 6];
@@ -78,7 +90,7 @@ test.serial('both filter-gradient strategies match the cpu reference kernel', as
   const geometry = resolveConvGradientGeometry('test', attrs, xShape, [3, 3, 6, 5], dyShape);
   const backend = tf.backend() as unknown as DisposingBackend;
   const scale = Math.max(...Array.from(expected, Math.abs));
-  for (const strategy of ['conv', 'matmul'] as const) {
+  for (const strategy of ['conv', 'matmul', 'views'] as const) {
     const before = tf.backend().numDataIds();
     const calls = new WasmKernelCalls(backend);
     const result = calls.keep(convFilterGradient(calls, x, dy, geometry, strategy));

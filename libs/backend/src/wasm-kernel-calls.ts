@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { WasmHeapViews, type WasmBackendInternals } from './wasm-heap-views.ts';
 
 /** The part of the wasm backend the conv-gradient kernels rely on: releasing one reference to a tensor's data. */
 export interface DisposingBackend {
@@ -17,8 +18,22 @@ export interface DisposingBackend {
  */
 export class WasmKernelCalls {
   private readonly intermediates: tf.TensorInfo[] = [];
+  private heapViews: WasmHeapViews | undefined;
 
   constructor(private readonly backend: DisposingBackend) {}
+
+  /** Zero-copy views and raw XNNPACK matmuls on them (see {@link WasmHeapViews}), released by disposeIntermediates. */
+  get views(): WasmHeapViews {
+    this.heapViews ??= new WasmHeapViews(this.backend as unknown as WasmBackendInternals);
+    return this.heapViews;
+  }
+
+  /** A new float32 tensor with uninitialised contents (the caller must write every element), tracked like a result. */
+  allocate(shape: number[]): tf.TensorInfo {
+    const info = (this.backend as unknown as WasmBackendInternals).makeOutput(shape, 'float32');
+    this.intermediates.push(info);
+    return info;
+  }
 
   /** Runs wasm kernel `kernelName` with the given inputs and attributes and tracks its single output. */
   run(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
@@ -45,8 +60,12 @@ export class WasmKernelCalls {
     return info;
   }
 
-  /** Releases one data reference for every tracked intermediate (a reshape shares data and holds its own reference). */
+  /**
+   * Releases every view, then one data reference for every tracked intermediate (a reshape shares data and holds
+   * its own reference).
+   */
   disposeIntermediates(): void {
+    this.heapViews?.release();
     for (const info of this.intermediates.splice(0)) this.backend.disposeData(info.dataId);
   }
 

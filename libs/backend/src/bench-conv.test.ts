@@ -17,6 +17,7 @@ test('benchConvGradients times forward, input and filter gradients and reports c
       '3x3 7x7 64->64 filter-gradient',
       '3x3 7x7 64->64 filter-gradient conv',
       '3x3 7x7 64->64 filter-gradient matmul',
+      '3x3 7x7 64->64 filter-gradient views',
       '3x3/2 14x14 64->64 forward',
       '3x3/2 14x14 64->64 input-gradient',
       '3x3/2 14x14 64->64 filter-gradient',

@@ -47,7 +47,7 @@ export interface ConvBenchOptions {
   readonly repeats?: number;
   /** Subset of UNET_CONV_CASES by name, or custom cases; default all of UNET_CONV_CASES. */
   readonly cases?: readonly ConvBenchCase[];
-  /** On wasm, also time the filter gradient with each strategy ('conv' and 'matmul'); default false. */
+  /** On wasm, also time the filter gradient with each strategy ('conv', and for stride 1 'matmul' and 'views'); default false. */
   readonly compareFilterStrategies?: boolean;
   /** Seed of the normal input values (they do not affect speed); default 1. */
   readonly seed?: number;

@@ -7,6 +7,7 @@ import { Rng } from '@ddpm/diffusion-core';
 import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
 import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.ts';
+import { installWasmHeapSlice } from './wasm-heap-slice.ts';
 
 /**
  * Test support: runs the same differentiable function on the wasm and the cpu backend with the same float32
@@ -33,14 +34,15 @@ export interface ParityResult {
 let prepared = false;
 
 /**
- * Loads both backends and installs the fast wasm conv gradients, the copy-free wasm Identity and the XNNPACK
- * BatchMatMul, as selectBackend does (@tensorflow/tfjs registers the gradients). Idempotent.
+ * Loads both backends and installs the fast wasm conv gradients, the copy-free wasm Identity, the XNNPACK
+ * BatchMatMul and the heap Slice/SplitV, as selectBackend does (@tensorflow/tfjs registers the gradients). Idempotent.
  */
 export async function prepareBackends(): Promise<void> {
   if (prepared) return;
   installWasmConvGradients();
   installWasmSharedIdentity();
   installWasmBatchMatMul();
+  installWasmHeapSlice();
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
   prepared = true;

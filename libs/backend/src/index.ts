@@ -12,5 +12,6 @@ export { installWasmConvGradients, uninstallWasmConvGradients, wasmConvGradients
 export { installWasmSharedIdentity, wasmSharedIdentityInstalled } from './wasm-shared-identity.ts';
 export { installWasmPooledSum, wasmPooledSumInstalled } from './wasm-pooled-sum.ts';
 export { installWasmBatchMatMul, wasmBatchMatMulInstalled } from './wasm-batch-matmul.ts';
+export { installWasmHeapSlice, wasmHeapSliceInstalled } from './wasm-heap-slice.ts';
 export { benchConvGradients, UNET_CONV_CASES, type ConvBenchCase, type ConvBenchOp, type ConvBenchOptions, type ConvBenchRecord } from './bench-conv.ts';
 export { type FilterGradientStrategy } from './wasm-conv-backprop-filter.ts';

@@ -6,6 +6,7 @@ import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
 import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
 import { installWasmPooledSum } from './wasm-pooled-sum.ts';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.ts';
+import { installWasmHeapSlice } from './wasm-heap-slice.ts';
 
 /** Values accepted by the CLI's --backend flag. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -67,7 +68,8 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
  * On wasm, the fast XNNPACK conv-gradient kernels ({@link installWasmConvGradients}) and a copy-free Identity
  * ({@link installWasmSharedIdentity}), a pooling channel Sum ({@link installWasmPooledSum}) and an all-XNNPACK
- * BatchMatMul ({@link installWasmBatchMatMul}) are installed before use.
+ * BatchMatMul ({@link installWasmBatchMatMul}) and a heap-copy Slice/SplitV ({@link installWasmHeapSlice}) are
+ * installed before use.
  *
  * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered
  * (this module imports @tensorflow/tfjs, which registers them), so tf.grads works through @ddpm/unet and
@@ -136,6 +138,7 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
     installWasmSharedIdentity();
     installWasmPooledSum();
     installWasmBatchMatMul();
+    installWasmHeapSlice();
   }
   try {
     if (!(await tf.setBackend(backendName))) return `backend '${backendName}' failed to initialise (tfjs printed the cause above)`;

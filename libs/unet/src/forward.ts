@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, timestepEmbedding } from '@ddpm/diffusion-core';
 import { type UNetConfig } from './config.ts';
 import { type GroupNormActivation, groupNorm, groupNormParts } from './group-norm.ts';
-import { conv2d, dense, dropout, silu, upsampleNearest2x } from './layers.ts';
+import { conv2d, dense, dropout, silu } from './layers.ts';
+import { upsampleConv2d } from './upsample-conv.ts';
 import { type ParameterSpec } from './parameter-specs.ts';
 import { type UNetOps, walkUNet } from './topology.ts';
 
@@ -150,8 +151,9 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     return this.conv(`${scope}/conv`, x, 2);
   }
 
+  /** Nearest 2x upsampling and the 3x3 conv, as four 2x2 phase convolutions of x (upsampleConv2d: 16 taps, not 36). */
   upsample(scope: string, x: tf.Tensor4D): tf.Tensor4D {
-    return this.conv(`${scope}/conv`, upsampleNearest2x(x));
+    return upsampleConv2d(x, this.cursor.next(`${scope}/conv/W`) as tf.Tensor4D, this.cursor.next(`${scope}/conv/b`));
   }
 
   output(x: tf.Tensor4D): tf.Tensor4D {

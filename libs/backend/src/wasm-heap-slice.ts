@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The internals of the tfjs wasm backend (4.22) the heap Slice uses. */
+interface SliceBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  readonly dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
+  readonly wasm: { readonly HEAPU8: Uint8Array };
+}
+
+let stockSlice: tf.KernelConfig | undefined;
+
+/**
+ * Slice for the wasm backend that copies only the selected elements, inside the wasm heap: one copyWithin per run
+ * of consecutive elements (the innermost partially sliced axis and every full axis after it), so a slice along
+ * the leading axis is a single memcpy. The stock kernel first copies the WHOLE input out of the heap (readSync)
+ * and, above rank 4, gathers element by element in JavaScript.
+ *
+ * Promises: the same values as tfjs's Slice for every rank and for float32, int32 and bool; strings go to the
+ * stock kernel. Preconditions: called by the engine as the wasm kernel.
+ * Does not: share memory with the input (tfjs has no views), or validate beyond tfjs's slice_util.
+ */
+export function wasmHeapSlice(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { x } = args.inputs;
+  if (x === undefined) throw new Error('Slice (wasm, @ddpm/backend) needs input x.');
+  if (x.dtype === 'string') {
+    if (stockSlice === undefined) throw new Error('Slice (wasm, @ddpm/backend) cannot slice strings because the stock wasm Slice was not found at install time; reinstall @tensorflow/tfjs-backend-wasm 4.22.');
+    return stockSlice.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const backend = args.backend as SliceBackend;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs?.['begin'] as number | number[], args.attrs?.['size'] as number | number[] | undefined);
+  const out = backend.makeOutput(size, x.dtype);
+  const total = size.reduce((a, b) => a * b, 1);
+  if (total === 0) return out;
+  const bytes = x.dtype === 'bool' ? 1 : 4;
+  // Read the heap after makeOutput: its malloc may have grown (and replaced) the heap buffer.
+  const heap = backend.wasm.HEAPU8;
+  const source = memoryOffset(backend, x);
+  let target = memoryOffset(backend, out);
+  const shape = x.shape;
+  const rank = shape.length;
+  const strides = tf.util.computeStrides(shape);
+  const stride = (axis: number): number => (axis === rank - 1 ? 1 : strides[axis]);
+  // Axes k+1.. are taken whole, so a run spans axes k.. and starts at begin[k].
+  let k = rank - 1;
+  let run = size[rank - 1];
+  while (k > 0 && size[k] === shape[k]) {
+    k--;
+    run *= size[k];
+  }
+  const index = new Array<number>(k).fill(0);
+  const runs = total / run;
+  for (let r = 0; r < runs; r++) {
+    let offset = begin[k] * stride(k);
+    for (let axis = 0; axis < k; axis++) offset += (begin[axis] + index[axis]) * stride(axis);
+    const from = source + offset * bytes;
+    heap.copyWithin(target, from, from + run * bytes);
+    target += run * bytes;
+    for (let axis = k - 1; axis >= 0; axis--) {
+      if (++index[axis] < size[axis]) break;
+      index[axis] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * SplitV for the wasm backend: one {@link wasmHeapSlice} per part (the stock SplitV calls the stock Slice
+ * directly). Same results as tfjs's SplitV.
+ */
+export function wasmHeapSplitV(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
+  const { x } = args.inputs;
+  if (x === undefined) throw new Error('SplitV (wasm, @ddpm/backend) needs input x.');
+  const axis = tf.util.parseAxisParam(args.attrs?.['axis'] as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs?.['numOrSizeSplits'] as number | number[], axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((part) => {
+    const size = [...x.shape];
+    size[axis] = part;
+    const out = wasmHeapSlice({ inputs: { x }, backend: args.backend, attrs: { begin: [...begin], size } });
+    begin[axis] += part;
+    return out;
+  });
+}
+
+function memoryOffset(backend: SliceBackend, info: tf.TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data === undefined) throw new Error('Slice (wasm, @ddpm/backend): a tensor has no wasm data; was it disposed before the slice ran?');
+  return data.memoryOffset;
+}
+
+/**
+ * Registers {@link wasmHeapSlice} as the wasm backend's Slice (keeping the stock kernel for strings) and
+ * {@link wasmHeapSplitV} as its SplitV.
+ * Idempotent (returns false when already installed); works before or after `tf.setBackend('wasm')`.
+ * @returns true if this call installed the kernel.
+ */
+export function installWasmHeapSlice(): boolean {
+  if (wasmHeapSliceInstalled()) return false;
+  const existing = tf.getKernel(tf.Slice, 'wasm');
+  if (existing !== undefined) {
+    stockSlice = existing;
+    tf.unregisterKernel(tf.Slice, 'wasm');
+  }
+  tf.registerKernel({ kernelName: tf.Slice, backendName: 'wasm', kernelFunc: wasmHeapSlice });
+  if (tf.getKernel(tf.SplitV, 'wasm') !== undefined) tf.unregisterKernel(tf.SplitV, 'wasm');
+  tf.registerKernel({ kernelName: tf.SplitV, backendName: 'wasm', kernelFunc: wasmHeapSplitV as unknown as tf.KernelFunc });
+  return true;
+}
+
+/** True when the wasm Slice and SplitV kernels are {@link wasmHeapSlice} and {@link wasmHeapSplitV}. */
+export function wasmHeapSliceInstalled(): boolean {
+  return tf.getKernel(tf.Slice, 'wasm')?.kernelFunc === wasmHeapSlice && tf.getKernel(tf.SplitV, 'wasm')?.kernelFunc === (wasmHeapSplitV as unknown as tf.KernelFunc);
+}

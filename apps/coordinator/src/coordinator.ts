@@ -6,7 +6,7 @@ import type { CoordinatorMetrics } from '@ddpm/metrics';
 import { makeSchedule } from '@ddpm/diffusion-core';
 import { datasetFingerprint, splitGlobalBatch, type Dataset } from '@ddpm/data';
 import {
-  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectOnlyTensors, expectTensor, isProtocolError, nextSequence, parameterChecksum,
+  decodeMessage, encodeMessage, ErrorCode, expectOnlyTensors, expectTensor, isProtocolError, nextSequence, parameterChecksum,
   PROTOCOL_VERSION, ProtocolError, SkipReason, TENSOR_NAMES, UpdateKind, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
 } from '@ddpm/protocol';
 import {
@@ -16,6 +16,7 @@ import {
 import { flattenWeights, UNet } from '@ddpm/unet';
 import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
+import { UpdateSnapshots } from './update-snapshots.ts';
 import { Membership, type Member } from './membership.ts';
 import { heartbeatFrames, stepStartFrames, welcomeFrames, type RunDescription } from './messages.ts';
 import { SendQueue } from './send-queue.ts';
@@ -115,6 +116,7 @@ export class Coordinator {
   private readonly model: UNet;
   private readonly optimizer: Optimizer;
   private readonly reducer: GradientReducer;
+  private readonly snapshots: UpdateSnapshots;
   private readonly order: DataOrder;
   private readonly recorder: RunRecorder;
   private readonly description: RunDescription;
@@ -122,6 +124,8 @@ export class Coordinator {
   private readonly stragglers: StragglerDetector;
   private sequence = 0;
   private step = 0;
+  /** parameterChecksum(optimizer.params), refreshed whenever an update changes them (one CRC pass per step). */
+  private checksum: number;
   private current: StepInProgress | undefined;
   private finished = false;
   private stopped: { signal: string; checkpoint?: string } | undefined;
@@ -156,6 +160,8 @@ export class Coordinator {
       runId = meta.runId;
     }
     this.reducer = new GradientReducer(this.optimizer.params.length);
+    this.checksum = parameterChecksum(this.optimizer.params);
+    this.snapshots = new UpdateSnapshots(this.optimizer.params.length);
     this.recorder = new RunRecorder(run, this.model, makeSchedule(run.schedule));
     if (resume !== undefined) this.recorder.resumeAt(this.step);
     this.stragglers = new StragglerDetector(options.straggler.factor);
@@ -395,6 +401,7 @@ export class Coordinator {
       await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`)));
       return;
     }
+    this.snapshots.confirm(member.id);
     if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
       await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`)));
       await this.resynchronise(member);
@@ -405,18 +412,17 @@ export class Coordinator {
       expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
       if (body.allFinite && Number.isFinite(body.loss)) {
         gradient = expectTensor(message.tensors, TENSOR_NAMES.gradient, [this.description.parameterCount], 'float32');
-        if (countNonFinite(gradient) > 0) gradient = undefined;
       }
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       await this.sendTo(member, this.errorFrames(member.id, error));
       return;
     }
-    if (gradient === undefined) {
+    // add() checks finiteness in its own pass; a worker whose gradient is non-finite skips the step for everyone.
+    if (gradient === undefined || !this.reducer.add(gradient, body.samples)) {
       current.nonFinite.push(member.name);
       this.options.log.warn({ worker: member.name, step: body.step, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);
     } else {
-      this.reducer.add(gradient, body.samples);
       current.contributors += 1;
       current.lossSum += body.loss * body.samples;
       current.samples += body.samples;
@@ -441,6 +447,7 @@ export class Coordinator {
 
   private async dropMember(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout'): Promise<void> {
     this.members.remove(member.id);
+    this.snapshots.abandon(member.id);
     this.stragglers.forget(member.id);
     if (reason === 'left') this.options.metrics?.workerLeft(member.name);
     else this.options.metrics?.workerFailed(member.name, reason);
@@ -452,6 +459,7 @@ export class Coordinator {
   /** A worker whose parameters are stale gets the current state (Welcome, same id) at the next step boundary. */
   private async resynchronise(member: Member): Promise<void> {
     member.state = 'pending';
+    this.snapshots.abandon(member.id);
     this.options.metrics?.setActiveWorkers(this.members.active().length);
     await this.releaseAssignment(member, 'stale parameters');
     if (this.current === undefined && !this.finished) {
@@ -465,10 +473,9 @@ export class Coordinator {
     const pending = this.members.pending();
     if (pending.length === 0) return;
     const params = this.optimizer.params.slice();
-    const checksum = parameterChecksum(params);
     for (const member of pending) {
       member.state = 'active';
-      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, checksum, params));
+      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params));
     }
     this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
@@ -484,7 +491,7 @@ export class Coordinator {
     const orderBefore = this.order.state();
     const { epoch, indices } = this.order.next(this.options.run.batch * active.length);
     const slices = splitGlobalBatch(indices, active.length);
-    const checksum = parameterChecksum(this.optimizer.params);
+    const checksum = this.checksum;
     const startedMs = performance.now();
     const current: StepInProgress = {
       step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
@@ -539,9 +546,11 @@ export class Coordinator {
     }
     const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
     if (!skipped) this.finalLoss = loss;
-    const params = skipped ? undefined : this.optimizer.params.slice();
-    const checksum = parameterChecksum(this.optimizer.params);
     const active = this.members.active();
+    // The update's frames are zero-copy views: send a snapshot, as the next step updates optimizer.params in place.
+    const params = skipped ? undefined : this.snapshots.take(this.optimizer.params, active.map((member) => member.id));
+    if (params !== undefined) this.checksum = parameterChecksum(params);
+    const checksum = this.checksum;
     const communicationDone = metrics?.startPhase('communication');
     for (const member of active) {
       const envelope: OutgoingEnvelope = {
@@ -552,7 +561,7 @@ export class Coordinator {
           loss, gradientNorm, samples: current.samples, contributors: current.contributors, epoch: current.epoch,
         },
       };
-      const tensors = params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length] }];
+      const tensors = params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }];
       await this.sendTo(member, encodeMessage(envelope, tensors, this.options.limits));
     }
     communicationDone?.();

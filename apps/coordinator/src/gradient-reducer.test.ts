@@ -17,7 +17,7 @@ test('the mean does not depend on the order in which gradients arrive', (t) => {
   const reduce = (order: number[]): Float32Array => {
     const reducer = new GradientReducer(1000);
     for (const k of order) reducer.add(gradients[k], samples[k]);
-    return reducer.takeMean();
+    return reducer.takeMean().slice();
   };
   t.deepEqual(reduce([0, 1, 2, 3, 4, 5]), reduce([5, 3, 1, 4, 0, 2]));
 });
@@ -27,3 +27,18 @@ test('a gradient of the wrong size is refused, and an empty step has no mean', (
   t.throws(() => reducer.add(Float32Array.of(1), 1), { message: /1 values for 2 parameters/ });
   t.throws(() => reducer.takeMean(), { message: /no gradient/ });
 });
+
+const reportsFinite = test.macro({
+  exec(t, values: number[], finite: boolean) {
+    const reducer = new GradientReducer(values.length);
+    t.true(reducer.add(Float32Array.from(values, () => 1), 1), 'an all-finite gradient reports true');
+    t.is(reducer.add(Float32Array.from(values), 2), finite);
+  },
+  title: (_, values: number[], finite: boolean) => `add reports ${finite ? 'finite' : 'non-finite'} for [${values.join(', ')}]`,
+});
+
+test(reportsFinite, [1, -2, 3.4e38, -3.4e38, 0], true);
+test(reportsFinite, [1, Number.NaN, 3], false);
+test(reportsFinite, [Number.POSITIVE_INFINITY, 2], false);
+test(reportsFinite, [0, 0, Number.NEGATIVE_INFINITY], false);
+test(reportsFinite, [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY], false);

@@ -43,7 +43,7 @@ export function welcomeFrames(run: RunDescription, workerId: number, sequence: n
         maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize,
       },
     },
-    [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length] }],
+    [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
     run.limits,
   );
 }

@@ -5,7 +5,7 @@ import type { WorkerMetrics } from '@ddpm/metrics';
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import { createDataset, datasetFingerprint, gatherBatchTensor, type Dataset } from '@ddpm/data';
 import {
-  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, parameterChecksum, Phase,
+  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, findTensor, Phase,
   PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type CurveKeyPair, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
 } from '@ddpm/protocol';
 import { computeGradient, drawTrainingInputs, globalNorm } from '@ddpm/training';
@@ -50,6 +50,13 @@ interface Session {
   readonly model: UNet;
   readonly schedule: DiffusionSchedule;
   params: Float32Array;
+  /**
+   * Where each step's gradient is written, reused across steps (fresh memory is expensive to touch). Safe although
+   * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
+   */
+  readonly gradient: Float32Array;
+  /** parameterChecksum(params): the verified CRC-32 of the frame they arrived in, so no extra pass is needed. */
+  checksum: number;
   /** The step whose Update this replica applied last (step of Welcome − 1 initially). */
   appliedStep: number;
   readonly heartbeatIntervalMs: number;
@@ -232,19 +239,21 @@ export class Worker {
     const reuse = this.session !== undefined && this.session.configJson === configJson;
     const model = reuse && this.session !== undefined ? this.session.model : new UNet(described.unet);
     let params: Float32Array;
+    let checksum: number;
     if (welcome.parametersOmitted) {
-      if (this.session === undefined || parameterChecksum(this.session.params) !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
-      params = this.session.params;
+      if (this.session === undefined || this.session.checksum !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
+      ({ params, checksum } = this.session);
     } else {
-      params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [model.parameterCount()], 'float32').slice();
+      ({ params, checksum } = receivedParameters(message, model.parameterCount()));
     }
-    if (parameterChecksum(params) !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
+    if (checksum !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
       throw new Error(`This worker's dataset has ${this.options.dataset.count} images but the coordinator's has ${welcome.datasetSize}; pass the same --data (and --dataset-limit) to both.`);
     }
     this.session = {
       workerId: welcome.workerId, runId: welcome.runId, configJson, model, schedule: reuse && this.session !== undefined ? this.session.schedule : makeSchedule(described.schedule),
-      params, appliedStep: welcome.step - 1,
+      params, checksum, appliedStep: welcome.step - 1,
+      gradient: reuse && this.session !== undefined ? this.session.gradient : new Float32Array(params.length),
       heartbeatIntervalMs: welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, heartbeatTimeoutMs: welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
     };
     this.joining = false;
@@ -257,7 +266,7 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const start = message.body;
-    if (parameterChecksum(session.params) !== start.parameterChecksum) {
+    if (session.checksum !== start.parameterChecksum) {
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameters of this replica differ from the coordinator's at step ${start.step}.`), start.step);
       return;
     }
@@ -277,12 +286,12 @@ export class Worker {
     if (this.options.simulateComputeMs !== undefined) {
       // Benchmark mode (ddpm bench allreduce): a fixed sleep stands in for the compute; the gradient has the real size.
       await new Promise((resolve) => setTimeout(resolve, this.options.simulateComputeMs));
-      result = { loss: 1, gradient: new Float32Array(session.params.length).fill(1e-4) };
+      result = { loss: 1, gradient: session.gradient.fill(1e-4) };
     } else {
       const x0 = start.samplesInline ? this.inlineBatch(message, indices.length, imageSize, inChannels) : gatherBatchTensor(this.requireDataset(), indices);
       dataMs = performance.now() - started;
       const inputs = drawTrainingInputs(start.seed, start.step, indices, imageSize * imageSize * inChannels, schedule.timesteps);
-      result = computeGradient(model, schedule, session.params, x0, inputs);
+      result = computeGradient(model, schedule, session.params, x0, inputs, { into: session.gradient });
       x0.dispose();
     }
     const { loss, gradient } = result;
@@ -294,12 +303,14 @@ export class Worker {
     metrics?.observePhase('data', dataMs / 1000);
     metrics?.observePhase('compute', computeMs / 1000);
     const communicationDone = metrics?.startPhase('communication');
-    const nonFinite = countNonFinite(gradient) + (Number.isFinite(loss) ? 0 : 1);
+    // One pass for the norm; only a non-finite norm needs the second pass that counts the culprits.
+    const gradientNorm = globalNorm(gradient);
+    const nonFinite = (Number.isFinite(gradientNorm) ? 0 : countNonFinite(gradient)) + (Number.isFinite(loss) ? 0 : 1);
     this.steps += 1;
     await this.send(
       {
         gradient: {
-          step: start.step, samples: indices.length, loss, gradientNorm: globalNorm(gradient), allFinite: nonFinite === 0, nonFiniteCount: nonFinite,
+          step: start.step, samples: indices.length, loss, gradientNorm, allFinite: nonFinite === 0, nonFiniteCount: nonFinite,
           timings: { dataMs, computeMs, totalMs: performance.now() - started }, parameterChecksum: start.parameterChecksum,
         },
       },
@@ -314,10 +325,10 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const update = message.body;
-    if (!update.skipped) session.params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [session.params.length], 'float32').slice();
+    if (!update.skipped) ({ params: session.params, checksum: session.checksum } = receivedParameters(message, session.params.length));
     else if (update.skipDetail) this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     session.appliedStep = update.step;
-    if (parameterChecksum(session.params) !== update.parameterChecksum) {
+    if (session.checksum !== update.parameterChecksum) {
       this.options.log.error({ step: update.step }, 'replica checksum mismatch after the update; asking the coordinator for fresh state');
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameter checksum mismatch after the update of step ${update.step}.`), update.step);
     }
@@ -342,7 +353,7 @@ export class Worker {
       hello: {
         protocolVersion: PROTOCOL_VERSION, workerName: name, backend, softwareVersion: 'ddpm-worker 0.1.0',
         capabilities: { hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes },
-        resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: parameterChecksum(session.params) },
+        resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: session.checksum },
       },
     });
   }
@@ -379,4 +390,15 @@ export class Worker {
     this.sendChain = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * The parameters of a Welcome or Update and their checksum, which is the frame's CRC-32 that decodeMessage already
+ * verified. The array may view the received frame: the worker never modifies parameters in place.
+ */
+function receivedParameters(message: DecodedMessage, count: number): { params: Float32Array; checksum: number } {
+  const params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [count], 'float32');
+  const tensor = findTensor(message.tensors, TENSOR_NAMES.parameters);
+  if (tensor === undefined) throw new Error('receivedParameters: expectTensor returned a tensor findTensor cannot find; this is a bug.');
+  return { params, checksum: tensor.crc32 };
 }

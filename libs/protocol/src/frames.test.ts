@@ -2,7 +2,9 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { decodeMessage, encodeMessage, type DecodedTensor, type TensorInput } from './frames.ts';
 import { SAMPLE_ENVELOPES, sampleTensors } from './sample-messages.ts';
-import { BODY_KINDS, PROTOCOL_VERSION, type BodyKind } from './schema.ts';
+import { ProtocolError } from './protocol-error.ts';
+import { BODY_KINDS, ErrorCode, PROTOCOL_VERSION, type BodyKind } from './schema.ts';
+import { parameterChecksum } from './validate.ts';
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -67,6 +69,20 @@ test('tensor headers carry the known CRC-32 of "123456789" and the exact byte le
   const [header] = message.envelope.tensors;
   t.is(header.crc32, 0xcbf43926);
   t.is(header.byteLength, 9);
+});
+
+test('a decoded tensor reports its verified CRC-32, which for parameters is their parameter checksum', (t) => {
+  const params = new Float32Array(777).map((_, i) => Math.sin(i) * 1e-3);
+  const decoded = decodeMessage(encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [777] }])).tensors[0];
+  t.is(decoded.crc32, parameterChecksum(params));
+  t.is(decoded.crc32, decodeMessage(encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [777], crc32: decoded.crc32 }])).tensors[0].crc32);
+});
+
+test('a CRC-32 supplied by the sender is checked by the receiver: a wrong one fails with CRC_MISMATCH', (t) => {
+  const params = new Float32Array(16).fill(0.5);
+  const frames = encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [16], crc32: (parameterChecksum(params) ^ 1) >>> 0 }]);
+  const error = t.throws(() => decodeMessage(frames), { instanceOf: ProtocolError });
+  t.is(error?.code, ErrorCode.CRC_MISMATCH);
 });
 
 test('tensor frames are zero-copy views on encode, and aligned frames decode without a copy', (t) => {

@@ -19,6 +19,12 @@ export interface TensorInput {
   readonly name: string;
   readonly data: TensorData;
   readonly shape: readonly number[];
+  /**
+   * The CRC-32 of the data's wire bytes when the caller already knows it (a parameter checksum it computed for
+   * these exact bytes); saves one pass over the data. The receiver verifies it like any other CRC, so a wrong
+   * value makes the message fail with CRC_MISMATCH rather than pass unchecked.
+   */
+  readonly crc32?: number;
 }
 
 /** A tensor received: validated against its header (size, dtype, CRC-32). */
@@ -28,6 +34,8 @@ export interface DecodedTensor {
   readonly shape: readonly number[];
   /** A view of the received frame where alignment allows, otherwise an aligned copy. */
   readonly data: TensorData;
+  /** The frame's CRC-32, verified against its header: for a float32 parameter tensor, its parameter checksum. */
+  readonly crc32: number;
 }
 
 /** A decoded message, discriminated by `kind`; `body` is the envelope's body of that kind. */
@@ -77,7 +85,7 @@ export function encodeMessage(
       throw new ProtocolError(ErrorCode.TENSOR_SIZE_MISMATCH, `tensor '${tensor.name}' has shape [${tensor.shape.join(', ')}] (${elements} elements) but ${tensor.data.length} values; pass the shape of the data.`);
     }
     const bytes = toWireBytes(tensor.data);
-    headers.push({ name: tensor.name, shape: [...tensor.shape], dtype: dtype.wire, byteLength: bytes.byteLength, crc32: crc32(bytes) });
+    headers.push({ name: tensor.name, shape: [...tensor.shape], dtype: dtype.wire, byteLength: bytes.byteLength, crc32: tensor.crc32 ?? crc32(bytes) });
     frames.push(bytes);
   }
   const { protocolVersion, ...rest } = envelope;
@@ -178,7 +186,7 @@ function decodeTensor(header: TensorHeaderFields, frame: Uint8Array, position: n
   if (actualCrc !== header.crc32) {
     throw new ProtocolError(ErrorCode.CRC_MISMATCH, `frame ${position} ('${name}') has CRC-32 ${hex(actualCrc)} but its header says ${hex(header.crc32 ?? 0)}; the bytes changed in transit or were modified after encoding. Resend, and do not mutate buffers until the send completed.`);
   }
-  return { name, dtype: dtype.name, shape: [...shape], data: fromWireBytes(dtype, frame) };
+  return { name, dtype: dtype.name, shape: [...shape], data: fromWireBytes(dtype, frame), crc32: actualCrc };
 }
 
 function checkName(name: string, seen: Set<string>, limits: ProtocolLimits): void {

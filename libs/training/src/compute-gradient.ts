@@ -16,7 +16,8 @@ export interface GradientResult {
  * One local batch's loss and gradient: forward noising in closed form, U-Net ε prediction, the simplified loss, and
  * backpropagation to every parameter.
  *
- * Promises: all tensors it creates are released before it returns; the gradient is a fresh buffer the caller owns.
+ * Promises: all tensors it creates are released before it returns; the gradient is written to `options.into` when
+ * given (a buffer the caller reuses across steps: fresh memory is expensive to touch), otherwise to a new buffer.
  * Preconditions: `params` holds model.parameterCount() floats; `x0` is [batch, h, w, c] in [-1, 1] matching the
  * model's image shape; `inputs` holds one timestep and one image of noise per sample.
  * Does not: clip, average across workers or apply the gradient.
@@ -27,14 +28,18 @@ export function computeGradient(
   params: Float32Array,
   x0: tf.Tensor4D,
   inputs: TrainingInputs,
-  dropoutRng?: Rng,
+  options: { readonly dropoutRng?: Rng; readonly into?: Float32Array } = {},
 ): GradientResult {
+  const { dropoutRng, into } = options;
+  if (into !== undefined && into.length !== params.length) {
+    throw new RangeError(`computeGradient: the output buffer holds ${into.length} values but the model has ${params.length} parameters; allocate one of the model's size.`);
+  }
   const weights = unflattenWeights(model.specs, params);
   try {
     const lossOf = (...w: tf.Tensor[]): tf.Scalar =>
       diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutRng }), x0, inputs);
     const { value, grads } = tf.valueAndGrads(lossOf)(weights);
-    const gradient = new Float32Array(params.length);
+    const gradient = into ?? new Float32Array(params.length);
     let offset = 0;
     for (const g of grads) {
       gradient.set(g.dataSync() as Float32Array, offset);

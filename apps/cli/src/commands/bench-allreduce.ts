@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@ddpm/runtime';
-import { PRESET_NAMES, resolvePreset, UNet } from '@ddpm/unet';
+import { encodeImageGrid } from '@ddpm/data';
+import { PRESET_NAMES, resolvePreset, UNet, type UNetConfig } from '@ddpm/unet';
 import { rawZmqGbps } from './raw-zmq-bandwidth.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ddpm.js', import.meta.url));
@@ -56,15 +57,16 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     const port = await freePort();
     const endpoint = `tcp://127.0.0.1:${port}`;
     const common = ['--no-metrics', '--backend', 'cpu'];
+    const data = benchData(resolvePreset(preset), join(out, 'data'));
     const coordinator = spawn(
       process.execPath,
       [BIN, 'coordinator', '--preset', preset, '--steps', String(steps), '--min-workers', String(workers), '--bind', endpoint,
-        '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0', '--out', out, ...common],
+        '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0', '--out', out, ...data.coordinator, ...common],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     children.push(coordinator);
     for (let i = 1; i <= workers; i++) {
-      children.push(spawn(process.execPath, [BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`, '--simulate-compute-ms', String(computeMs), ...common], { stdio: 'ignore' }));
+      children.push(spawn(process.execPath, [BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`, '--simulate-compute-ms', String(computeMs), ...data.worker, ...common], { stdio: 'ignore' }));
     }
     let stderr = '';
     coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -97,4 +99,20 @@ export function presetWithParameters(params: number): string {
     throw new Error(`--params ${params} is not the size of a model this build has; use one of ${sizes.map((s) => `${s.count} (${s.name})`).join(', ')}.`);
   }
   return match.name;
+}
+
+/**
+ * A dataset the preset accepts, for the coordinator and the workers alike: the bundled MNIST for greyscale 28x28
+ * presets, otherwise 64 random RGB PNGs written to `dir` (the benchmark never looks at pixels; the coordinator
+ * only needs images of the model's shape to shard).
+ */
+function benchData(config: UNetConfig, dir: string): { coordinator: string[]; worker: string[] } {
+  if (config.inChannels === 1 && config.imageSize === 28) return { coordinator: ['--data', 'mnist'], worker: ['--data', 'mnist'] };
+  mkdirSync(dir, { recursive: true });
+  const { imageSize: size, inChannels: channels } = config;
+  for (let i = 0; i < 64; i++) {
+    const pixels = Float32Array.from({ length: size * size * channels }, (_, k) => Math.sin(i * 7919 + k));
+    writeFileSync(join(dir, `image-${String(i).padStart(2, '0')}.png`), encodeImageGrid(pixels, 1, size, size, channels));
+  }
+  return { coordinator: ['--data', dir], worker: ['--data', dir, '--image-size', String(size)] };
 }

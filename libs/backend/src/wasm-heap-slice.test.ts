@@ -76,6 +76,27 @@ test.serial('split into equal and unequal parts along every axis matches the def
   x.dispose();
 });
 
+test.serial('concat along every axis, with an empty input and int32, matches the definition', async (t) => {
+  await prepareBackends();
+  await tf.setBackend('wasm');
+  const a = Array.from({ length: 24 }, (_, i) => i);
+  const b = Array.from({ length: 12 }, (_, i) => 100 + i);
+  const cases: Array<[number[], number[], number]> = [[[2, 3, 4], [1, 3, 4], 0], [[2, 3, 4], [2, 3, 2], 2], [[2, 3, 4], [2, 1, 4], 1]];
+  for (const [shapeA, shapeB, axis] of cases) {
+    const x = tf.tensor(a.slice(0, shapeA.reduce((p, s) => p * s, 1)), shapeA, 'int32');
+    const y = tf.tensor(b.slice(0, shapeB.reduce((p, s) => p * s, 1)), shapeB, 'int32');
+    const empty = tf.zeros(shapeA.map((s, i) => (i === axis ? 0 : s)), 'int32');
+    const joined = tf.concat([x, empty, y], axis);
+    // Reference: row r of the axes before `axis` is x's row r followed by y's row r.
+    const rows = shapeA.slice(0, axis).reduce((p, s) => p * s, 1);
+    const wa = x.size / rows;
+    const wb = y.size / rows;
+    const expected = Array.from({ length: rows }, (_, r) => [...a.slice(r * wa, (r + 1) * wa), ...b.slice(r * wb, (r + 1) * wb)]).flat();
+    t.deepEqual(Array.from(await joined.data()), expected, `axis ${axis}`);
+    tf.dispose([x, y, empty, joined]);
+  }
+});
+
 test.serial('installing is idempotent', async (t) => {
   await prepareBackends();
   t.true(wasmHeapSliceInstalled());

@@ -8,6 +8,7 @@ interface SliceBackend {
 }
 
 let stockSlice: tf.KernelConfig | undefined;
+let stockConcat: tf.KernelConfig | undefined;
 
 /**
  * Slice for the wasm backend that copies only the selected elements, inside the wasm heap: one copyWithin per run
@@ -82,6 +83,40 @@ export function wasmHeapSplitV(args: { inputs: tf.NamedTensorInfoMap; backend: u
   });
 }
 
+/**
+ * Concat for the wasm backend: per row of the axes before `axis`, one heap copyWithin per input (the stock kernel
+ * makes a subarray object per row and input, which dominates for channel concatenations of NHWC maps).
+ * Same results as tfjs's Concat for float32, int32 and bool; strings go to the stock kernel.
+ */
+export function wasmHeapConcat(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const inputs = Object.values(args.inputs).filter((input): input is tf.TensorInfo => input !== undefined);
+  if (inputs.length === 0) throw new Error('Concat (wasm, @ddpm/backend) needs at least one input.');
+  const nonEmpty = inputs.filter((input) => input.shape.reduce((a, b) => a * b, 1) > 0);
+  if (inputs[0].dtype === 'string' || nonEmpty.length <= 1) {
+    if (stockConcat === undefined) throw new Error('Concat (wasm, @ddpm/backend): the stock wasm Concat was not found at install time; reinstall @tensorflow/tfjs-backend-wasm 4.22.');
+    return stockConcat.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const axis = tf.util.parseAxisParam(args.attrs?.['axis'] as number, inputs[0].shape)[0];
+  const shapes = inputs.map((input) => input.shape);
+  tf.backend_util.assertParamsConsistent(shapes, axis);
+  const backend = args.backend as SliceBackend;
+  const out = backend.makeOutput(tf.backend_util.computeOutShape(shapes, axis), inputs[0].dtype);
+  const bytes = inputs[0].dtype === 'bool' ? 1 : 4;
+  const heap = backend.wasm.HEAPU8;
+  const rows = inputs[0].shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const widths = nonEmpty.map((input) => input.shape.slice(axis).reduce((a, b) => a * b, 1) * bytes);
+  const sources = nonEmpty.map((input) => memoryOffset(backend, input));
+  let target = memoryOffset(backend, out);
+  for (let row = 0; row < rows; row++) {
+    for (let i = 0; i < sources.length; i++) {
+      const from = sources[i] + row * widths[i];
+      heap.copyWithin(target, from, from + widths[i]);
+      target += widths[i];
+    }
+  }
+  return out;
+}
+
 function memoryOffset(backend: SliceBackend, info: tf.TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
   if (data === undefined) throw new Error('Slice (wasm, @ddpm/backend): a tensor has no wasm data; was it disposed before the slice ran?');
@@ -89,8 +124,8 @@ function memoryOffset(backend: SliceBackend, info: tf.TensorInfo): number {
 }
 
 /**
- * Registers {@link wasmHeapSlice} as the wasm backend's Slice (keeping the stock kernel for strings) and
- * {@link wasmHeapSplitV} as its SplitV.
+ * Registers {@link wasmHeapSlice}, {@link wasmHeapSplitV} and {@link wasmHeapConcat} as the wasm backend's
+ * Slice, SplitV and Concat (keeping the stock Slice and Concat for strings).
  * Idempotent (returns false when already installed); works before or after `tf.setBackend('wasm')`.
  * @returns true if this call installed the kernel.
  */
@@ -102,12 +137,22 @@ export function installWasmHeapSlice(): boolean {
     tf.unregisterKernel(tf.Slice, 'wasm');
   }
   tf.registerKernel({ kernelName: tf.Slice, backendName: 'wasm', kernelFunc: wasmHeapSlice });
+  const existingConcat = tf.getKernel(tf.Concat, 'wasm');
+  if (existingConcat !== undefined) {
+    stockConcat = existingConcat;
+    tf.unregisterKernel(tf.Concat, 'wasm');
+  }
+  tf.registerKernel({ kernelName: tf.Concat, backendName: 'wasm', kernelFunc: wasmHeapConcat });
   if (tf.getKernel(tf.SplitV, 'wasm') !== undefined) tf.unregisterKernel(tf.SplitV, 'wasm');
   tf.registerKernel({ kernelName: tf.SplitV, backendName: 'wasm', kernelFunc: wasmHeapSplitV as unknown as tf.KernelFunc });
   return true;
 }
 
-/** True when the wasm Slice and SplitV kernels are {@link wasmHeapSlice} and {@link wasmHeapSplitV}. */
+/** True when the wasm Slice, SplitV and Concat kernels are the heap-copy ones. */
 export function wasmHeapSliceInstalled(): boolean {
-  return tf.getKernel(tf.Slice, 'wasm')?.kernelFunc === wasmHeapSlice && tf.getKernel(tf.SplitV, 'wasm')?.kernelFunc === (wasmHeapSplitV as unknown as tf.KernelFunc);
+  return (
+    tf.getKernel(tf.Slice, 'wasm')?.kernelFunc === wasmHeapSlice &&
+    tf.getKernel(tf.SplitV, 'wasm')?.kernelFunc === (wasmHeapSplitV as unknown as tf.KernelFunc) &&
+    tf.getKernel(tf.Concat, 'wasm')?.kernelFunc === wasmHeapConcat
+  );
 }

@@ -4,6 +4,7 @@ import { type UNetConfig } from './config.ts';
 import { type GroupNormActivation, groupNorm, groupNormParts } from './group-norm.ts';
 import { conv2d, dense, dropout, silu } from './layers.ts';
 import { upsampleConv2d } from './upsample-conv.ts';
+import { concatConv2d } from './concat-conv.ts';
 import { type ParameterSpec } from './parameter-specs.ts';
 import { type UNetOps, walkUNet } from './topology.ts';
 
@@ -81,8 +82,8 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
 
   /**
    * The up path's block on [h, skip] without materialising the concatenation: GroupNorm runs on both parts
-   * (groupNormParts), and conv(concat([a, b]), W) = conv(a, W[:, :, :Ca]) + conv(b, W[:, :, Ca:]) for conv1 and
-   * nin_shortcut. This removes the Concat and the slices of its gradient; the kernel slices are small.
+   * (groupNormParts); conv1 and nin_shortcut run on the concatenation through concatConv2d, whose custom gradient
+   * computes one filter gradient for both parts and per-part input gradients (no slicing of a concatenated dx).
    */
   skipResBlock(scope: string, h: tf.Tensor4D, skip: tf.Tensor4D, channels: number): tf.Tensor4D {
     const [hb, hh, hw] = h.shape;
@@ -118,20 +119,11 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     return groupNormParts(parts, gamma, beta, this.config.groups, activation);
   }
 
-  /** conv(concat(parts), W) + b as a sum of convolutions of each part with its slice of W's input channels. */
+  /** conv(concat(parts), W) + b; several parts go through concatConv2d (one filter gradient for all parts). */
   private splitConv(scope: string, parts: readonly tf.Tensor4D[]): tf.Tensor4D {
     const kernel = this.cursor.next(`${scope}/W`) as tf.Tensor4D;
     const bias = this.cursor.next(`${scope}/b`);
-    if (parts.length === 1) return conv2d(parts[0], kernel, bias);
-    const [kh, kw, , outChannels] = kernel.shape;
-    let offset = 0;
-    const outputs = parts.map((part, i) => {
-      const size = part.shape[3];
-      const slice = tf.slice(kernel, [0, 0, offset, 0], [kh, kw, size, outChannels]);
-      offset += size;
-      return i === 0 ? conv2d(part, slice, bias) : conv2d(part, slice);
-    });
-    return outputs.reduce((sum, output) => tf.add(sum, output));
+    return parts.length === 1 ? conv2d(parts[0], kernel, bias) : concatConv2d(parts, kernel, bias);
   }
 
   attnBlock(scope: string, x: tf.Tensor4D): tf.Tensor4D {

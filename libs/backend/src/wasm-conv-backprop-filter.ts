@@ -12,13 +12,16 @@ import { WasmKernelCalls, type DisposingBackend } from './wasm-kernel-calls.ts';
  *   kh*kw*Ci is small (the image-facing first conv, 1x1 projections); stride 1 only.
  * - 'views': stride 1 only; one XNNPACK matmul per filter tap on zero-copy views (see {@link viaViews}): no
  *   im2col, dy packed once for all taps. ~34 GFLOP/s in the matmuls, plus one transpose and two pads.
- * - 'auto': 'views' for stride-1 convs, 'matmul' for the image-facing first conv, else 'conv' (chosen by
- *   bench-conv measurements).
+ * - 'auto': 'matmul' for the image-facing first conv (few input channels), 'views' for other stride-1 convs
+ *   with 1x1 or at least 3x3 filters, else 'conv' (chosen by bench-conv measurements: views 10-20% faster at
+ *   28x28, equal at 7x7, slower for 2x2 filters).
  */
 export type FilterGradientStrategy = 'auto' | 'conv' | 'matmul' | 'views';
 
 const MATMUL_MAX_TAP_CHANNELS = 64;
 const VIEWS_MIN_IN_CHANNELS = 8;
+/** Below 3x3 (e.g. the 2x2 phase convs of upsampling) the gap rows/columns cost more than views save. */
+const VIEWS_MIN_TAPS = 9;
 
 /**
  * Filter gradient of an NHWC conv2d (dW from x and dy), built only from kernels the wasm backend already has.
@@ -49,7 +52,9 @@ export function wasmConv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; 
 export function chooseFilterGradientStrategy(g: ConvGradientGeometry): 'conv' | 'matmul' | 'views' {
   const strideOne = g.strideHeight === 1 && g.strideWidth === 1;
   if (!strideOne) return 'conv';
-  return g.inChannels < VIEWS_MIN_IN_CHANNELS && g.filterHeight * g.filterWidth * g.inChannels <= MATMUL_MAX_TAP_CHANNELS ? 'matmul' : 'views';
+  const taps = g.filterHeight * g.filterWidth;
+  if (g.inChannels < VIEWS_MIN_IN_CHANNELS && taps * g.inChannels <= MATMUL_MAX_TAP_CHANNELS) return 'matmul';
+  return taps === 1 || taps >= VIEWS_MIN_TAPS ? 'views' : 'conv';
 }
 
 /** The computation behind {@link wasmConv2DBackpropFilter}; every tensor it creates is tracked by `calls`. */

@@ -39,7 +39,7 @@ export function wasmConv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; b
 /** The computation behind {@link wasmConv2DBackpropInput}; every tensor it creates is tracked by `calls`. */
 export function convInputGradient(calls: WasmKernelCalls, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGradientGeometry, method: InputGradientMethod = 'auto'): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw } = g;
-  const flipped = kh === 1 && kw === 1 ? filter : calls.reverse(filter, [0, 1]);
+  const flipped = kh === 1 && kw === 1 ? filter : calls.flipSpatially(filter);
   const swapped = calls.transpose(flipped, [0, 1, 3, 2]);
   const usePhases = method === 'phases' || (method === 'auto' && phasesApply(g));
   const dx = usePhases ? viaPhases(calls, dy, swapped, g) : viaDilation(calls, dy, swapped, g);

@@ -11,6 +11,7 @@ export interface WasmBackendInternals {
   dataIdNextNumber: number;
   readonly dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } | undefined };
   readonly wasm: {
+    readonly HEAPU8: Uint8Array;
     readonly tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
       disposeData(id: number): void;
@@ -53,13 +54,9 @@ export class WasmHeapViews {
 
   /** A tensor id for `size` floats of `info` starting at element `offset`. */
   view(info: tf.TensorInfo, offset: number, size: number): number {
-    const data = this.backend.dataIdMap.get(info.dataId);
-    const total = info.shape.reduce((a, b) => a * b, 1);
-    if (data === undefined || info.dtype !== 'float32' || offset < 0 || offset + size > total) {
-      throw new Error(`WasmHeapViews: view [${offset}, ${offset + size}) does not lie inside the float32 tensor of shape [${info.shape.join(', ')}]; this is a bug in the calling kernel.`);
-    }
+    const memoryOffset = this.offsetOf(info, offset, size);
     const id = this.backend.dataIdNextNumber++;
-    this.backend.wasm.tfjs.registerTensor(id, size, data.memoryOffset + 4 * offset);
+    this.backend.wasm.tfjs.registerTensor(id, size, memoryOffset);
     this.ids.push(id);
     return id;
   }
@@ -67,6 +64,25 @@ export class WasmHeapViews {
   /** out[m, n] = a[m, k] · b[k, n] on view ids (row-major, contiguous); XNNPACK packs b once per id. */
   matMul(aId: number, m: number, k: number, bId: number, n: number, outId: number): void {
     this.matMulFunction(aId, shapeBytes(1, m, k), 3, bId, shapeBytes(1, k, n), 3, 0, 0, outId);
+  }
+
+  /**
+   * Copies `count` floats from element `fromOffset` of `from` to element `toOffset` of `to` (one memmove in the
+   * wasm heap). Both must be float32 tensors that contain the ranges.
+   */
+  copy(from: tf.TensorInfo, fromOffset: number, to: tf.TensorInfo, toOffset: number, count: number): void {
+    const source = this.offsetOf(from, fromOffset, count);
+    const target = this.offsetOf(to, toOffset, count);
+    this.backend.wasm.HEAPU8.copyWithin(target, source, source + 4 * count);
+  }
+
+  private offsetOf(info: tf.TensorInfo, offset: number, size: number): number {
+    const data = this.backend.dataIdMap.get(info.dataId);
+    const total = info.shape.reduce((a, b) => a * b, 1);
+    if (data === undefined || info.dtype !== 'float32' || offset < 0 || offset + size > total) {
+      throw new Error(`WasmHeapViews: range [${offset}, ${offset + size}) does not lie inside the float32 tensor of shape [${info.shape.join(', ')}]; this is a bug in the calling kernel.`);
+    }
+    return data.memoryOffset + 4 * offset;
   }
 
   /** Unregisters every view, newest first. */

@@ -8,7 +8,7 @@ export interface DisposingBackend {
 
 /**
  * Calls kernels that the wasm backend already registers (Conv2D, Transpose, PadV2, Reshape, Slice, BatchMatMul,
- * Concat, Reverse) directly through their `kernelFunc`, bypassing the engine, and remembers every result so that
+ * Concat, StridedSlice) directly through their `kernelFunc`, bypassing the engine, and remembers every result so that
  * {@link WasmKernelCalls.disposeIntermediates} can release all of them at once.
  *
  * Promises: every TensorInfo returned by a call is tracked until {@link keep} takes it out, so a kernel built on
@@ -75,10 +75,6 @@ export class WasmKernelCalls {
 
   transpose(x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
     return this.run(tf.Transpose, { x }, { perm });
-  }
-
-  reverse(x: tf.TensorInfo, dims: number[]): tf.TensorInfo {
-    return this.run(tf.Reverse, { x }, { dims });
   }
 
   /**

@@ -6,11 +6,11 @@ import type { CoordinatorMetrics } from '@ddpm/metrics';
 import { makeSchedule } from '@ddpm/diffusion-core';
 import { datasetFingerprint, splitGlobalBatch, type Dataset } from '@ddpm/data';
 import {
-  decodeMessage, encodeMessage, ErrorCode, expectOnlyTensors, expectTensor, isProtocolError, nextSequence, parameterChecksum,
-  PROTOCOL_VERSION, ProtocolError, SkipReason, TENSOR_NAMES, UpdateKind, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
+  decodeMessage, ErrorCode, expectOnlyTensors, expectTensor, isProtocolError, nextSequence, parameterChecksum,
+  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type DecodedMessage, type ProtocolLimits,
 } from '@ddpm/protocol';
 import {
-  CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore, type DataOrderState,
+  CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
   type FoundCheckpoint, type RunConfig, type StepRecord,
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
@@ -18,9 +18,10 @@ import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 import { Membership, type Member } from './membership.ts';
-import { heartbeatFrames, stepStartFrames, welcomeFrames, type RunDescription } from './messages.ts';
+import { errorFrames, heartbeatFrames, shutdownFrames, stepStartFrames, updateFrames, welcomeFrames, type RunDescription, type StepOutcome } from './messages.ts';
 import { SendQueue } from './send-queue.ts';
 import { Serial } from './serial.ts';
+import type { StepInProgress } from './step-in-progress.ts';
 import { StragglerDetector } from './straggler-detector.ts';
 
 /** When the coordinator writes checkpoints. */
@@ -67,28 +68,6 @@ export interface CoordinatorSummary {
   readonly weightsPath?: string;
   /** Set when the run was stopped by a signal before --steps: the signal and the checkpoint written. */
   readonly stopped?: { readonly signal: string; readonly checkpoint?: string };
-}
-
-interface StepInProgress {
-  readonly step: number;
-  readonly epoch: number;
-  readonly startedMs: number;
-  readonly checksum: number;
-  /** The data order before this step took its batch: what a checkpoint written during the step must hold. */
-  readonly orderBefore: DataOrderState;
-  /** Worker id → the indices it was given. */
-  readonly assigned: Map<number, Uint32Array>;
-  /** Workers whose gradient is still awaited. */
-  readonly awaited: Set<number>;
-  /** Worker id → performance.now() when its StepStart was sent. */
-  readonly sentMs: Map<number, number>;
-  readonly nonFinite: string[];
-  /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
-  readonly consumed: number[];
-  lastArrivalMs: number;
-  lossSum: number;
-  samples: number;
-  contributors: number;
 }
 
 /**
@@ -552,18 +531,10 @@ export class Coordinator {
     if (params !== undefined) this.checksum = parameterChecksum(params);
     const checksum = this.checksum;
     const communicationDone = metrics?.startPhase('communication');
-    for (const member of active) {
-      const envelope: OutgoingEnvelope = {
-        workerId: member.id, sequence: this.nextSeq(), runId: this.description.runId,
-        update: {
-          step: current.step, skipped, skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
-          skipDetail, parameterChecksum: checksum, learningRate: lr, kind: UpdateKind.PARAMETERS,
-          loss, gradientNorm, samples: current.samples, contributors: current.contributors, epoch: current.epoch,
-        },
-      };
-      const tensors = params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }];
-      await this.sendTo(member, encodeMessage(envelope, tensors, this.options.limits));
-    }
+    const outcome: StepOutcome = {
+      step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: lr, loss, gradientNorm, samples: current.samples, contributors: current.contributors,
+    };
+    for (const member of active) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, checksum, params));
     communicationDone?.();
     const seconds = (performance.now() - current.startedMs) / 1000;
     this.step += 1;
@@ -657,9 +628,7 @@ export class Coordinator {
   }
 
   private async shutdown(reason: string, completed: boolean): Promise<void> {
-    for (const member of this.members.all()) {
-      await this.sendTo(member, encodeMessage({ workerId: member.id, sequence: this.nextSeq(), runId: this.description.runId, shutdown: { reason, finalStep: this.step, completed } }));
-    }
+    for (const member of this.members.all()) await this.sendTo(member, shutdownFrames(this.description, member.id, this.nextSeq(), reason, this.step, completed));
     await this.sends.drain();
     this.finished = true;
   }
@@ -676,7 +645,7 @@ export class Coordinator {
   }
 
   private errorFrames(workerId: number, error: ProtocolError): Buffer[] {
-    return encodeMessage({ workerId, sequence: this.nextSeq(), runId: this.description.runId, error: error.toBody() });
+    return errorFrames(this.description, workerId, this.nextSeq(), error);
   }
 
   private logWaiting(): void {

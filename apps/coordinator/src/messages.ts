@@ -1,5 +1,5 @@
 import type { Dataset } from '@ddpm/data';
-import { encodeMessage, Phase, TENSOR_NAMES, type ProtocolLimits } from '@ddpm/protocol';
+import { encodeMessage, Phase, SkipReason, TENSOR_NAMES, UpdateKind, type ProtocolError, type ProtocolLimits } from '@ddpm/protocol';
 import type { RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 
@@ -87,4 +87,48 @@ export function heartbeatFrames(run: RunDescription, workerId: number, sequence:
     workerId, sequence, runId: run.runId,
     heartbeat: { sentAtUnixMs: Date.now(), echoUnixMs: 0, step, phase: waiting ? Phase.WAITING : Phase.IDLE },
   });
+}
+
+/** What one step did, as every worker is told in the Update. */
+export interface StepOutcome {
+  readonly step: number;
+  readonly epoch: number;
+  readonly skipped: boolean;
+  /** Why the step was skipped, for the workers' logs ('' when it was not). */
+  readonly skipDetail: string;
+  readonly learningRate: number;
+  readonly loss: number;
+  readonly gradientNorm: number;
+  readonly samples: number;
+  readonly contributors: number;
+}
+
+/**
+ * Frames of an Update: the outcome, and unless the step was skipped the new parameters (a snapshot the caller keeps
+ * unchanged until the send completed) whose CRC-32 is `checksum`.
+ */
+export function updateFrames(run: RunDescription, workerId: number, sequence: number, outcome: StepOutcome, checksum: number, params?: Float32Array): Buffer[] {
+  const { skipped } = outcome;
+  return encodeMessage(
+    {
+      workerId, sequence, runId: run.runId,
+      update: {
+        step: outcome.step, skipped, skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
+        skipDetail: outcome.skipDetail, parameterChecksum: checksum, learningRate: outcome.learningRate, kind: UpdateKind.PARAMETERS,
+        loss: outcome.loss, gradientNorm: outcome.gradientNorm, samples: outcome.samples, contributors: outcome.contributors, epoch: outcome.epoch,
+      },
+    },
+    params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
+    run.limits,
+  );
+}
+
+/** Frames of a Shutdown: the run is over (completed) or abandoned, at `finalStep`. */
+export function shutdownFrames(run: RunDescription, workerId: number, sequence: number, reason: string, finalStep: number, completed: boolean): Buffer[] {
+  return encodeMessage({ workerId, sequence, runId: run.runId, shutdown: { reason, finalStep, completed } });
+}
+
+/** Frames of an Error body carrying `error`'s code, message and fatality. */
+export function errorFrames(run: RunDescription, workerId: number, sequence: number, error: ProtocolError): Buffer[] {
+  return encodeMessage({ workerId, sequence, runId: run.runId, error: error.toBody() });
 }

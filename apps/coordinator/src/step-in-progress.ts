@@ -1,0 +1,27 @@
+import type { DataOrderState } from '@ddpm/training';
+
+/**
+ * The coordinator's record of the step in progress: who got which samples, whose gradient is still awaited, and the
+ * running sums for the step's loss. Created when the StepStarts go out, finished when nothing is awaited any more.
+ */
+export interface StepInProgress {
+  readonly step: number;
+  readonly epoch: number;
+  readonly startedMs: number;
+  readonly checksum: number;
+  /** The data order before this step took its batch: what a checkpoint written during the step must hold. */
+  readonly orderBefore: DataOrderState;
+  /** Worker id → the indices it was given. */
+  readonly assigned: Map<number, Uint32Array>;
+  /** Workers whose gradient is still awaited. */
+  readonly awaited: Set<number>;
+  /** Worker id → performance.now() when its StepStart was sent. */
+  readonly sentMs: Map<number, number>;
+  readonly nonFinite: string[];
+  /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
+  readonly consumed: number[];
+  lastArrivalMs: number;
+  lossSum: number;
+  samples: number;
+  contributors: number;
+}

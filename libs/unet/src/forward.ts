@@ -126,14 +126,20 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     return parts.length === 1 ? conv2d(parts[0], kernel, bias) : concatConv2d(parts, kernel, bias);
   }
 
+  /**
+   * Self-attention. The q, k and v projections (1x1 convs of the same h) run as ONE conv with the three kernels
+   * side by side ([1, 1, C, 3C]), whose output is split into q, k, v: one forward conv, one input and one filter
+   * gradient instead of three each.
+   */
   attnBlock(scope: string, x: tf.Tensor4D): tf.Tensor4D {
     const [batch, height, width, channels] = x.shape;
     const positions = height * width;
     const h = this.norm(`${scope}/norm`, x, 'linear');
-    const flat = (projection: string): tf.Tensor3D => tf.reshape(this.conv(`${scope}/${projection}`, h), [batch, positions, channels]);
-    const q = flat('q');
-    const k = flat('k');
-    const v = flat('v');
+    const projections = ['q', 'k', 'v'].map((name) => ({ kernel: this.cursor.next(`${scope}/${name}/W`), bias: this.cursor.next(`${scope}/${name}/b`) }));
+    const kernel = tf.concat(projections.map((p) => p.kernel), 3);
+    const bias = tf.concat(projections.map((p) => p.bias), 0);
+    const qkv = tf.reshape(conv2d(h, kernel, bias), [batch, positions, 3 * channels]);
+    const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
     const logits = tf.mul(tf.matMul(q, k, false, true), channels ** -0.5);
     const attended = tf.reshape<tf.Rank.R4>(tf.matMul(tf.softmax(logits), v), [batch, height, width, channels]);
     return tf.add(x, this.conv(`${scope}/proj_out`, attended));

@@ -49,7 +49,8 @@ interface Session {
   readonly configJson: string;
   readonly model: UNet;
   readonly schedule: DiffusionSchedule;
-  params: Float32Array;
+  /** The replica's parameters: one buffer for the session, each Update is copied into it. */
+  readonly params: Float32Array;
   /**
    * Where each step's gradient is written, reused across steps (fresh memory is expensive to touch). Safe although
    * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
@@ -245,6 +246,7 @@ export class Worker {
       ({ params, checksum } = this.session);
     } else {
       ({ params, checksum } = receivedParameters(message, model.parameterCount()));
+      params = params.slice();
     }
     if (checksum !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
@@ -325,7 +327,12 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const update = message.body;
-    if (!update.skipped) ({ params: session.params, checksum: session.checksum } = receivedParameters(message, session.params.length));
+    if (!update.skipped) {
+      // Copied into the replica's own buffer: no fresh memory per step, and the received frame can be freed young.
+      const { params, checksum } = receivedParameters(message, session.params.length);
+      session.params.set(params);
+      session.checksum = checksum;
+    }
     else if (update.skipDetail) this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     session.appliedStep = update.step;
     if (session.checksum !== update.parameterChecksum) {
@@ -394,7 +401,7 @@ export class Worker {
 
 /**
  * The parameters of a Welcome or Update and their checksum, which is the frame's CRC-32 that decodeMessage already
- * verified. The array may view the received frame: the worker never modifies parameters in place.
+ * verified. The array may view the received frame: copy it to keep it.
  */
 function receivedParameters(message: DecodedMessage, count: number): { params: Float32Array; checksum: number } {
   const params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [count], 'float32');

@@ -17,6 +17,11 @@ export interface TrainingInputs {
   readonly t: Int32Array;
   /** Standard normal noise ε, batch·h·w·c values in row-major [batch, h, w, c] order. */
   readonly noise: Float32Array;
+  /**
+   * One 32-bit key per sample from which the model draws that sample's dropout masks (training mode); absent when
+   * the inputs were not drawn per sample, and then no dropout is applied.
+   */
+  readonly keys?: Uint32Array;
 }
 
 /**

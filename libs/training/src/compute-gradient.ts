@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { diffusionLoss, type DiffusionSchedule, type Rng, type TrainingInputs } from '@ddpm/diffusion-core';
+import { diffusionLoss, type DiffusionSchedule, type TrainingInputs } from '@ddpm/diffusion-core';
 import { unflattenWeights, type UNet } from '@ddpm/unet';
 
 /** A worker's contribution to one step. */
@@ -19,7 +19,9 @@ export interface GradientResult {
  * Promises: all tensors it creates are released before it returns; the gradient is written to `options.into` when
  * given (a buffer the caller reuses across steps: fresh memory is expensive to touch), otherwise to a new buffer.
  * Preconditions: `params` holds model.parameterCount() floats; `x0` is [batch, h, w, c] in [-1, 1] matching the
- * model's image shape; `inputs` holds one timestep and one image of noise per sample.
+ * model's image shape; `inputs` holds one timestep and one image of noise per sample. The model is in training mode
+ * when `inputs.keys` is set (drawTrainingInputs sets it): dropout masks per sample, so a gradient is the same
+ * however the global batch is split.
  * Does not: clip, average across workers or apply the gradient.
  */
 export function computeGradient(
@@ -28,16 +30,16 @@ export function computeGradient(
   params: Float32Array,
   x0: tf.Tensor4D,
   inputs: TrainingInputs,
-  options: { readonly dropoutRng?: Rng; readonly into?: Float32Array } = {},
+  options: { readonly into?: Float32Array } = {},
 ): GradientResult {
-  const { dropoutRng, into } = options;
+  const { into } = options;
   if (into !== undefined && into.length !== params.length) {
     throw new RangeError(`computeGradient: the output buffer holds ${into.length} values but the model has ${params.length} parameters; allocate one of the model's size.`);
   }
   const weights = unflattenWeights(model.specs, params);
   try {
     const lossOf = (...w: tf.Tensor[]): tf.Scalar =>
-      diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutRng }), x0, inputs);
+      diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutKeys: inputs.keys }), x0, inputs);
     const { value, grads } = tf.valueAndGrads(lossOf)(weights);
     const gradient = into ?? new Float32Array(params.length);
     let offset = 0;

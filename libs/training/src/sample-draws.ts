@@ -1,7 +1,8 @@
 import { Rng, type TrainingInputs } from '@ddpm/diffusion-core';
 
 /**
- * Draws t and ε for each sample from a generator keyed by (run seed, step, dataset index) alone.
+ * Draws t and ε for each sample from a generator keyed by (run seed, step, dataset index) alone, and returns those
+ * keys, from which the model draws the sample's dropout masks.
  *
  * Promises: a sample's draws do not depend on which worker computes it, on the local batch it sits in, or on how
  * many workers there are. This is what makes two workers with local batch b compute exactly the gradient of one
@@ -11,12 +12,14 @@ import { Rng, type TrainingInputs } from '@ddpm/diffusion-core';
 export function drawTrainingInputs(seed: number, step: number, indices: ArrayLike<number>, imageSize: number, timesteps: number): TrainingInputs {
   const t = new Int32Array(indices.length);
   const noise = new Float32Array(indices.length * imageSize);
+  const keys = new Uint32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
-    const rng = new Rng(sampleKey(seed, step, indices[i]));
+    keys[i] = sampleKey(seed, step, indices[i]);
+    const rng = new Rng(keys[i]);
     t[i] = rng.int(timesteps);
     rng.fillNormal(noise.subarray(i * imageSize, (i + 1) * imageSize));
   }
-  return { t, noise };
+  return { t, noise, keys };
 }
 
 /** A 32-bit key mixing the three integers (murmur3-style finaliser), so neighbouring samples get unrelated streams. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, timestepEmbedding } from '@ddpm/diffusion-core';
+import { timestepEmbedding } from '@ddpm/diffusion-core';
 import { type UNetConfig } from './config.ts';
 import { type GroupNormActivation, groupNorm, groupNormParts } from './group-norm.ts';
 import { conv2d, dense, dropout, silu } from './layers.ts';
@@ -44,8 +44,11 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     private readonly config: UNetConfig,
     private readonly cursor: WeightCursor,
     private readonly t: tf.Tensor1D,
-    private readonly dropoutRng: Rng | undefined,
+    private readonly dropoutKeys: ArrayLike<number> | undefined,
   ) {}
+
+  /** Dropout calls so far in this forward pass: the site number that keeps each call's masks distinct. */
+  private dropoutSite = 0;
 
   private conv(scope: string, x: tf.Tensor4D, stride: 1 | 2 = 1): tf.Tensor4D {
     return conv2d(x, this.cursor.next(`${scope}/W`), this.cursor.next(`${scope}/b`), stride);
@@ -106,7 +109,7 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     const tembProj = this.dense(`${scope}/temb_proj`, this.embedding);
     h = tf.add(h, tf.reshape(tembProj, [batch, 1, 1, channels]));
     h = this.norm(`${scope}/norm2`, h, 'silu');
-    if (this.dropoutRng !== undefined) h = dropout(h, this.config.dropout, this.dropoutRng);
+    if (this.dropoutKeys !== undefined) h = dropout(h, this.config.dropout, this.dropoutKeys, this.dropoutSite++);
     h = this.conv(`${scope}/conv2`, h);
     const shortcut = inChannels === channels ? parts[0] : this.splitConv(`${scope}/nin_shortcut`, parts);
     return tf.add(shortcut, h);
@@ -167,7 +170,8 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
  * The U-Net forward pass εθ(x_t, t) with explicit weights.
  *
  * Preconditions: `config` is valid; `weights` match `specs` (checked by the caller); xt is [B, S, S, inChannels].
- * Promises: returns [B, S, S, outChannels]; applies dropout only when `dropoutRng` is given. Not tidied here.
+ * Promises: returns [B, S, S, outChannels]; applies dropout only when `dropoutKeys` (one per sample) are given.
+ * Not tidied here.
  */
 export function forwardUNet(
   config: UNetConfig,
@@ -175,10 +179,10 @@ export function forwardUNet(
   weights: readonly tf.Tensor[],
   xt: tf.Tensor4D,
   t: tf.Tensor1D,
-  dropoutRng: Rng | undefined,
+  dropoutKeys: ArrayLike<number> | undefined,
 ): tf.Tensor4D {
   const cursor = new WeightCursor(specs, weights);
-  const out = walkUNet(config, new TensorOps(config, cursor, t, dropoutRng), xt);
+  const out = walkUNet(config, new TensorOps(config, cursor, t, dropoutKeys), xt);
   cursor.finish();
   return out;
 }

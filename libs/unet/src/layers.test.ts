@@ -60,24 +60,32 @@ test('silu(x) = x / (1 + exp(-x))', (t) => {
 
 test('dropout keeps about 1 - rate of the elements, scales them by 1/(1 - rate), and is reproducible', (t) => {
   const rate = 0.25;
-  const x = tf.ones([20000]);
-  const first = tf.tidy(() => dropout(x, rate, new Rng(9)).dataSync());
-  const again = tf.tidy(() => dropout(x, rate, new Rng(9)).dataSync());
-  const other = tf.tidy(() => dropout(x, rate, new Rng(10)).dataSync());
+  const x = tf.ones([4, 5000]);
+  const keys = [9, 10, 11, 12];
+  const first = tf.tidy(() => dropout(x, rate, keys, 0).dataSync());
+  const again = tf.tidy(() => dropout(x, rate, keys, 0).dataSync());
+  const other = tf.tidy(() => dropout(x, rate, keys, 1).dataSync());
   const kept = first.filter((v) => v !== 0);
   t.true(kept.every((v) => Math.abs(v - 1 / (1 - rate)) < 1e-6));
   // Binomial(20000, 0.75): sd ≈ 61, so ±400 is a > 6-sigma band.
   t.true(Math.abs(kept.length - 15000) < 400, `kept ${kept.length} of 20000`);
   t.true(first.every((v, i) => v === again[i]));
-  t.false(first.every((v, i) => v === other[i]));
+  t.false(first.every((v, i) => v === other[i]), 'another site draws another mask');
   x.dispose();
 });
 
-test('dropout at rate 0 returns its input without drawing from the Rng', (t) => {
-  const x = tf.ones([10]);
-  const rng = new Rng(4);
-  const before = rng.state();
-  t.is(dropout(x, 0, rng), x);
-  t.deepEqual(rng.state(), before);
+test("a sample's dropout mask depends on its key alone, not on the batch it sits in", (t) => {
+  const x = tf.ones([3, 4, 4, 8]);
+  const whole = tf.tidy(() => dropout(x, 0.5, [101, 202, 303], 2).arraySync()) as number[][][][];
+  const middle = tf.tidy(() => dropout(tf.slice(x, [1], [1]), 0.5, [202], 2).arraySync()) as number[][][][];
+  t.deepEqual(whole[1], middle[0]);
+  t.notDeepEqual(whole[0], whole[1], 'different keys draw different masks');
+  t.throws(() => dropout(x, 0.5, [1, 2], 0), { message: /2 keys for a batch of 3/ });
+  x.dispose();
+});
+
+test('dropout at rate 0 returns its input', (t) => {
+  const x = tf.ones([2, 10]);
+  t.is(dropout(x, 0, [4, 5], 0), x);
   x.dispose();
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng } from '@ddpm/diffusion-core';
+import { Rng } from '@ddpm/diffusion-core';
 
 /**
  * Functional layer primitives of the U-Net. Each takes its weights explicitly, creates no variables, and is
@@ -50,15 +50,32 @@ export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(
 
 /**
  * Inverted dropout: zeroes each element with probability `rate` and scales the rest by 1/(1 − rate),
- * as tf.nn.dropout does. The mask is drawn in JavaScript from `rng` (one 32-bit draw per element, in row-major
- * order), so the same Rng state always gives the same mask on every backend.
- * Precondition: 0 <= rate < 1. Returns x itself when rate is 0, without consuming any draws.
+ * as tf.nn.dropout does. Sample b's mask (x[b], row-major, one 32-bit draw per element) comes from an Rng seeded by
+ * its own key and the dropout `site` (which call in the network this is), drawn in JavaScript.
+ *
+ * Promises: a sample's mask depends only on (keys[b], site): not on the backend, nor on the other samples of the
+ * batch, so a batch split across workers drops exactly what one process would.
+ * Preconditions: 0 <= rate < 1; keys holds one 32-bit key per sample (x.shape[0]). Returns x itself when rate is 0.
  */
-export function dropout<T extends tf.Tensor>(x: T, rate: number, rng: Rng): T {
+export function dropout<T extends tf.Tensor>(x: T, rate: number, keys: ArrayLike<number>, site: number): T {
   if (rate === 0) return x;
+  const batch = x.shape[0];
+  if (keys.length !== batch) throw new RangeError(`dropout: ${keys.length} keys for a batch of ${batch}; pass one key per sample.`);
   const threshold = rate * 4294967296;
   const scale = 1 / (1 - rate);
   const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.nextUint32() < threshold ? 0 : scale;
+  const perSample = x.size / batch;
+  for (let b = 0; b < batch; b++) {
+    const rng = new Rng(dropoutSeed(keys[b], site));
+    for (let i = b * perSample; i < (b + 1) * perSample; i++) mask[i] = rng.nextUint32() < threshold ? 0 : scale;
+  }
   return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+}
+
+/** Mixes a sample key with a dropout site (murmur3 finaliser), so every site of every sample gets its own stream. */
+function dropoutSeed(key: number, site: number): number {
+  let h = Math.imul((key >>> 0) ^ Math.imul(site + 1, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

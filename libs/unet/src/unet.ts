@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng } from '@ddpm/diffusion-core';
 import { type UNetConfig, validateConfig } from './config.ts';
 import { forwardUNet } from './forward.ts';
 import { buildParameterSpecs, type ParameterSpec } from './parameter-specs.ts';
@@ -8,10 +7,11 @@ import { checkWeights, countParameters, initialWeightsFlat, unflattenWeights } f
 /** Options of {@link UNet.apply}. */
 export interface ApplyOptions {
   /**
-   * Training mode: when given (and config.dropout > 0), each residual block applies dropout with a mask drawn
-   * from this Rng, advancing it. When absent the network is deterministic (evaluation / sampling).
+   * Training mode: one 32-bit key per sample. When given (and config.dropout > 0), each residual block applies
+   * dropout, sample b's mask drawn from keys[b] and the block (see layers.ts dropout), so the mask does not depend on
+   * the batch a sample sits in. When absent the network is deterministic (evaluation / sampling).
    */
-  readonly dropoutRng?: Rng;
+  readonly dropoutKeys?: ArrayLike<number>;
 }
 
 /**
@@ -72,6 +72,6 @@ export class UNet {
       throw new RangeError(`UNet.apply: t has shape [${t.shape}] but needs one timestep per image, shape [${batch}].`);
     }
     checkWeights(this.specs, weights);
-    return tf.tidy(() => forwardUNet(this.config, this.specs, weights, xt, t, options.dropoutRng));
+    return tf.tidy(() => forwardUNet(this.config, this.specs, weights, xt, t, options.dropoutKeys));
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel } from './replace-wasm-kernel.ts';
 import { wasmConv2DBackpropFilter } from './wasm-conv-backprop-filter.ts';
 import { wasmConv2DBackpropInput } from './wasm-conv-backprop-input.ts';
 
@@ -18,14 +19,8 @@ let originalBackpropInput: tf.KernelConfig | undefined;
  */
 export function installWasmConvGradients(): boolean {
   if (wasmConvGradientsInstalled()) return false;
-  const existingInput = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
-  if (existingInput !== undefined) {
-    originalBackpropInput = existingInput;
-    tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
-  }
-  tf.registerKernel({ kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: wasmConv2DBackpropInput });
-  if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') !== undefined) tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
-  tf.registerKernel({ kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: wasmConv2DBackpropFilter });
+  originalBackpropInput = replaceWasmKernel(tf.Conv2DBackpropInput, wasmConv2DBackpropInput) ?? originalBackpropInput;
+  replaceWasmKernel(tf.Conv2DBackpropFilter, wasmConv2DBackpropFilter);
   return true;
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel } from './replace-wasm-kernel.ts';
 import { type WasmBackendInternals } from './wasm-heap-views.ts';
 import { WasmKernelCalls, type DisposingBackend } from './wasm-kernel-calls.ts';
 
@@ -70,8 +71,7 @@ function asBatchOfMatrices(shape: readonly number[]): [number, number, number] {
  */
 export function installWasmBatchMatMul(): boolean {
   if (wasmBatchMatMulInstalled()) return false;
-  if (tf.getKernel(tf.BatchMatMul, 'wasm') !== undefined) tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  tf.registerKernel({ kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: wasmBatchMatMul });
+  replaceWasmKernel(tf.BatchMatMul, wasmBatchMatMul);
   return true;
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel } from './replace-wasm-kernel.ts';
 
 /** The internals of the tfjs wasm backend (4.22) the heap Slice uses. */
 interface SliceBackend {
@@ -131,20 +132,9 @@ function memoryOffset(backend: SliceBackend, info: tf.TensorInfo): number {
  */
 export function installWasmHeapSlice(): boolean {
   if (wasmHeapSliceInstalled()) return false;
-  const existing = tf.getKernel(tf.Slice, 'wasm');
-  if (existing !== undefined) {
-    stockSlice = existing;
-    tf.unregisterKernel(tf.Slice, 'wasm');
-  }
-  tf.registerKernel({ kernelName: tf.Slice, backendName: 'wasm', kernelFunc: wasmHeapSlice });
-  const existingConcat = tf.getKernel(tf.Concat, 'wasm');
-  if (existingConcat !== undefined) {
-    stockConcat = existingConcat;
-    tf.unregisterKernel(tf.Concat, 'wasm');
-  }
-  tf.registerKernel({ kernelName: tf.Concat, backendName: 'wasm', kernelFunc: wasmHeapConcat });
-  if (tf.getKernel(tf.SplitV, 'wasm') !== undefined) tf.unregisterKernel(tf.SplitV, 'wasm');
-  tf.registerKernel({ kernelName: tf.SplitV, backendName: 'wasm', kernelFunc: wasmHeapSplitV as unknown as tf.KernelFunc });
+  stockSlice = replaceWasmKernel(tf.Slice, wasmHeapSlice) ?? stockSlice;
+  stockConcat = replaceWasmKernel(tf.Concat, wasmHeapConcat) ?? stockConcat;
+  replaceWasmKernel(tf.SplitV, wasmHeapSplitV as unknown as tf.KernelFunc);
   return true;
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel } from './replace-wasm-kernel.ts';
 
 /** The part of the wasm backend the pooled Sum needs: a view of a tensor's data in the wasm heap. */
 interface HeapBackend {
@@ -81,12 +82,9 @@ function pooledSum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
  */
 export function installWasmPooledSum(): boolean {
   if (wasmPooledSumInstalled()) return false;
-  const existing = tf.getKernel(tf.Sum, 'wasm');
-  if (existing === undefined) throw new Error('installWasmPooledSum: the wasm backend has no Sum kernel; import @tensorflow/tfjs-backend-wasm first.');
-  originalSum = existing;
-  tf.unregisterKernel(tf.Sum, 'wasm');
+  if (tf.getKernel(tf.Sum, 'wasm') === undefined) throw new Error('installWasmPooledSum: the wasm backend has no Sum kernel; import @tensorflow/tfjs-backend-wasm first.');
   // The original's setup (binding its wasm function) must still run when the backend initialises after this.
-  tf.registerKernel({ kernelName: tf.Sum, backendName: 'wasm', kernelFunc: pooledSum as unknown as tf.KernelFunc, ...(existing.setupFunc === undefined ? {} : { setupFunc: existing.setupFunc }) });
+  originalSum = replaceWasmKernel(tf.Sum, pooledSum as unknown as tf.KernelFunc, true);
   return true;
 }
 

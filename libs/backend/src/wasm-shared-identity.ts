@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel } from './replace-wasm-kernel.ts';
 
 /** The part of the wasm backend the shared Identity needs: adding a reference to a tensor's data. */
 interface ReferenceCountingBackend {
@@ -26,8 +27,7 @@ function sharedIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown 
  */
 export function installWasmSharedIdentity(): boolean {
   if (wasmSharedIdentityInstalled()) return false;
-  if (tf.getKernel(tf.Identity, 'wasm') !== undefined) tf.unregisterKernel(tf.Identity, 'wasm');
-  tf.registerKernel({ kernelName: tf.Identity, backendName: 'wasm', kernelFunc: sharedIdentity });
+  replaceWasmKernel(tf.Identity, sharedIdentity);
   return true;
 }
 

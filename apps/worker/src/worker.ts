@@ -332,8 +332,9 @@ export class Worker {
       const { params, checksum } = receivedParameters(message, session.params.length);
       session.params.set(params);
       session.checksum = checksum;
+    } else if (update.skipDetail) {
+      this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     }
-    else if (update.skipDetail) this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     session.appliedStep = update.step;
     if (session.checksum !== update.parameterChecksum) {
       this.options.log.error({ step: update.step }, 'replica checksum mismatch after the update; asking the coordinator for fresh state');

@@ -14,6 +14,7 @@ import {
   type FoundCheckpoint, type RunConfig, type StepRecord,
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
+import { admit } from './admission.ts';
 import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
@@ -276,27 +277,12 @@ export class Coordinator {
       );
       return;
     }
-    // ZeroMQ keeps each connection's order, so a registered worker's sequence only moves forward: a number at or behind
-    // the last one is a replay (refused, counter unchanged); a jump ahead is accepted and logged.
-    const sequence = message.envelope.sequence;
-    const ahead = (sequence - member.lastSequence) >>> 0;
-    if (ahead === 0 || ahead >= 0x80000000) {
-      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.BAD_MESSAGE, `sequence ${sequence} is not after ${member.lastSequence}: a replayed or reordered message; it was ignored.`)));
+    const admission = admit(member, message, this.description.runId);
+    if (!admission.accepted) {
+      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, admission.error));
       return;
     }
-    if (ahead !== 1) this.options.log.warn({ worker: member.name, sequence, last: member.lastSequence }, 'sequence gap: messages from this worker were lost');
-    member.lastSequence = sequence;
-    // A worker not welcomed yet on this connection does not know its id or the run: it sends id 0 and no run id. Queued
-    // heartbeats of that phase may arrive after the Welcome, so id 0 stays acceptable for heartbeats.
-    const anonymous = message.envelope.workerId === 0 && (member.state === 'pending' || message.kind === 'heartbeat');
-    if (message.envelope.workerId !== member.id && !anonymous) {
-      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNKNOWN_WORKER, `this connection is worker ${member.id} but the message claims worker ${message.envelope.workerId}; it was ignored.`)));
-      return;
-    }
-    if (!anonymous && message.envelope.runId !== this.description.runId) {
-      if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the message is for run '${message.envelope.runId}' but this run is '${this.description.runId}'; send a Hello to join it.`)));
-      return;
-    }
+    if (admission.lost > 0) this.options.log.warn({ worker: member.name, sequence: member.lastSequence, lost: admission.lost }, 'sequence gap: messages from this worker were lost');
     member.lastSeenMs = Date.now();
     switch (message.kind) {
       case 'gradient':

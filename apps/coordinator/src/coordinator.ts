@@ -383,7 +383,7 @@ export class Coordinator {
       await this.sendTo(member, this.errorFrames(member.id, error));
       return;
     }
-    // add() checks finiteness in its own pass; a worker whose gradient is non-finite skips the step for everyone.
+    // add() checks finiteness while it adds; a worker whose gradient is non-finite skips the step for everyone.
     if (gradient === undefined || !this.reducer.add(gradient, body.samples)) {
       current.nonFinite.push(member.name);
       this.options.log.warn({ worker: member.name, step: body.step, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);

@@ -103,8 +103,9 @@ export function presetWithParameters(params: number): string {
 
 /**
  * A dataset the preset accepts, for the coordinator and the workers alike: the bundled MNIST for greyscale 28x28
- * presets, otherwise 64 random RGB PNGs written to `dir` (the benchmark never looks at pixels; the coordinator
- * only needs images of the model's shape to shard).
+ * presets, otherwise 64 synthetic PNGs with the preset's channels written to `dir`, which both sides resize to the
+ * preset's size (the benchmark never looks at pixels; the coordinator only needs images of the model's shape to
+ * shard). Workers get the same --image-size so that their dataset fingerprint matches the coordinator's.
  */
 function benchData(config: UNetConfig, dir: string): { coordinator: string[]; worker: string[] } {
   if (config.inChannels === 1 && config.imageSize === 28) return { coordinator: ['--data', 'mnist'], worker: ['--data', 'mnist'] };

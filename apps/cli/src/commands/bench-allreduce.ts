@@ -107,7 +107,7 @@ export function presetWithParameters(params: number): string {
  * preset's size (the benchmark never looks at pixels; the coordinator only needs images of the model's shape to
  * shard). Workers get the same --image-size so that their dataset fingerprint matches the coordinator's.
  */
-function benchData(config: UNetConfig, dir: string): { coordinator: string[]; worker: string[] } {
+export function benchData(config: UNetConfig, dir: string): { coordinator: string[]; worker: string[] } {
   if (config.inChannels === 1 && config.imageSize === 28) return { coordinator: ['--data', 'mnist'], worker: ['--data', 'mnist'] };
   mkdirSync(dir, { recursive: true });
   const { imageSize: size, inChannels: channels } = config;

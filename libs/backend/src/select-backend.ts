@@ -68,7 +68,7 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
  * On wasm, the fast XNNPACK conv-gradient kernels ({@link installWasmConvGradients}) and a copy-free Identity
  * ({@link installWasmSharedIdentity}), a pooling channel Sum ({@link installWasmPooledSum}) and an all-XNNPACK
- * BatchMatMul ({@link installWasmBatchMatMul}) and a heap-copy Slice/SplitV ({@link installWasmHeapSlice}) are
+ * BatchMatMul ({@link installWasmBatchMatMul}) and heap-copy Slice, SplitV and Concat ({@link installWasmHeapSlice}) are
  * installed before use.
  *
  * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered

@@ -8,7 +8,7 @@ export interface DisposingBackend {
 
 /**
  * Calls kernels that the wasm backend already registers (Conv2D, Transpose, PadV2, Reshape, Slice, BatchMatMul,
- * Concat, StridedSlice) directly through their `kernelFunc`, bypassing the engine, and remembers every result so that
+ * Concat) directly through their `kernelFunc`, bypassing the engine, and remembers every result so that
  * {@link WasmKernelCalls.disposeIntermediates} can release all of them at once.
  *
  * Promises: every TensorInfo returned by a call is tracked until {@link keep} takes it out, so a kernel built on

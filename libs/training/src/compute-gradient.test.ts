@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@ddpm/backend';
 import { makeSchedule, Rng } from '@ddpm/diffusion-core';
 import { flattenWeights, UNet, type UNetConfig } from '@ddpm/unet';
-import { computeGradient } from './compute-gradient.ts';
+import { computeGradient, type GradientStream } from './compute-gradient.ts';
+import { bucketRange, bucketStarts } from './gradient-buckets.ts';
 import { drawTrainingInputs } from './sample-draws.ts';
 
 // Small enough for the cpu backend, with dropout on so training mode is exercised.
@@ -64,5 +65,108 @@ test('the gradient is written into a caller-owned buffer of the model\'s size, a
   t.is(gradient, into);
   t.true(into.some((g) => g !== 0));
   t.throws(() => computeGradient(model, schedule, params, x0, inputs, { into: new Float32Array(3) }), { message: /holds 3 values but the model has/ });
+  x0.dispose();
+});
+
+/** One step's fixed inputs for the streaming tests: two samples, dropout on. */
+function streamSetup() {
+  const { model, params, images } = setup();
+  const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
+  const x0 = tf.tensor4d(images, [2, 8, 8, 1]);
+  const inputs = drawTrainingInputs(SEED, STEP, [11, 42], 64, schedule.timesteps);
+  const sizes = model.specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
+  // 4 KiB buckets: about 20 for this 45k-parameter model.
+  const starts = bucketStarts(sizes, 4096);
+  const run = (options: { into?: Float32Array; stream?: GradientStream } = {}) => computeGradient(model, schedule, params, x0, inputs, options);
+  return { model, params, x0, sizes, starts, run };
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+test('a streamed gradient is bit for bit the plain one; each bucket is reported once, its range already final', (t) => {
+  const { params, x0, starts, run } = streamSetup();
+  const plain = run();
+  const into = new Float32Array(params.length).fill(Number.NaN);
+  const reports: { bucket: number; loss: number; values: Float32Array }[] = [];
+  const onBucket = (bucket: number, loss: number): void => {
+    const { start, end } = bucketRange(starts, into.length, bucket);
+    reports.push({ bucket, loss, values: into.slice(start, end) });
+  };
+  const streamed = run({ into, stream: { starts, onBucket } });
+  t.true(starts.length >= 10, `${starts.length} buckets`);
+  t.is(streamed.gradient, into);
+  t.true(sameBits(into, plain.gradient), 'the same bits as without a stream');
+  t.is(streamed.loss, plain.loss);
+  t.deepEqual(reports.map((r) => r.bucket).sort((a, b) => a - b), starts.map((_, b) => b), 'every bucket exactly once');
+  for (const { bucket, loss, values } of reports) {
+    const { start, end } = bucketRange(starts, into.length, bucket);
+    t.true(sameBits(values, into.subarray(start, end)), `bucket ${bucket} was final when reported`);
+    t.is(loss, plain.loss, `bucket ${bucket} carries the batch's loss`);
+  }
+  t.is(reports[0].bucket, starts.length - 1, 'the last parameters\' bucket is reported first');
+  x0.dispose();
+});
+
+test('buckets are reported during backprop: most of the backward convolutions run after the first report', async (t) => {
+  const { params, x0, starts, run } = streamSetup();
+  const into = new Float32Array(params.length);
+  let marked = false;
+  // The first report runs a kernel the U-Net never uses (Cosh), marking its place in the profile's kernel sequence.
+  const onBucket = (): void => {
+    if (marked) return;
+    marked = true;
+    tf.dispose(tf.cosh(tf.scalar(0)));
+  };
+  const profile = await tf.profile(() => {
+    run({ into, stream: { starts, onBucket } });
+  });
+  const names = profile.kernels.map((kernel) => kernel.name);
+  const marker = names.indexOf('Cosh');
+  const backward = (list: string[]) => list.filter((name) => name === 'Conv2DBackpropFilter' || name === 'Conv2DBackpropInput').length;
+  const total = backward(names);
+  const after = backward(names.slice(marker + 1));
+  t.true(marker > 0 && total > 0);
+  t.true(after >= 0.9 * total, `${after} of ${total} backward convolutions ran after the first report`);
+  x0.dispose();
+});
+
+test('streaming releases every tensor it creates, also when onBucket throws', (t) => {
+  const { params, x0, starts, run } = streamSetup();
+  const into = new Float32Array(params.length);
+  run({ into, stream: { starts, onBucket: () => undefined } }); // warm up (kernels may keep tensors of their own)
+  const before = tf.memory().numTensors;
+  run({ into, stream: { starts, onBucket: () => undefined } });
+  t.is(tf.memory().numTensors, before, 'after a streamed step');
+  const reported: number[] = [];
+  const onBucket = (bucket: number): void => {
+    reported.push(bucket);
+    if (reported.length === 2) throw new Error('socket closed');
+  };
+  t.throws(() => run({ into, stream: { starts, onBucket } }), { message: 'socket closed' });
+  t.is(reported.length, 2, 'no bucket is reported after onBucket threw');
+  t.is(tf.memory().numTensors, before, 'after onBucket threw');
+  x0.dispose();
+});
+
+test('a stream needs `into` and starts on parameter tensor boundaries', (t) => {
+  const { params, x0, sizes, starts, run } = streamSetup();
+  const into = new Float32Array(params.length);
+  const onBucket = (): void => t.fail('no bucket is reported for a refused stream');
+  const before = tf.memory().numTensors;
+  t.throws(() => run({ stream: { starts, onBucket } }), { message: /options.stream needs options.into/ });
+  const inside = sizes[0] + 1; // one element into the second tensor
+  t.true(sizes[1] > 1);
+  t.throws(() => run({ into, stream: { starts: [0, inside], onBucket } }), { message: /starts\[1\] = .* is not where a parameter tensor/ });
+  t.throws(() => run({ into, stream: { starts: [sizes[0]], onBucket } }), { message: /must begin with 0/ });
+  t.throws(() => run({ into, stream: { starts: [], onBucket } }), { message: /must begin with 0/ });
+  t.throws(() => run({ into, stream: { starts: [0, sizes[0], sizes[0]], onBucket } }), { message: /strictly ascending/ });
+  t.throws(() => run({ into, stream: { starts: [0, params.length], onBucket } }), { message: /is not where a parameter tensor/ });
+  t.is(tf.memory().numTensors, before, 'refused before any tensor is made');
+  // A single bucket covering everything is a valid stream.
+  const single: number[] = [];
+  run({ into, stream: { starts: [0], onBucket: (bucket) => single.push(bucket) } });
+  t.deepEqual(single, [0]);
   x0.dispose();
 });

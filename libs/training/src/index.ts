@@ -4,9 +4,10 @@ export { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type Checkpoint, typ
 export { CheckpointStore, type FoundCheckpoint, type RejectedCheckpoint } from './checkpoint-store.ts';
 export { DataOrder, type CarriedIndices, type DataOrderState, type OrderedBatch } from './data-order.ts';
 export { limitDataset } from './dataset-limit.ts';
-export { computeGradient, type GradientResult } from './compute-gradient.ts';
+export { computeGradient, type GradientResult, type GradientStream } from './compute-gradient.ts';
 export { emaDecayAt, updateEma } from './ema.ts';
 export { clipGlobalNorm, globalNorm } from './gradient-clip.ts';
+export { bucketRange, bucketStarts } from './gradient-buckets.ts';
 export { learningRateAt } from './learning-rate.ts';
 export { MetricsLog, type StepRecord } from './metrics-log.ts';
 export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState, type UpdateResult } from './optimizer.ts';

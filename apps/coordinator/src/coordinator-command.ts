@@ -4,7 +4,7 @@ import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
 import { protocolLimits, readAllowList, readKeyPair } from '@ddpm/protocol';
 import { createCoordinatorMetrics, createRegistry } from '@ddpm/metrics';
-import { addBackendOption, addJobOptions, addMetricsOptions, addRunOptions, createLogger, createProgress, integer, runConfigFromFlags, startMetrics, type JobFlags, type MetricsFlags, type RunFlags } from '@ddpm/runtime';
+import { addBackendOption, addJobOptions, addMetricsOptions, addRunOptions, createLogger, createProgress, decimal, integer, runConfigFromFlags, startMetrics, type JobFlags, type MetricsFlags, type RunFlags } from '@ddpm/runtime';
 import { CheckpointStore, limitDataset, loadCheckpoint, type FoundCheckpoint } from '@ddpm/training';
 import { resolvePreset } from '@ddpm/unet';
 import type { Logger } from 'pino';
@@ -16,6 +16,7 @@ interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags {
   minWorkers: number;
   maxWorkers: number;
   maxMessageMb: number;
+  bucketMb: number;
   backend: BackendRequest;
   curveSecretKey?: string;
   allowKeys?: string;
@@ -55,6 +56,7 @@ export function coordinatorCommand(): Command {
     .option('--min-workers <n>', 'steps wait until this many workers are connected', integer(1, 4096), 1)
     .option('--max-workers <n>', 'refuse workers beyond this many (joined or joining)', integer(1, 4096), 64)
     .option('--max-message-mb <n>', 'largest message accepted, in MiB (never more than one gradient)', integer(1, 4096), 256)
+    .option('--bucket-mb <n>', 'gradient bucket size in MiB: workers send each bucket as soon as backpropagation finished it', decimal(0.0625, 1024), 1)
     .option('--curve-secret-key <file>', "the coordinator's CURVE key pair (ddpm keygen); enables encryption and authentication")
     .option('--allow-keys <file>', 'public keys of the workers allowed in, one per line (required with --curve-secret-key)')
     .action(async (flags: CoordinatorFlags) => {
@@ -77,7 +79,7 @@ export function coordinatorCommand(): Command {
       const coordinator = new Coordinator(
         {
           run: runConfigFromFlags(flags), bind: flags.bind, minWorkers: flags.minWorkers, maxWorkers: flags.maxWorkers,
-          limits: protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 }), log, metrics,
+          limits: protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 }), log, metrics, bucketBytes: Math.round(flags.bucketMb * 1024 * 1024),
           heartbeatIntervalMs: flags.heartbeatInterval * 1000, heartbeatTimeoutMs: flags.heartbeatTimeout * 1000,
           checkpoints: { store, everySteps: flags.checkpointEvery, everySeconds: flags.checkpointSeconds },
           resume, straggler: { factor: flags.stragglerFactor, exclude: flags.excludeStragglers },

@@ -10,7 +10,7 @@ import {
   PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type DecodedMessage, type ProtocolLimits,
 } from '@ddpm/protocol';
 import {
-  CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
+  bucketStarts, CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
   type FoundCheckpoint, type RunConfig, type StepRecord,
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
@@ -19,11 +19,17 @@ import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 import { Membership, type Member } from './membership.ts';
-import { errorFrames, heartbeatFrames, shutdownFrames, stepStartFrames, updateFrames, welcomeFrames, type RunDescription, type StepOutcome } from './messages.ts';
+import {
+  errorFrames, heartbeatFrames, meanGradientFrames, shutdownFrames, stepStartFrames, updateFrames, welcomeFrames, type RunDescription, type StepOutcome,
+} from './messages.ts';
 import { SendQueue } from './send-queue.ts';
 import { Serial } from './serial.ts';
 import type { StepInProgress } from './step-in-progress.ts';
 import { StragglerDetector } from './straggler-detector.ts';
+
+const __t=(m:string)=>{if(process.env.DDPM_TRACE)process.stderr.write(`TRACE ${(performance.timeOrigin+performance.now()).toFixed(1)} ${m}\n`)};
+/** Default target size of a gradient bucket (CoordinatorOptions.bucketBytes). */
+export const DEFAULT_BUCKET_BYTES = 1 << 20;
 
 /** When the coordinator writes checkpoints. */
 export interface CheckpointPolicy {
@@ -53,6 +59,12 @@ export interface CoordinatorOptions {
   readonly resume?: FoundCheckpoint;
   /** Straggler reporting: factor over the other workers' median step time, and whether to drop flagged workers. */
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
+  /**
+   * Target size of a gradient bucket in bytes (Welcome.bucket_starts; default 1 MiB): workers send each bucket as soon
+   * as backpropagation finished it, and the coordinator sends each bucket's mean as soon as every part arrived.
+   * Smaller buckets overlap more of the transfer with the compute; each costs one message per worker and step.
+   */
+  readonly bucketBytes?: number;
   /** Extra ZeroMQ socket options for the ROUTER (CURVE server keys). */
   readonly socketOptions?: { readonly curveServer?: boolean; readonly curveSecretKey?: string; readonly curvePublicKey?: string };
   readonly onStep?: (record: StepRecord) => void;
@@ -139,7 +151,8 @@ export class Coordinator {
       this.finalLoss = meta.lastLoss ?? Number.NaN;
       runId = meta.runId;
     }
-    this.reducer = new GradientReducer(this.optimizer.params.length);
+    const starts = bucketStarts(this.model.specs.map((spec) => spec.shape.reduce((a, b) => a * b, 1)), options.bucketBytes ?? DEFAULT_BUCKET_BYTES);
+    this.reducer = new GradientReducer(this.optimizer.params.length, starts);
     this.checksum = parameterChecksum(this.optimizer.params);
     this.snapshots = new UpdateSnapshots(this.optimizer.params.length);
     this.recorder = new RunRecorder(run, this.model, makeSchedule(run.schedule));
@@ -147,7 +160,7 @@ export class Coordinator {
     this.stragglers = new StragglerDetector(options.straggler.factor);
     this.description = {
       runId, run, model: this.model.config, parameterCount: this.optimizer.params.length, datasetSize: dataset.count,
-      limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs, heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs, heartbeatTimeoutMs: options.heartbeatTimeoutMs, bucketStarts: starts,
     };
     // The largest message a worker may send is a Gradient: parameter_count float32 plus the envelope. Anything bigger
     // is refused by libzmq before it is allocated (maxMessageSize applies per frame).
@@ -344,7 +357,8 @@ export class Coordinator {
       await this.replyToStranger(identity, new ProtocolError(ErrorCode.DATASET_MISMATCH, `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${this.fingerprint}); point --data at the same files (and the same --dataset-limit), or use --data stream to receive samples from the coordinator.`, { fatal: true }));
       return;
     }
-    const member = this.members.add(identity, { name, backend: hello.backend, hasDataset, sequence: message.envelope.sequence }, Date.now());
+    const appliesOptimizer = hello.capabilities?.appliesOptimizer === true;
+    const member = this.members.add(identity, { name, backend: hello.backend, hasDataset, appliesOptimizer, sequence: message.envelope.sequence }, Date.now());
     this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: resume != null }, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
     this.options.metrics?.workerJoined(member.name);
     if (this.current === undefined) {
@@ -353,6 +367,7 @@ export class Coordinator {
     }
   }
 
+  /** One bucket of a worker's gradient: checked, added to the bucket's sum; completes the bucket, then the step. */
   private async onGradient(member: Member, message: Extract<DecodedMessage, { kind: 'gradient' }>): Promise<void> {
     const body = message.body;
     const current = this.current;
@@ -361,9 +376,14 @@ export class Coordinator {
       return;
     }
     const assigned = current.assigned.get(member.id);
-    if (assigned === undefined || !current.awaited.has(member.id) || body.samples !== assigned.length) {
-      const reason = assigned === undefined || !current.awaited.has(member.id) ? `no gradient is awaited from this worker for step ${body.step}` : `the gradient covers ${body.samples} samples but ${assigned.length} were assigned`;
-      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`)));
+    const refusal =
+      assigned === undefined || !current.awaited.has(member.id) ? `no gradient is awaited from this worker for step ${body.step}`
+      : body.samples !== assigned.length ? `the gradient covers ${body.samples} samples but ${assigned.length} were assigned`
+      : body.bucket >= this.reducer.buckets ? `bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`
+      : current.senders[body.bucket].has(member.id) ? `bucket ${body.bucket} of step ${body.step} arrived twice`
+      : undefined;
+    if (refusal !== undefined) {
+      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${refusal}; it was dropped.`)));
       return;
     }
     this.snapshots.confirm(member.id);
@@ -372,31 +392,52 @@ export class Coordinator {
       await this.resynchronise(member);
       return;
     }
-    let gradient: Float32Array | undefined;
+    const { start, end } = this.reducer.range(body.bucket);
+    let part: Float32Array | undefined;
     try {
       expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
-      if (body.allFinite && Number.isFinite(body.loss)) {
-        gradient = expectTensor(message.tensors, TENSOR_NAMES.gradient, [this.description.parameterCount], 'float32');
-      }
+      if (body.allFinite && Number.isFinite(body.loss)) part = expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32');
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       await this.sendTo(member, this.errorFrames(member.id, error));
       return;
     }
     // add() checks finiteness while it adds; a worker whose gradient is non-finite skips the step for everyone.
-    if (gradient === undefined || !this.reducer.add(gradient, body.samples)) {
+    if ((part === undefined || !this.reducer.add(body.bucket, part, body.samples)) && !current.nonFinite.includes(member.name)) {
       current.nonFinite.push(member.name);
-      this.options.log.warn({ worker: member.name, step: body.step, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);
-    } else {
+      this.options.log.warn({ worker: member.name, step: body.step, bucket: body.bucket, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);
+    }
+    current.senders[body.bucket].add(member.id);
+    await this.reduceCompleteBuckets(current);
+    if (current.senders.some((senders) => !senders.has(member.id))) return;
+    // Every bucket of this worker arrived.
+    if (!current.nonFinite.includes(member.name)) {
       current.contributors += 1;
       current.lossSum += body.loss * body.samples;
       current.samples += body.samples;
     }
     current.awaited.delete(member.id);
-    current.consumed.push(...assigned);
+    current.consumed.push(...assigned!);
     current.lastArrivalMs = performance.now();
     this.stragglers.record(member.id, current.lastArrivalMs - (current.sentMs.get(member.id) ?? current.startedMs));
     if (current.awaited.size === 0) await this.completeStep(current);
+  }
+
+  /**
+   * Takes the mean of every bucket that every expected worker has now sent, and sends it to the workers that apply the
+   * optimizer (not when the step will be skipped, nor for a bucket nobody contributed to: all its workers were lost).
+   */
+  private async reduceCompleteBuckets(current: StepInProgress): Promise<void> {
+    for (let bucket = 0; bucket < current.senders.length; bucket++) {
+      if (current.reduced[bucket] || [...current.expected].some((id) => !current.senders[bucket].has(id))) continue;
+      current.reduced[bucket] = true;
+      if (current.nonFinite.length > 0 || this.reducer.samplesOf(bucket) === 0) continue;
+      const mean = this.reducer.mean(bucket);
+      const crc = parameterChecksum(mean);
+      for (const member of this.members.active()) {
+        if (member.appliesOptimizer) await this.sendTo(member, meanGradientFrames(this.description, member.id, this.nextSeq(), current.step, bucket, mean, crc));
+      }
+    }
   }
 
   /** The worker's part of the step in progress, if any, goes back to the data order; completes the step if it was the last awaited. */
@@ -404,9 +445,13 @@ export class Coordinator {
     const current = this.current;
     if (current === undefined || !current.awaited.has(member.id)) return;
     current.awaited.delete(member.id);
+    current.expected.delete(member.id);
     const indices = current.assigned.get(member.id) ?? new Uint32Array(0);
     this.order.giveBack(current.epoch, indices);
-    this.options.log.warn({ worker: member.name, step: current.step, samples: indices.length }, `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order`);
+    const parts = current.senders.filter((senders) => senders.has(member.id)).length;
+    const kept = parts === 0 ? '' : ` (the ${parts} of ${current.senders.length} gradient buckets it sent stay in their means)`;
+    this.options.log.warn({ worker: member.name, step: current.step, samples: indices.length, parts }, `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order${kept}`);
+    await this.reduceCompleteBuckets(current);
     if (current.awaited.size === 0) await this.completeStep(current);
   }
 
@@ -438,9 +483,11 @@ export class Coordinator {
     const pending = this.members.pending();
     if (pending.length === 0) return;
     const params = this.optimizer.params.slice();
+    const { m, v, count } = this.optimizer.moments;
+    const moments = pending.some((member) => member.appliesOptimizer) ? { m: m.slice(), v: v.slice(), count } : undefined;
     for (const member of pending) {
       member.state = 'active';
-      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params));
+      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params, member.appliesOptimizer ? moments : undefined));
     }
     this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
@@ -460,6 +507,7 @@ export class Coordinator {
     const startedMs = performance.now();
     const current: StepInProgress = {
       step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
+      expected: new Set(), senders: this.description.bucketStarts.map(() => new Set<number>()), reduced: this.description.bucketStarts.map(() => false),
       lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0,
     };
     this.current = current;
@@ -468,6 +516,7 @@ export class Coordinator {
       if (slice.length === 0) continue;
       current.assigned.set(member.id, slice);
       current.awaited.add(member.id);
+      current.expected.add(member.id);
       current.sentMs.set(member.id, performance.now());
       const assignment = { step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length, globalBatchSize: indices.length, checksum };
       await this.sendTo(member, stepStartFrames(this.description, member.id, this.nextSeq(), assignment, member.hasDataset ? undefined : this.dataset));
@@ -493,16 +542,10 @@ export class Coordinator {
     const metrics = this.options.metrics;
     metrics?.observePhase('wait', (current.lastArrivalMs - current.startedMs) / 1000);
     const optimizerDone = metrics?.startPhase('optimizer');
-    let skipped = current.nonFinite.length > 0 || this.reducer.count === 0;
-    let lr = 0;
-    let gradientNorm = Number.NaN;
-    if (skipped) {
-      this.reducer.reset();
-    } else {
-      const result = this.optimizer.apply(this.reducer.takeMean(), current.step);
-      ({ lr, gradientNorm, skipped } = result);
-    }
-    optimizerDone?.();
+    const mean = current.nonFinite.length > 0 || current.contributors === 0 ? undefined : this.reducer.takeMean();
+    if (mean === undefined) this.reducer.reset();
+    const plan = mean === undefined ? undefined : this.optimizer.plan(mean, current.step);
+    const skipped = plan === undefined || plan.skipped;
     const skipDetail = current.nonFinite.length > 0 ? `non-finite gradient from ${current.nonFinite.join(', ')}` : skipped ? 'non-finite averaged gradient' : '';
     if (skipped) {
       metrics?.recordSkippedStep('non_finite_gradient');
@@ -511,23 +554,34 @@ export class Coordinator {
     }
     const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
     if (!skipped) this.finalLoss = loss;
-    const active = this.members.active();
-    // The update's frames are zero-copy views: send a snapshot, as the next step updates optimizer.params in place.
-    const params = skipped ? undefined : this.snapshots.take(this.optimizer.params, active.map((member) => member.id));
-    if (params !== undefined) this.checksum = parameterChecksum(params);
-    const checksum = this.checksum;
-    const communicationDone = metrics?.startPhase('communication');
     const outcome: StepOutcome = {
-      step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: lr, loss, gradientNorm, samples: current.samples, contributors: current.contributors,
+      step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: plan?.lr ?? 0, loss, gradientNorm: plan?.gradientNorm ?? Number.NaN,
+      samples: current.samples, contributors: current.contributors, clipScale: plan?.clipScale ?? 1, adamStep: plan?.adamStep ?? this.optimizer.moments.count,
     };
-    for (const member of active) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, checksum, params));
+    const active = this.members.active();
+    const communicationDone = metrics?.startPhase('communication');
+    // Workers that apply the optimizer get the Update first and apply it while the coordinator applies it to its own
+    // copy (the next StepStart carries the checksum they then verify).
+    for (const member of active) {
+      if (member.appliesOptimizer && !skipped) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
+    }
+    if (!skipped) {
+      this.optimizer.commit(mean!, plan!);
+      this.checksum = parameterChecksum(this.optimizer.params);
+    }
+    optimizerDone?.();
+    // The other workers get the new parameters. The frames are zero-copy views: they get a snapshot, as the next step
+    // updates optimizer.params in place.
+    const receivers = active.filter((member) => !member.appliesOptimizer || skipped);
+    const params = skipped || receivers.length === 0 ? undefined : this.snapshots.take(this.optimizer.params, receivers.map((member) => member.id));
+    for (const member of receivers) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, this.checksum, params));
     communicationDone?.();
     const seconds = (performance.now() - current.startedMs) / 1000;
     this.step += 1;
     this.options.log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
-    if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: lr, gradientGlobalNorm: gradientNorm });
+    if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
     const record: StepRecord = {
-      step: this.step, loss, imgs_per_s: current.samples / seconds, epoch: current.epoch, lr, grad_norm: gradientNorm,
+      step: this.step, loss, imgs_per_s: current.samples / seconds, epoch: current.epoch, lr: outcome.learningRate, grad_norm: outcome.gradientNorm,
       skipped, step_seconds: seconds, workers: current.contributors + current.nonFinite.length, samples: current.consumed.length,
     };
     this.recorder.recordStep(record);

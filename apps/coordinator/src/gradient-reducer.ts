@@ -1,68 +1,100 @@
 /**
- * Streams the weighted mean of the workers' gradients for one step: Σ samplesᵢ·gᵢ / Σ samplesᵢ.
+ * Streams the weighted mean of the workers' gradients for one step, bucket by bucket: for each bucket of the flat
+ * parameter buffer, Σ samplesᵢ·gᵢ / Σ samplesᵢ over the workers whose part of that bucket was added.
  *
- * Promises: memory is one float64 accumulator of the parameter count, whatever the number of workers; each
- * gradient can be released as soon as {@link add} returns. Accumulating in float64 makes the result, rounded to
- * float32, independent of the order in which gradients arrive (in all but vanishingly rare ties), so a
- * restarted run reduces to the same bits.
- * Does not: locate non-finite values (countNonFinite does, when {@link add} reports some).
+ * Promises: memory is one float64 accumulator and two float32 buffers of the parameter count, whatever the number of
+ * workers; each part can be released as soon as {@link add} returns. Accumulating in float64 makes the result, rounded
+ * to float32, independent of the order in which parts arrive (in all but vanishingly rare ties), so a restarted run
+ * reduces to the same bits, and independent of how the buffer is cut into buckets.
+ * The views {@link mean} returns are sent zero-copy to the workers, so nothing here writes to them again until the
+ * same bucket's mean of a later step: by then every worker expected in that step has sent its part of it, which it
+ * did after receiving everything the coordinator sent it before (one ordered pipe per worker).
+ * Does not: locate non-finite values (countNonFinite does, when {@link add} reports some), or decide when a bucket is
+ * complete (the coordinator knows which workers are expected).
  */
 export class GradientReducer {
   private readonly sum: Float64Array;
-  /** Where takeMean writes: allocated once, because touching fresh memory costs more than the arithmetic. */
-  private readonly mean: Float32Array;
-  private samples = 0;
-  private contributors = 0;
+  /** Bucket means as sent; allocated once, because touching fresh memory costs more than the arithmetic. */
+  private readonly means: Float32Array;
+  /** The whole mean handed to the optimizer, which clips it in place: a copy, so the sent bytes stay as they were. */
+  private readonly scratch: Float32Array;
+  private readonly samples: Float64Array;
+  readonly size: number;
 
-  constructor(readonly size: number) {
+  /** `starts`: the ascending element offsets where buckets start (Welcome.bucket_starts); the first must be 0. */
+  constructor(size: number, readonly starts: readonly number[] = [0]) {
+    if (starts.length === 0 || starts[0] !== 0 || starts.some((start, b) => b > 0 && !(start > starts[b - 1] && start < size))) {
+      throw new RangeError(`GradientReducer: bucket starts must begin at 0 and rise strictly below ${size}, got [${starts.join(', ')}].`);
+    }
+    this.size = size;
     this.sum = new Float64Array(size);
-    this.mean = new Float32Array(size);
+    this.means = new Float32Array(size);
+    this.scratch = new Float32Array(size);
+    this.samples = new Float64Array(starts.length);
+  }
+
+  /** Number of buckets. */
+  get buckets(): number {
+    return this.starts.length;
+  }
+
+  /** The element range [start, end) of `bucket`. */
+  range(bucket: number): { start: number; end: number } {
+    if (!Number.isInteger(bucket) || bucket < 0 || bucket >= this.starts.length) throw new RangeError(`bucket ${bucket} is not in [0, ${this.starts.length}).`);
+    return { start: this.starts[bucket], end: bucket + 1 < this.starts.length ? this.starts[bucket + 1] : this.size };
   }
 
   /**
-   * Adds the mean gradient of `samples` samples and reports whether every value was finite, checked in the same
-   * pass (x·0 is 0 for finite x and NaN otherwise). After a `false` the sum holds NaN or ±Infinity: the caller
-   * must skip the step and {@link reset}. Precondition: gradient.length === size, samples >= 1.
+   * Adds one worker's part of `bucket` (the mean gradient of `samples` samples) and reports whether every value was
+   * finite, checked in the same pass (x·0 is 0 for finite x and NaN otherwise). After a `false` the bucket holds NaN
+   * or ±Infinity: the caller must skip the step and {@link reset}. Precondition: part.length is the bucket's length,
+   * samples >= 1.
    */
-  add(gradient: Float32Array, samples: number): boolean {
-    if (gradient.length !== this.size) throw new Error(`GradientReducer.add: got ${gradient.length} values for ${this.size} parameters.`);
+  add(bucket: number, part: Float32Array, samples: number): boolean {
+    const { start, end } = this.range(bucket);
+    if (part.length !== end - start) throw new Error(`GradientReducer.add: got ${part.length} values for bucket ${bucket} of ${end - start} parameters.`);
     const sum = this.sum;
     let probe = 0;
-    for (let i = 0; i < sum.length; i++) {
-      const value = gradient[i];
-      sum[i] += samples * value;
+    for (let i = 0; i < part.length; i++) {
+      const value = part[i];
+      sum[start + i] += samples * value;
       probe += value * 0;
     }
-    this.samples += samples;
-    this.contributors += 1;
+    this.samples[bucket] += samples;
     return probe === 0;
   }
 
-  get totalSamples(): number {
-    return this.samples;
-  }
-
-  get count(): number {
-    return this.contributors;
+  /** Samples summed into `bucket` so far this step. */
+  samplesOf(bucket: number): number {
+    return this.samples[bucket];
   }
 
   /**
-   * The weighted mean as float32, and resets the accumulator for the next step. Precondition: count > 0.
-   * The array belongs to the reducer and is overwritten by the next takeMean: use it (the optimizer may clip it in
-   * place) before the next step's gradients are reduced, and do not send it.
+   * The weighted mean of `bucket` as float32: a view to send (see the class comment for how long it stays intact).
+   * Precondition: samplesOf(bucket) > 0; call once per bucket and step, when no more parts of it will be added.
+   */
+  mean(bucket: number): Float32Array {
+    const { start, end } = this.range(bucket);
+    if (this.samples[bucket] === 0) throw new Error(`GradientReducer.mean: no gradient was added to bucket ${bucket} this step.`);
+    const inverse = 1 / this.samples[bucket];
+    const means = this.means;
+    for (let i = start; i < end; i++) means[i] = this.sum[i] * inverse;
+    return means.subarray(start, end);
+  }
+
+  /**
+   * The whole mean (every bucket's {@link mean} must have been taken this step) as a buffer the caller may modify,
+   * and resets the accumulator for the next step. The array belongs to the reducer and is overwritten by the next
+   * takeMean: use it (the optimizer clips it in place) before the next step's gradients are reduced.
    */
   takeMean(): Float32Array {
-    if (this.samples === 0) throw new Error('GradientReducer.takeMean: no gradient was added this step.');
-    const mean = this.mean;
-    const inverse = 1 / this.samples;
-    for (let i = 0; i < mean.length; i++) mean[i] = this.sum[i] * inverse;
+    this.scratch.set(this.means);
     this.reset();
-    return mean;
+    return this.scratch;
   }
 
   reset(): void {
     this.sum.fill(0);
-    this.samples = 0;
-    this.contributors = 0;
+    this.samples.fill(0);
   }
 }

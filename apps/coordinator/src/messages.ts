@@ -1,6 +1,6 @@
 import type { Dataset } from '@ddpm/data';
 import { encodeMessage, Phase, SkipReason, TENSOR_NAMES, UpdateKind, type ProtocolError, type ProtocolLimits } from '@ddpm/protocol';
-import type { RunConfig } from '@ddpm/training';
+import type { AdamState, RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 
 /** What the coordinator tells every worker about the run; fixed for the whole run. */
@@ -13,6 +13,8 @@ export interface RunDescription {
   readonly limits: ProtocolLimits;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
+  /** Welcome.bucket_starts: where each gradient bucket starts in the flat parameter buffer. */
+  readonly bucketStarts: readonly number[];
 }
 
 /**
@@ -24,8 +26,11 @@ export interface ModelDescription {
   readonly schedule: RunConfig['schedule'];
 }
 
-/** Frames of a Welcome carrying the current parameters (also the answer to a worker with stale state). */
-export function welcomeFrames(run: RunDescription, workerId: number, sequence: number, step: number, checksum: number, params: Float32Array): Buffer[] {
+/**
+ * Frames of a Welcome carrying the current parameters (also the answer to a worker with stale state) and, for a worker
+ * that applies the optimizer, Adam's moments. The arrays go out zero-copy: pass copies nothing else writes to.
+ */
+export function welcomeFrames(run: RunDescription, workerId: number, sequence: number, step: number, checksum: number, params: Float32Array, moments?: AdamState): Buffer[] {
   const { optimizer } = run.run;
   const model: ModelDescription = { unet: run.model, schedule: run.run.schedule };
   return encodeMessage(
@@ -40,10 +45,16 @@ export function welcomeFrames(run: RunDescription, workerId: number, sequence: n
           diffusionSteps: run.run.schedule.timesteps, seed: run.run.seed,
         },
         heartbeatIntervalMs: run.heartbeatIntervalMs, heartbeatTimeoutMs: run.heartbeatTimeoutMs,
-        maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize,
+        maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize, bucketStarts: [...run.bucketStarts], adamStep: moments?.count ?? 0,
       },
     },
-    [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
+    [
+      { name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum },
+      ...(moments === undefined ? [] : [
+        { name: TENSOR_NAMES.adamM, data: moments.m, shape: [moments.m.length] },
+        { name: TENSOR_NAMES.adamV, data: moments.v, shape: [moments.v.length] },
+      ]),
+    ],
     run.limits,
   );
 }
@@ -101,24 +112,43 @@ export interface StepOutcome {
   readonly gradientNorm: number;
   readonly samples: number;
   readonly contributors: number;
+  /** What the mean gradient was multiplied by before Adam (1 unless clipped). */
+  readonly clipScale: number;
+  /** Adam's update count after the step. */
+  readonly adamStep: number;
 }
 
 /**
- * Frames of an Update: the outcome, and unless the step was skipped the new parameters (a snapshot the caller keeps
- * unchanged until the send completed) whose CRC-32 is `checksum`.
+ * Frames of an Update: the outcome, and unless the step was skipped either the new parameters (a snapshot the caller
+ * keeps unchanged until the send completed) whose CRC-32 is `checksum`, or, when `params` is undefined for a worker
+ * that applies the optimizer, kind OPTIMIZER_STEP with the clip scale and Adam count it needs.
  */
 export function updateFrames(run: RunDescription, workerId: number, sequence: number, outcome: StepOutcome, checksum: number, params?: Float32Array): Buffer[] {
   const { skipped } = outcome;
+  const kind = skipped ? UpdateKind.UPDATE_KIND_UNSPECIFIED : params === undefined ? UpdateKind.OPTIMIZER_STEP : UpdateKind.PARAMETERS;
   return encodeMessage(
     {
       workerId, sequence, runId: run.runId,
       update: {
         step: outcome.step, skipped, skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
-        skipDetail: outcome.skipDetail, parameterChecksum: checksum, learningRate: outcome.learningRate, kind: UpdateKind.PARAMETERS,
+        skipDetail: outcome.skipDetail, parameterChecksum: checksum, learningRate: outcome.learningRate, kind,
         loss: outcome.loss, gradientNorm: outcome.gradientNorm, samples: outcome.samples, contributors: outcome.contributors, epoch: outcome.epoch,
+        clipScale: outcome.clipScale, adamStep: outcome.adamStep,
       },
     },
     params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
+    run.limits,
+  );
+}
+
+/**
+ * Frames of a MeanGradient: bucket `bucket`'s mean of step `step` (a view the reducer keeps intact, see
+ * GradientReducer) and its CRC-32, computed once for all recipients.
+ */
+export function meanGradientFrames(run: RunDescription, workerId: number, sequence: number, step: number, bucket: number, mean: Float32Array, crc32: number): Buffer[] {
+  return encodeMessage(
+    { workerId, sequence, runId: run.runId, meanGradient: { step, bucket } },
+    [{ name: TENSOR_NAMES.gradient, data: mean, shape: [mean.length], crc32 }],
     run.limits,
   );
 }

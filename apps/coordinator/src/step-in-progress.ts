@@ -1,8 +1,9 @@
 import type { DataOrderState } from '@ddpm/training';
 
 /**
- * The coordinator's record of the step in progress: who got which samples, whose gradient is still awaited, and the
- * running sums for the step's loss. Created when the StepStarts go out, finished when nothing is awaited any more.
+ * The coordinator's record of the step in progress: who got which samples, whose gradient is still awaited, which
+ * buckets are complete, and the running sums for the step's loss. Created when the StepStarts go out, finished when
+ * nothing is awaited any more.
  */
 export interface StepInProgress {
   readonly step: number;
@@ -13,8 +14,14 @@ export interface StepInProgress {
   readonly orderBefore: DataOrderState;
   /** Worker id → the indices it was given. */
   readonly assigned: Map<number, Uint32Array>;
-  /** Workers whose gradient is still awaited. */
+  /** Workers whose gradient is still awaited (some bucket has not arrived). */
   readonly awaited: Set<number>;
+  /** Workers a bucket must hear from before it is complete: those assigned samples and not lost since. */
+  readonly expected: Set<number>;
+  /** Per bucket, the workers whose part of it arrived. */
+  readonly senders: Set<number>[];
+  /** Per bucket, true once it was complete and its mean was taken (and sent, unless the step is being skipped). */
+  readonly reduced: boolean[];
   /** Worker id → performance.now() when its StepStart was sent. */
   readonly sentMs: Map<number, number>;
   readonly nonFinite: string[];

@@ -5,10 +5,10 @@ import type { WorkerMetrics } from '@ddpm/metrics';
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import { createDataset, datasetFingerprint, gatherBatchTensor, type Dataset } from '@ddpm/data';
 import {
-  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, findTensor, Phase,
-  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type CurveKeyPair, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
+  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, findTensor, parameterChecksum, Phase,
+  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, UpdateKind, type CurveKeyPair, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
 } from '@ddpm/protocol';
-import { computeGradient, drawTrainingInputs, globalNorm } from '@ddpm/training';
+import { bucketRange, computeGradient, drawTrainingInputs, globalNorm, ReplicaOptimizer } from '@ddpm/training';
 import { UNet, type UNetConfig } from '@ddpm/unet';
 import { Backoff } from './backoff.ts';
 
@@ -38,7 +38,11 @@ export interface WorkerOptions {
   /** CURVE: this worker's key pair and the coordinator's public key. */
   readonly curve?: { readonly keys: CurveKeyPair; readonly serverKey: string };
   readonly faults?: WorkerFaults;
-  /** Benchmark mode: replace data loading and compute by a sleep of this many ms (the gradient keeps its real size). */
+  /**
+   * Benchmark mode: replace data loading and compute by sleeps totalling this many ms (the gradient keeps its real
+   * size): a third for the forward pass, then the rest shared among the buckets by size, each sent after its share, in
+   * the order backpropagation produces them (last bucket first), as the real compute does.
+   */
   readonly simulateComputeMs?: number;
 }
 
@@ -56,8 +60,18 @@ interface Session {
    * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
    */
   readonly gradient: Float32Array;
-  /** parameterChecksum(params): the verified CRC-32 of the frame they arrived in, so no extra pass is needed. */
+  /** parameterChecksum(params), computed once per update. */
   checksum: number;
+  /** Applies each step's update to `params` in place, continuing the coordinator's Adam moments. */
+  readonly optimizer: ReplicaOptimizer;
+  /** Welcome.bucket_starts: how the gradient is cut into Gradient messages. */
+  readonly bucketStarts: readonly number[];
+  /** The mean gradient of the step in progress, assembled from MeanGradient messages; reused across steps. */
+  readonly mean: Float32Array;
+  /** Per bucket, 1 once this step's MeanGradient for it arrived. */
+  readonly meanArrived: Uint8Array;
+  /** The step of the last StepStart (the step in progress), or -1 before the first. */
+  step: number;
   /** The step whose Update this replica applied last (step of Welcome − 1 initially). */
   appliedStep: number;
   readonly heartbeatIntervalMs: number;
@@ -66,6 +80,7 @@ interface Session {
 
 type Outcome = { readonly kind: 'shutdown'; readonly completed: boolean } | { readonly kind: 'left' } | { readonly kind: 'lost'; readonly reason: string };
 
+const __t=(m:string)=>{if(process.env.DDPM_TRACE)process.stderr.write(`TRACE ${(performance.timeOrigin+performance.now()).toFixed(1)} ${m}\n`)};
 /** Liveness defaults before the first Welcome says the coordinator's. */
 const DEFAULT_HEARTBEAT_MS = 2000;
 
@@ -88,6 +103,8 @@ const DEFAULT_HEARTBEAT_MS = 2000;
 export class Worker {
   private socket: Dealer | undefined;
   private sendChain: Promise<void> = Promise.resolve();
+  /** Messages waiting in sendChain, not yet handed to ZeroMQ. */
+  private queued = 0;
   private sequence = 0;
   private session: Session | undefined;
   /** True between a Hello and its Welcome on the current connection. */
@@ -140,13 +157,15 @@ export class Worker {
   private async connection(): Promise<{ outcome: Outcome; contactMs?: number }> {
     const { curve, limits } = this.options;
     const timeoutMs = this.session === undefined ? this.options.connectTimeoutMs : this.coordinatorTimeoutMs();
+    // The high-water mark leaves room for every gradient bucket of a step to be queued while the compute goes on.
     const socket = new Dealer({
-      linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 16, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
+      linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 4096, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
       ...(curve === undefined ? {} : { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
     });
     this.socket = socket;
     this.sequence = 0;
     this.sendChain = Promise.resolve();
+    this.queued = 0;
     socket.connect(this.options.connect);
     const intervalMs = this.session?.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     const timer = setInterval(() => {
@@ -200,6 +219,9 @@ export class Worker {
       case 'stepStart':
         await this.onStepStart(message);
         return undefined;
+      case 'meanGradient':
+        this.onMeanGradient(message);
+        return undefined;
       case 'update':
         await this.onUpdate(message);
         return undefined;
@@ -241,12 +263,24 @@ export class Worker {
     const model = reuse && this.session !== undefined ? this.session.model : new UNet(described.unet);
     let params: Float32Array;
     let checksum: number;
+    let optimizer: ReplicaOptimizer;
+    const count = model.parameterCount();
+    const bucketStarts = welcome.bucketStarts;
+    if (bucketStarts.length === 0 || bucketStarts[0] !== 0 || bucketStarts.some((start, b) => b > 0 && !(start > bucketStarts[b - 1] && start < count))) {
+      throw new Error(`The coordinator sent bucket starts [${bucketStarts.slice(0, 8).join(', ')}...] that do not cut ${count} parameters into buckets; run the same ddpm version on coordinator and workers.`);
+    }
     if (welcome.parametersOmitted) {
       if (this.session === undefined || this.session.checksum !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
-      ({ params, checksum } = this.session);
+      ({ params, checksum, optimizer } = this.session);
     } else {
-      ({ params, checksum } = receivedParameters(message, model.parameterCount()));
+      ({ params, checksum } = receivedParameters(message, count));
       params = params.slice();
+      const hyper = welcome.hyperParameters;
+      const adam = { beta1: hyper?.adamBeta1 ?? 0, beta2: hyper?.adamBeta2 ?? 0, epsilon: hyper?.adamEpsilon ?? 0 };
+      const moments = {
+        m: expectTensor(message.tensors, TENSOR_NAMES.adamM, [count], 'float32'), v: expectTensor(message.tensors, TENSOR_NAMES.adamV, [count], 'float32'), count: welcome.adamStep,
+      };
+      optimizer = new ReplicaOptimizer(params, adam, moments);
     }
     if (checksum !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
@@ -254,8 +288,9 @@ export class Worker {
     }
     this.session = {
       workerId: welcome.workerId, runId: welcome.runId, configJson, model, schedule: reuse && this.session !== undefined ? this.session.schedule : makeSchedule(described.schedule),
-      params, checksum, appliedStep: welcome.step - 1,
+      params, checksum, appliedStep: welcome.step - 1, optimizer, bucketStarts, step: -1,
       gradient: reuse && this.session !== undefined ? this.session.gradient : new Float32Array(params.length),
+      mean: reuse && this.session !== undefined ? this.session.mean : new Float32Array(params.length), meanArrived: new Uint8Array(bucketStarts.length),
       heartbeatIntervalMs: welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, heartbeatTimeoutMs: welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
     };
     this.joining = false;
@@ -283,44 +318,89 @@ export class Worker {
     if (faults?.delayMs) await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
     // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
     await this.sendHeartbeat(Phase.COMPUTING);
+    session.step = start.step;
+    session.meanArrived.fill(0);
     let dataMs = 0;
-    let result: { loss: number; gradient: Float32Array };
+    const sends: Promise<void>[] = [];
+    // Each bucket goes out the moment backpropagation finished it (zeromq.js hands it to its I/O thread at once, even
+    // while the compute keeps this thread busy), so the transfer overlaps the rest of the backward pass.
+    const sendBucket = (bucket: number, loss: number): void => {
+      if (faults?.nanStep === start.step && bucket === 0) {
+        session.gradient[0] = Number.NaN;
+        this.options.log.warn({ step: start.step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
+      }
+      const timings = { dataMs, computeMs: performance.now() - started - dataMs, totalMs: performance.now() - started };
+      sends.push(this.sendBucket(session, start.step, start.parameterChecksum, indices.length, bucket, loss, timings));
+    };
     if (this.options.simulateComputeMs !== undefined) {
-      // Benchmark mode (ddpm bench allreduce): a fixed sleep stands in for the compute; the gradient has the real size.
-      await new Promise((resolve) => setTimeout(resolve, this.options.simulateComputeMs));
-      result = { loss: 1, gradient: session.gradient.fill(1e-4) };
+      await this.simulateCompute(session, this.options.simulateComputeMs, sendBucket);
     } else {
       const x0 = start.samplesInline ? this.inlineBatch(message, indices.length, imageSize, inChannels) : gatherBatchTensor(this.requireDataset(), indices);
       dataMs = performance.now() - started;
       const inputs = drawTrainingInputs(start.seed, start.step, indices, imageSize * imageSize * inChannels, schedule.timesteps);
-      result = computeGradient(model, schedule, session.params, x0, inputs, { into: session.gradient });
+      computeGradient(model, schedule, session.params, x0, inputs, { into: session.gradient, stream: { starts: session.bucketStarts, onBucket: sendBucket } });
       x0.dispose();
-    }
-    const { loss, gradient } = result;
-    if (faults?.nanStep === start.step) {
-      gradient[0] = Number.NaN;
-      this.options.log.warn({ step: start.step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
     }
     const computeMs = performance.now() - started - dataMs;
     metrics?.observePhase('data', dataMs / 1000);
     metrics?.observePhase('compute', computeMs / 1000);
     const communicationDone = metrics?.startPhase('communication');
-    // One pass for the norm; only a non-finite norm needs the second pass that counts the culprits.
-    const gradientNorm = globalNorm(gradient);
-    const nonFinite = (Number.isFinite(gradientNorm) ? 0 : countNonFinite(gradient)) + (Number.isFinite(loss) ? 0 : 1);
     this.steps += 1;
-    await this.send(
-      {
-        gradient: {
-          step: start.step, samples: indices.length, loss, gradientNorm, allFinite: nonFinite === 0, nonFiniteCount: nonFinite,
-          timings: { dataMs, computeMs, totalMs: performance.now() - started }, parameterChecksum: start.parameterChecksum,
-        },
-      },
-      nonFinite === 0 ? [{ name: TENSOR_NAMES.gradient, data: gradient, shape: [gradient.length] }] : [],
-    );
+    await Promise.all(sends);
     communicationDone?.();
     metrics?.recordStep({ images: indices.length, durationSeconds: (performance.now() - started) / 1000 });
     this.waiting = metrics?.startPhase('wait');
+  }
+
+  /** Sends one bucket of this step's gradient (a zero-copy view of session.gradient) with its norm and finiteness. */
+  private sendBucket(session: Session, step: number, checksum: number, samples: number, bucket: number, loss: number, timings: { dataMs: number; computeMs: number; totalMs: number }): Promise<void> {
+    const { start, end } = bucketRange(session.bucketStarts, session.gradient.length, bucket);
+    const part = session.gradient.subarray(start, end);
+    // One pass for the norm; only a non-finite norm needs the second pass that counts the culprits.
+    const gradientNorm = globalNorm(part);
+    const nonFinite = (Number.isFinite(gradientNorm) ? 0 : countNonFinite(part)) + (Number.isFinite(loss) ? 0 : 1);
+    return this.send(
+      { gradient: { step, samples, loss, gradientNorm, allFinite: nonFinite === 0, nonFiniteCount: nonFinite, timings, parameterChecksum: checksum, bucket } },
+      nonFinite === 0 ? [{ name: TENSOR_NAMES.gradient, data: part, shape: [part.length] }] : [],
+    );
+  }
+
+  /**
+   * Benchmark mode: sleeps stand in for the compute (a third of `ms` for the forward pass, the rest shared among the
+   * buckets by size) and each bucket is sent after its share, last bucket first; the gradient keeps its real size.
+   */
+  private async simulateCompute(session: Session, ms: number, sendBucket: (bucket: number, loss: number) => void): Promise<void> {
+    const sleep = (duration: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, duration));
+    const total = session.gradient.length;
+    session.gradient.fill(1e-4);
+    const startedMs = performance.now();
+    let elapsedShare = ms / 3;
+    await sleep(elapsedShare);
+    for (let bucket = session.bucketStarts.length - 1; bucket >= 0; bucket--) {
+      const { start, end } = bucketRange(session.bucketStarts, total, bucket);
+      elapsedShare += ((2 * ms) / 3) * ((end - start) / total);
+      await sleep(Math.max(0, startedMs + elapsedShare - performance.now()));
+      sendBucket(bucket, 1);
+    }
+  }
+
+  /** Keeps one bucket of the step's mean gradient until the step's Update says how to apply it. */
+  private onMeanGradient(message: Extract<DecodedMessage, { kind: 'meanGradient' }>): void {
+    const session = this.session;
+    if (session === undefined || this.joining) return;
+    const { step, bucket } = message.body;
+    if (step !== session.step || bucket >= session.bucketStarts.length) {
+      this.options.log.warn({ step, bucket, current: session.step }, 'ignored a MeanGradient for another step or an unknown bucket');
+      return;
+    }
+    const { start, end } = bucketRange(session.bucketStarts, session.mean.length, bucket);
+    try {
+      session.mean.set(expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32'), start);
+      session.meanArrived[bucket] = 1;
+    } catch (error) {
+      if (!isProtocolError(error)) throw error;
+      this.options.log.warn({ step, bucket, reason: error.message }, 'ignored a malformed MeanGradient; the Update of this step will ask for fresh state');
+    }
   }
 
   private async onUpdate(message: Extract<DecodedMessage, { kind: 'update' }>): Promise<void> {
@@ -328,10 +408,24 @@ export class Worker {
     if (session === undefined || this.joining) return;
     const update = message.body;
     if (!update.skipped) {
-      // Copied into the replica's own buffer: no fresh memory per step, and the received frame can be freed young.
-      const { params, checksum } = receivedParameters(message, session.params.length);
-      session.params.set(params);
-      session.checksum = checksum;
+      const missing = session.meanArrived.length - session.meanArrived.reduce((sum, arrived) => sum + arrived, 0);
+      if (update.kind !== UpdateKind.OPTIMIZER_STEP || missing > 0 || update.step !== session.step) {
+        const why = update.kind !== UpdateKind.OPTIMIZER_STEP ? `an Update of kind ${update.kind} (this worker applies the optimizer and expects OPTIMIZER_STEP)` : `${missing} MeanGradient bucket(s) of step ${update.step} missing`;
+        this.options.log.error({ step: update.step, why }, 'cannot apply the update; asking the coordinator for fresh state');
+        await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `cannot apply the update of step ${update.step}: ${why}.`), update.step);
+        return;
+      }
+      const adamStep = session.optimizer.apply(session.mean, update.learningRate, update.clipScale);
+      session.checksum = parameterChecksum(session.params);
+      if (adamStep !== update.adamStep) {
+        this.options.log.error({ step: update.step, adamStep, expected: update.adamStep }, 'Adam update count differs from the coordinator\'s; asking for fresh state');
+        session.appliedStep = update.step;
+        await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `Adam count ${adamStep} after step ${update.step} differs from the coordinator's ${update.adamStep}.`), update.step);
+        return;
+      }
+      // The coordinator sent this Update before applying the step itself: the next StepStart carries the checksum.
+      session.appliedStep = update.step;
+      return;
     } else if (update.skipDetail) {
       this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     }
@@ -360,7 +454,10 @@ export class Worker {
     await this.send({
       hello: {
         protocolVersion: PROTOCOL_VERSION, workerName: name, backend, softwareVersion: 'ddpm-worker 0.1.0',
-        capabilities: { hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes },
+        capabilities: {
+          hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes,
+          appliesOptimizer: true,
+        },
         resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: session.checksum },
       },
     });
@@ -381,20 +478,40 @@ export class Worker {
   private send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
     const socket = this.socket;
     if (socket === undefined) return Promise.reject(new Error('not connected'));
-    const joining = this.joining && !('hello' in body);
+    const hello = 'hello' in body;
+    const joining = this.joining && !hello;
     const session = this.session;
-    const task = async (): Promise<void> => {
+    let frames: Buffer[];
+    try {
       this.sequence = nextSequence(this.sequence);
-      const hello = 'hello' in body;
       const envelope = {
         workerId: hello || joining ? 0 : (session?.workerId ?? 0), sequence: this.sequence, runId: hello || joining ? '' : (session?.runId ?? ''), ...body,
       } as OutgoingEnvelope;
-      const frames = encodeMessage(envelope, tensors, this.options.limits);
-      this.lastSentMs = Date.now();
-      await socket.send(frames);
-      this.options.metrics?.addSentBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
-    };
-    const result = this.sendChain.then(task);
+      frames = encodeMessage(envelope, tensors, this.options.limits);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.lastSentMs = Date.now();
+    const bytes = frames.reduce((sum, frame) => sum + frame.byteLength, 0);
+    // Not async: a refusal by socket.send must throw here, synchronously, for the fallback below.
+    const transmit = (): Promise<void> => socket.send(frames).then(() => this.options.metrics?.addSentBytes(bytes));
+    // Straight to ZeroMQ when nothing waits before it: that works inside a synchronous compute (the gradient buckets),
+    // where queued promise callbacks would only run after the compute. zeromq.js refuses (EBUSY) a second send while
+    // one waits for the socket to become writable; then the message queues behind it, in order.
+    if (this.queued === 0) {
+      try {
+        const result = transmit();
+        this.sendChain = result.catch(() => undefined);
+        return result;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EBUSY') return Promise.reject(error as Error);
+      }
+    }
+    this.queued += 1;
+    const result = this.sendChain.then(() => {
+      this.queued -= 1;
+      return transmit();
+    });
     this.sendChain = result.catch(() => undefined);
     return result;
   }

@@ -16,6 +16,7 @@ export {
   ErrorBody,
   Leave,
   Shutdown,
+  MeanGradient,
   DType,
   ErrorCode,
   SkipReason,

@@ -9,15 +9,29 @@ export function globalNorm(gradient: Float32Array): number {
 }
 
 /**
- * Clips a gradient in place to a global norm of at most `maxNorm` (as torch.nn.utils.clip_grad_norm_ does),
- * and returns the norm before clipping. Precondition: maxNorm > 0. Does not: touch a non-finite gradient.
+ * The factor clipping multiplies a gradient of global norm `norm` by: maxNorm / (norm + 1e-6) when norm > maxNorm
+ * (as torch.nn.utils.clip_grad_norm_ computes it), otherwise exactly 1. Precondition: maxNorm > 0.
+ */
+export function clipScale(norm: number, maxNorm: number): number {
+  if (!(maxNorm > 0)) throw new RangeError(`clipping needs maxNorm > 0, got ${maxNorm}; pass --clip with a positive value.`);
+  return Number.isFinite(norm) && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}
+
+/**
+ * Multiplies a gradient in place by `scale` (each product rounded to float32), the one way every replica clips, so
+ * the same scale gives the same bits everywhere. Does nothing when scale is exactly 1.
+ */
+export function scaleInPlace(gradient: Float32Array, scale: number): void {
+  if (scale === 1) return;
+  for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
+}
+
+/**
+ * Clips a gradient in place to a global norm of at most `maxNorm` (see {@link clipScale}) and returns the norm before
+ * clipping. Precondition: maxNorm > 0. Does not: touch a non-finite gradient.
  */
 export function clipGlobalNorm(gradient: Float32Array, maxNorm: number): number {
-  if (!(maxNorm > 0)) throw new RangeError(`clipGlobalNorm needs maxNorm > 0, got ${maxNorm}; pass --clip with a positive value.`);
   const norm = globalNorm(gradient);
-  if (Number.isFinite(norm) && norm > maxNorm) {
-    const scale = maxNorm / (norm + 1e-6);
-    for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
-  }
+  scaleInPlace(gradient, clipScale(norm, maxNorm));
   return norm;
 }

@@ -6,11 +6,12 @@ export { DataOrder, type CarriedIndices, type DataOrderState, type OrderedBatch 
 export { limitDataset } from './dataset-limit.ts';
 export { computeGradient, type GradientResult, type GradientStream } from './compute-gradient.ts';
 export { emaDecayAt, updateEma } from './ema.ts';
-export { clipGlobalNorm, globalNorm } from './gradient-clip.ts';
+export { clipGlobalNorm, clipScale, globalNorm, scaleInPlace } from './gradient-clip.ts';
 export { bucketRange, bucketStarts } from './gradient-buckets.ts';
 export { learningRateAt } from './learning-rate.ts';
 export { MetricsLog, type StepRecord } from './metrics-log.ts';
 export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState, type UpdateResult } from './optimizer.ts';
+export { ReplicaOptimizer } from './replica-optimizer.ts';
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptions } from './state-file.ts';

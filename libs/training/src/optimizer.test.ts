@@ -1,9 +1,10 @@
 import test from 'ava';
 import { Adam } from './adam.ts';
 import { emaDecayAt, updateEma } from './ema.ts';
-import { clipGlobalNorm, globalNorm } from './gradient-clip.ts';
+import { clipGlobalNorm, clipScale, globalNorm } from './gradient-clip.ts';
 import { learningRateAt } from './learning-rate.ts';
 import { DEFAULT_OPTIMIZER, Optimizer } from './optimizer.ts';
+import { ReplicaOptimizer } from './replica-optimizer.ts';
 
 test('Adam matches the bias-corrected step-size form of Kingma & Ba (Algorithm 1, final paragraph of section 2)', (t) => {
   // Independent reference: lr_t = lr·√(1−β2^t)/(1−β1^t), θ −= lr_t·m/(√v + ε̂) with ε̂ = ε·√(1−β2^t).
@@ -89,4 +90,32 @@ test('Optimizer restored from its state continues bitwise identically', (t) => {
     b.apply(grads(k), k);
   }
   t.deepEqual(b.state(), a.state());
+});
+
+test('a ReplicaOptimizer given the coordinator clip scale and learning rate ends bit-identical to the Optimizer', (t) => {
+  const size = 257;
+  const start = Float32Array.from({ length: size }, (_, i) => Math.sin(i) * 0.1);
+  const config = { ...DEFAULT_OPTIMIZER, clip: 0.5, warmup: 3 };
+  const coordinator = new Optimizer(start, config);
+  const replicaParams = start.slice();
+  const replica = new ReplicaOptimizer(replicaParams, config.adam, coordinator.moments);
+  let clipped = 0;
+  for (let step = 0; step < 6; step++) {
+    // Large gradients on even steps so clipping happens, small ones on odd steps so it does not.
+    const gradient = Float32Array.from({ length: size }, (_, i) => Math.cos(i * (step + 1)) * (step % 2 === 0 ? 3 : 1e-3));
+    const mean = gradient.slice();
+    const result = coordinator.apply(gradient, step);
+    if (result.clipScale !== 1) clipped += 1;
+    t.is(replica.apply(mean, result.lr, result.clipScale), result.adamStep);
+  }
+  t.is(clipped, 3);
+  t.deepEqual(replicaParams, coordinator.params);
+});
+
+test('clipScale is exactly 1 at or under the limit and for a non-finite norm', (t) => {
+  t.is(clipScale(0.5, 1), 1);
+  t.is(clipScale(1, 1), 1);
+  t.is(clipScale(Number.NaN, 1), 1);
+  t.true(Math.abs(clipScale(4, 1) - 0.25) < 1e-6);
+  t.throws(() => clipScale(1, 0), { message: /--clip/ });
 });

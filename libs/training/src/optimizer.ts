@@ -1,6 +1,6 @@
 import { Adam, DEFAULT_ADAM, type AdamOptions, type AdamState } from './adam.ts';
 import { updateEma } from './ema.ts';
-import { clipGlobalNorm } from './gradient-clip.ts';
+import { clipScale, globalNorm, scaleInPlace } from './gradient-clip.ts';
 import { learningRateAt } from './learning-rate.ts';
 
 /** Every optimisation hyper-parameter of a run. In a distributed run they are the coordinator's alone. */
@@ -30,6 +30,10 @@ export interface UpdateResult {
   readonly lr: number;
   /** Global gradient norm before clipping. */
   readonly gradientNorm: number;
+  /** What the gradient was multiplied by (1 when it was not clipped): a replica applies the same update with it. */
+  readonly clipScale: number;
+  /** Adam's update count after this step (the t of its bias correction). */
+  readonly adamStep: number;
   /** True when the gradient held NaN or Inf: parameters, moments and EMA were left untouched. */
   readonly skipped: boolean;
 }
@@ -59,12 +63,33 @@ export class Optimizer {
 
   /** Applies the update of 0-based `step`. The gradient buffer is clipped in place. */
   apply(gradient: Float32Array, step: number): UpdateResult {
+    const result = this.plan(gradient, step);
+    if (!result.skipped) this.commit(gradient, result);
+    return result;
+  }
+
+  /**
+   * What the update of 0-based `step` will be (learning rate, norm, clip scale, Adam count after it, or skipped),
+   * without changing anything: a coordinator can tell the workers before it applies the update itself.
+   */
+  plan(gradient: Float32Array, step: number): UpdateResult {
     const lr = learningRateAt(this.config.lr, this.config.warmup, step);
-    const gradientNorm = clipGlobalNorm(gradient, this.config.clip);
-    if (!Number.isFinite(gradientNorm)) return { lr, gradientNorm, skipped: true };
-    this.adam.step(this.params, gradient, lr);
+    const gradientNorm = globalNorm(gradient);
+    if (!Number.isFinite(gradientNorm)) return { lr, gradientNorm, clipScale: 1, adamStep: this.adam.updates, skipped: true };
+    return { lr, gradientNorm, clipScale: clipScale(gradientNorm, this.config.clip), adamStep: this.adam.updates + 1, skipped: false };
+  }
+
+  /** Applies a {@link plan} of this same gradient: clip (in place), Adam, EMA. Precondition: the plan is not skipped. */
+  commit(gradient: Float32Array, plan: UpdateResult): void {
+    if (plan.skipped || plan.adamStep !== this.adam.updates + 1) throw new Error('Optimizer.commit needs the plan of the next, non-skipped update; call plan() again.');
+    scaleInPlace(gradient, plan.clipScale);
+    this.adam.step(this.params, gradient, plan.lr);
     updateEma(this.ema, this.params, this.config.emaDecay, this.adam.updates - 1);
-    return { lr, gradientNorm, skipped: false };
+  }
+
+  /** Adam's moments and update count, without copying: read them before the next {@link apply}. */
+  get moments(): AdamState {
+    return this.adam.view();
   }
 
   /** A copy of the state, safe to serialise while training goes on. */

@@ -17,6 +17,8 @@ export interface AllreduceBenchOptions {
   readonly steps: number;
   /** Steps excluded from the median (connection set-up, first allocations). */
   readonly warmup: number;
+  /** Gradient bucket size in MiB (ddpm coordinator --bucket-mb). */
+  readonly bucketMb: number;
 }
 
 /** The JSON line `ddpm bench allreduce` prints. Times in milliseconds, bandwidths in Gbit/s. */
@@ -36,18 +38,20 @@ export interface AllreduceBenchResult {
 
 /**
  * Runs the real coordinator and `workers` real worker processes over TCP on localhost, with each worker's data loading
- * and compute replaced by a sleep of `computeMs` (`ddpm worker --simulate-compute-ms`); the model is the preset with
- * exactly `params` parameters, so every byte goes through the real path: protocol codec, CRC-32, the streaming
- * reduce, clipping, Adam, the EMA and the checksummed update to every worker.
+ * and compute replaced by sleeps totalling `computeMs` (`ddpm worker --simulate-compute-ms`: a third for the forward
+ * pass, then each gradient bucket is sent after its share of the rest, as backpropagation would produce it); the
+ * model is the preset with exactly `params` parameters, so every byte goes through the real path: protocol codec,
+ * CRC-32, the bucketed streaming reduce, the bucket means sent back while the workers still compute, clipping, Adam
+ * and the EMA on the coordinator, Adam on every worker, and the parameter checksum.
  *
- * Reports the median step time after `warmup` steps; comm_ms = step_ms − compute_ms (everything that is not the
- * worker's compute: transfers both ways, checksums, reduce, optimiser). bytes_per_step counts the gradients in and the
- * parameters out at the coordinator (2·N·P·4). bound_ms is the least time a star needs at the raw ZeroMQ bandwidth
+ * Reports the median step time after `warmup` steps; comm_ms = step_ms − compute_ms (the communication and
+ * optimiser time the compute did not hide: transfers, checksums, reduce, Adam). bytes_per_step counts the gradients
+ * in and the mean gradients out at the coordinator (2·N·P·4). bound_ms is the least time a star needs at the raw ZeroMQ bandwidth
  * measured in the same run: 2·N·bytes / raw. bus_gbps follows nccl-tests: algbw = P·4 bytes / comm time, busbw =
  * algbw · 2(N−1)/N.
  */
 export async function benchAllreduce(options: AllreduceBenchOptions): Promise<AllreduceBenchResult> {
-  const { workers, params, computeMs, steps, warmup } = options;
+  const { workers, params, computeMs, steps, warmup, bucketMb } = options;
   const preset = presetWithParameters(params);
   const bytes = params * 4;
   const rawGbps = await rawZmqGbps(bytes);
@@ -61,7 +65,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     const coordinator = spawn(
       process.execPath,
       [BIN, 'coordinator', '--preset', preset, '--steps', String(steps), '--min-workers', String(workers), '--bind', endpoint,
-        '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0', '--out', out, ...data.coordinator, ...common],
+        '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0', '--bucket-mb', String(bucketMb), '--out', out, ...data.coordinator, ...common],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     children.push(coordinator);

@@ -3,7 +3,7 @@ import { benchConvGradients, selectBackend, type BackendRequest } from '@ddpm/ba
 import { benchTrainingStep } from '@ddpm/training';
 import { benchAllreduce } from './bench-allreduce.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
-import { addBackendOption, createLogger, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 
 interface StepFlags {
   preset: string;
@@ -47,7 +47,8 @@ export function benchCommand(): Command {
     .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
     .option('--steps <n>', 'steps to run', integer(2, 100000), 25)
     .option('--warmup <n>', 'first steps not timed', integer(0), 5)
-    .action(async (flags: { workers: number; params: number; computeMs: number; steps: number; warmup: number }) => {
+    .option('--bucket-mb <n>', 'gradient bucket size in MiB (ddpm coordinator --bucket-mb)', decimal(0.0625, 1024), 1)
+    .action(async (flags: { workers: number; params: number; computeMs: number; steps: number; warmup: number; bucketMb: number }) => {
       const result = await benchAllreduce({ ...flags });
       process.stdout.write(`${JSON.stringify(result)}\n`);
     });

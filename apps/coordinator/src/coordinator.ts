@@ -27,7 +27,6 @@ import { Serial } from './serial.ts';
 import type { StepInProgress } from './step-in-progress.ts';
 import { StragglerDetector } from './straggler-detector.ts';
 
-const __t=(m:string)=>{if(process.env.DDPM_TRACE)process.stderr.write(`TRACE ${(performance.timeOrigin+performance.now()).toFixed(1)} ${m}\n`)};
 /** Default target size of a gradient bucket (CoordinatorOptions.bucketBytes). */
 export const DEFAULT_BUCKET_BYTES = 1 << 20;
 

@@ -80,7 +80,6 @@ interface Session {
 
 type Outcome = { readonly kind: 'shutdown'; readonly completed: boolean } | { readonly kind: 'left' } | { readonly kind: 'lost'; readonly reason: string };
 
-const __t=(m:string)=>{if(process.env.DDPM_TRACE)process.stderr.write(`TRACE ${(performance.timeOrigin+performance.now()).toFixed(1)} ${m}\n`)};
 /** Liveness defaults before the first Welcome says the coordinator's. */
 const DEFAULT_HEARTBEAT_MS = 2000;
 

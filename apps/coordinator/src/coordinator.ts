@@ -11,7 +11,7 @@ import {
 } from '@ddpm/protocol';
 import {
   bucketStarts, CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
-  type FoundCheckpoint, type RunConfig, type StepRecord,
+  type FoundCheckpoint, type RunConfig, type StepRecord, type UpdateResult,
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
 import { admit } from './admission.ts';
@@ -118,6 +118,8 @@ export class Coordinator {
   /** parameterChecksum(optimizer.params), refreshed whenever an update changes them (one CRC pass per step). */
   private checksum: number;
   private current: StepInProgress | undefined;
+  /** An update already sent to the workers that the coordinator's own copy has not taken yet (see {@link settle}). */
+  private unsettled: { readonly mean: Float32Array; readonly plan: UpdateResult } | undefined;
   private finished = false;
   private stopped: { signal: string; checkpoint?: string } | undefined;
   private failure: Error | undefined;
@@ -229,6 +231,7 @@ export class Coordinator {
       this.closeAfterFlush();
       return { ...summary, stopped: this.stopped };
     }
+    this.settle();
     const { weightsPath, grid } = await this.recorder.finish(this.step, this.optimizer.params, this.optimizer.ema, { ...summary, preset: this.options.run.preset });
     this.options.onSampleGrid?.(grid, this.step);
     this.closeAfterFlush();
@@ -381,11 +384,12 @@ export class Coordinator {
       : body.bucket >= this.reducer.buckets ? `bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`
       : current.senders[body.bucket].has(member.id) ? `bucket ${body.bucket} of step ${body.step} arrived twice`
       : undefined;
-    if (refusal !== undefined) {
-      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${refusal}; it was dropped.`)));
+    if (refusal !== undefined || assigned === undefined) {
+      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${refusal ?? 'unassigned'}; it was dropped.`)));
       return;
     }
     this.snapshots.confirm(member.id);
+    this.settle();
     if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
       await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`)));
       await this.resynchronise(member);
@@ -416,7 +420,7 @@ export class Coordinator {
       current.samples += body.samples;
     }
     current.awaited.delete(member.id);
-    current.consumed.push(...assigned!);
+    current.consumed.push(...assigned);
     current.lastArrivalMs = performance.now();
     this.stragglers.record(member.id, current.lastArrivalMs - (current.sentMs.get(member.id) ?? current.startedMs));
     if (current.awaited.size === 0) await this.completeStep(current);
@@ -481,6 +485,7 @@ export class Coordinator {
   private async admitPending(): Promise<void> {
     const pending = this.members.pending();
     if (pending.length === 0) return;
+    this.settle();
     const params = this.optimizer.params.slice();
     const { m, v, count } = this.optimizer.moments;
     const moments = pending.some((member) => member.appliesOptimizer) ? { m: m.slice(), v: v.slice(), count } : undefined;
@@ -491,7 +496,11 @@ export class Coordinator {
     this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
 
-  private async startStep(): Promise<void> {
+  /**
+   * Sends the next step's StepStarts. With `checksumLater` they carry no parameter checksum (0): the caller applies the
+   * previous update to the coordinator's copy right after and sets current.checksum, before any Gradient is read.
+   */
+  private async startStep(checksumLater = false): Promise<void> {
     if (this.finished || this.stopped !== undefined) return;
     const active = this.members.active();
     if (active.length < this.options.minWorkers) {
@@ -502,7 +511,7 @@ export class Coordinator {
     const orderBefore = this.order.state();
     const { epoch, indices } = this.order.next(this.options.run.batch * active.length);
     const slices = splitGlobalBatch(indices, active.length);
-    const checksum = this.checksum;
+    const checksum = checksumLater ? 0 : this.checksum;
     const startedMs = performance.now();
     const current: StepInProgress = {
       step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
@@ -537,6 +546,7 @@ export class Coordinator {
   }
 
   private async finishStep(current: StepInProgress): Promise<void> {
+    this.settle();
     this.current = undefined;
     const metrics = this.options.metrics;
     metrics?.observePhase('wait', (current.lastArrivalMs - current.startedMs) / 1000);
@@ -558,16 +568,29 @@ export class Coordinator {
       samples: current.samples, contributors: current.contributors, clipScale: plan?.clipScale ?? 1, adamStep: plan?.adamStep ?? this.optimizer.moments.count,
     };
     const active = this.members.active();
+    const total = this.options.run.steps;
+    const next = current.step + 1;
+    // When nothing before the next step needs the new parameters (every worker applies the update itself, no sample
+    // grid, checkpoint or newcomer is due, the run goes on), its StepStart goes out before the coordinator applies the
+    // update to its own copy: workers and coordinator apply it at the same time. That StepStart carries no checksum;
+    // the coordinator checks the one in each Gradient instead.
+    const early = plan !== undefined && !plan.skipped && next < total && active.every((member) => member.appliesOptimizer) && this.members.pending().length === 0
+      && !this.recorder.gridDue(next, total) && !this.checkpointDue(next, total);
     const communicationDone = metrics?.startPhase('communication');
-    // Workers that apply the optimizer get the Update first and apply it while the coordinator applies it to its own
-    // copy (the next StepStart carries the checksum they then verify).
-    for (const member of active) {
-      if (member.appliesOptimizer && !skipped) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
+    // The step's wall time ends when its update leaves for the first workers (with early, the next step has begun).
+    let seconds = (performance.now() - current.startedMs) / 1000;
+    if (plan !== undefined && mean !== undefined && !plan.skipped) {
+      // Workers that apply the optimizer get the Update before the coordinator applies it to its own copy.
+      for (const member of active) {
+        if (member.appliesOptimizer) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
+      }
+      seconds = (performance.now() - current.startedMs) / 1000;
+      this.unsettled = { mean, plan };
+      this.step = next;
+      if (early) await this.startStep(true);
+      else this.settle();
     }
-    if (!skipped) {
-      this.optimizer.commit(mean!, plan!);
-      this.checksum = parameterChecksum(this.optimizer.params);
-    }
+    this.step = next;
     optimizerDone?.();
     // The other workers get the new parameters. The frames are zero-copy views: they get a snapshot, as the next step
     // updates optimizer.params in place.
@@ -575,8 +598,7 @@ export class Coordinator {
     const params = skipped || receivers.length === 0 ? undefined : this.snapshots.take(this.optimizer.params, receivers.map((member) => member.id));
     for (const member of receivers) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, this.checksum, params));
     communicationDone?.();
-    const seconds = (performance.now() - current.startedMs) / 1000;
-    this.step += 1;
+    if (receivers.length > 0) seconds = (performance.now() - current.startedMs) / 1000;
     this.options.log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
     if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
     const record: StepRecord = {
@@ -586,12 +608,12 @@ export class Coordinator {
     this.recorder.recordStep(record);
     this.options.onStep?.(record);
     await this.reportStragglers([...current.assigned.keys()]);
-    const total = this.options.run.steps;
+    if (early) return;
     if (this.recorder.gridDue(this.step, total)) {
       this.options.onSampleGrid?.(await this.recorder.writeGrid(this.step, this.optimizer.ema), this.step);
       this.members.forgive(Date.now());
     }
-    if (this.checkpointDue(total)) this.writeCheckpoint(this.step >= total ? 'end of run' : 'schedule');
+    if (this.checkpointDue(this.step, total)) this.writeCheckpoint(this.step >= total ? 'end of run' : 'schedule');
     if (this.step >= total) return this.shutdown('training finished', true);
     await this.admitPending();
     await this.startStep();
@@ -617,11 +639,27 @@ export class Coordinator {
     }
   }
 
-  private checkpointDue(total: number): boolean {
+  /** Whether a checkpoint is due once `step` steps are done. */
+  /**
+   * Applies the update the workers were already sent to the coordinator's own parameters, Adam state and EMA, and
+   * sets the checksum the step in progress is checked against. Called before anything reads them: the next step's
+   * first Gradient, a Welcome, a checkpoint, the end of the run. Deferring it that far keeps it off the critical path:
+   * the workers apply the update and start computing while the coordinator has nothing else to do.
+   */
+  private settle(): void {
+    const unsettled = this.unsettled;
+    if (unsettled === undefined) return;
+    this.unsettled = undefined;
+    this.optimizer.commit(unsettled.mean, unsettled.plan);
+    this.checksum = parameterChecksum(this.optimizer.params);
+    if (this.current !== undefined) this.current.checksum = this.checksum;
+  }
+
+  private checkpointDue(step: number, total: number): boolean {
     const policy = this.options.checkpoints;
     if (policy === undefined) return false;
-    if (this.step >= total) return true;
-    if (policy.everySteps > 0 && this.step % policy.everySteps === 0) return true;
+    if (step >= total) return true;
+    if (policy.everySteps > 0 && step % policy.everySteps === 0) return true;
     return policy.everySeconds > 0 && Date.now() - this.lastCheckpointMs >= policy.everySeconds * 1000;
   }
 
@@ -629,6 +667,7 @@ export class Coordinator {
   private writeCheckpoint(why: string): string | undefined {
     const policy = this.options.checkpoints;
     if (policy === undefined) return undefined;
+    this.settle();
     const checkpoint: Checkpoint = {
       meta: {
         kind: 'checkpoint', format: CHECKPOINT_FORMAT, protocolVersion: PROTOCOL_VERSION, runId: this.description.runId, step: this.step,

@@ -9,7 +9,8 @@ export interface StepInProgress {
   readonly step: number;
   readonly epoch: number;
   readonly startedMs: number;
-  readonly checksum: number;
+  /** Checksum of the parameters the step is computed at (set right after the StepStarts when they went out without it). */
+  checksum: number;
   /** The data order before this step took its batch: what a checkpoint written during the step must hold. */
   readonly orderBefore: DataOrderState;
   /** Worker id → the indices it was given. */

@@ -302,7 +302,8 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const start = message.body;
-    if (session.checksum !== start.parameterChecksum) {
+    // 0: the coordinator sent this StepStart before applying the last update itself; it checks each Gradient's instead.
+    if (start.parameterChecksum !== 0 && session.checksum !== start.parameterChecksum) {
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameters of this replica differ from the coordinator's at step ${start.step}.`), start.step);
       return;
     }
@@ -329,7 +330,7 @@ export class Worker {
         this.options.log.warn({ step: start.step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
       }
       const timings = { dataMs, computeMs: performance.now() - started - dataMs, totalMs: performance.now() - started };
-      sends.push(this.sendBucket(session, start.step, start.parameterChecksum, indices.length, bucket, loss, timings));
+      sends.push(this.sendBucket(session, start.step, session.checksum, indices.length, bucket, loss, timings));
     };
     if (this.options.simulateComputeMs !== undefined) {
       await this.simulateCompute(session, this.options.simulateComputeMs, sendBucket);

@@ -431,6 +431,7 @@ export class Coordinator {
    * optimizer (not when the step will be skipped, nor for a bucket nobody contributed to: all its workers were lost).
    */
   private async reduceCompleteBuckets(current: StepInProgress): Promise<void> {
+    this.settle(); // the last update reads the means this overwrites
     for (let bucket = 0; bucket < current.senders.length; bucket++) {
       if (current.reduced[bucket] || [...current.expected].some((id) => !current.senders[bucket].has(id))) continue;
       current.reduced[bucket] = true;

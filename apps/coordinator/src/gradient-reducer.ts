@@ -2,7 +2,7 @@
  * Streams the weighted mean of the workers' gradients for one step, bucket by bucket: for each bucket of the flat
  * parameter buffer, Σ samplesᵢ·gᵢ / Σ samplesᵢ over the workers whose part of that bucket was added.
  *
- * Promises: memory is one float64 accumulator and two float32 buffers of the parameter count, whatever the number of
+ * Promises: memory is one float64 accumulator and one float32 buffer of the parameter count, whatever the number of
  * workers; each part can be released as soon as {@link add} returns. Accumulating in float64 makes the result, rounded
  * to float32, independent of the order in which parts arrive (in all but vanishingly rare ties), so a restarted run
  * reduces to the same bits, and independent of how the buffer is cut into buckets.
@@ -16,8 +16,6 @@ export class GradientReducer {
   private readonly sum: Float64Array;
   /** Bucket means as sent; allocated once, because touching fresh memory costs more than the arithmetic. */
   private readonly means: Float32Array;
-  /** The whole mean handed to the optimizer, which clips it in place: a copy, so the sent bytes stay as they were. */
-  private readonly scratch: Float32Array;
   private readonly samples: Float64Array;
   readonly size: number;
 
@@ -29,7 +27,6 @@ export class GradientReducer {
     this.size = size;
     this.sum = new Float64Array(size);
     this.means = new Float32Array(size);
-    this.scratch = new Float32Array(size);
     this.samples = new Float64Array(starts.length);
   }
 
@@ -83,14 +80,13 @@ export class GradientReducer {
   }
 
   /**
-   * The whole mean (every bucket's {@link mean} must have been taken this step) as a buffer the caller may modify,
-   * and resets the accumulator for the next step. The array belongs to the reducer and is overwritten by the next
-   * takeMean: use it (the optimizer clips it in place) before the next step's gradients are reduced.
+   * The whole mean (every bucket's {@link mean} must have been taken this step), and resets the accumulator for the
+   * next step. The array is the buffer the bucket views were sent from: only read it (the optimizer does), and only
+   * until the next step's means are taken.
    */
   takeMean(): Float32Array {
-    this.scratch.set(this.means);
     this.reset();
-    return this.scratch;
+    return this.means;
   }
 
   reset(): void {

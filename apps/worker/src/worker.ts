@@ -60,8 +60,8 @@ interface Session {
    * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
    */
   readonly gradient: Float32Array;
-  /** parameterChecksum(params), computed once per update. */
-  checksum: number;
+  /** parameterChecksum(params), or undefined after an update until someone needs it (see checksumOf). */
+  checksum: number | undefined;
   /** Applies each step's update to `params` in place, continuing the coordinator's Adam moments. */
   readonly optimizer: ReplicaOptimizer;
   /** Welcome.bucket_starts: how the gradient is cut into Gradient messages. */
@@ -269,8 +269,9 @@ export class Worker {
       throw new Error(`The coordinator sent bucket starts [${bucketStarts.slice(0, 8).join(', ')}...] that do not cut ${count} parameters into buckets; run the same ddpm version on coordinator and workers.`);
     }
     if (welcome.parametersOmitted) {
-      if (this.session === undefined || this.session.checksum !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
-      ({ params, checksum, optimizer } = this.session);
+      if (this.session === undefined || checksumOf(this.session) !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
+      ({ params, optimizer } = this.session);
+      checksum = checksumOf(this.session);
     } else {
       ({ params, checksum } = receivedParameters(message, count));
       params = params.slice();
@@ -303,7 +304,7 @@ export class Worker {
     if (session === undefined || this.joining) return;
     const start = message.body;
     // 0: the coordinator sent this StepStart before applying the last update itself; it checks each Gradient's instead.
-    if (start.parameterChecksum !== 0 && session.checksum !== start.parameterChecksum) {
+    if (start.parameterChecksum !== 0 && checksumOf(session) !== start.parameterChecksum) {
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameters of this replica differ from the coordinator's at step ${start.step}.`), start.step);
       return;
     }
@@ -330,7 +331,7 @@ export class Worker {
         this.options.log.warn({ step: start.step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
       }
       const timings = { dataMs, computeMs: performance.now() - started - dataMs, totalMs: performance.now() - started };
-      sends.push(this.sendBucket(session, start.step, session.checksum, indices.length, bucket, loss, timings));
+      sends.push(this.sendBucket(session, start.step, checksumOf(session), indices.length, bucket, loss, timings));
     };
     if (this.options.simulateComputeMs !== undefined) {
       await this.simulateCompute(session, this.options.simulateComputeMs, sendBucket);
@@ -416,7 +417,8 @@ export class Worker {
         return;
       }
       const adamStep = session.optimizer.apply(session.mean, update.learningRate, update.clipScale);
-      session.checksum = parameterChecksum(session.params);
+      // Computed when first needed (the first gradient bucket), while the step's compute goes on.
+      session.checksum = undefined;
       if (adamStep !== update.adamStep) {
         this.options.log.error({ step: update.step, adamStep, expected: update.adamStep }, 'Adam update count differs from the coordinator\'s; asking for fresh state');
         session.appliedStep = update.step;
@@ -430,7 +432,7 @@ export class Worker {
       this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     }
     session.appliedStep = update.step;
-    if (session.checksum !== update.parameterChecksum) {
+    if (checksumOf(session) !== update.parameterChecksum) {
       this.options.log.error({ step: update.step }, 'replica checksum mismatch after the update; asking the coordinator for fresh state');
       await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameter checksum mismatch after the update of step ${update.step}.`), update.step);
     }
@@ -458,7 +460,7 @@ export class Worker {
           hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes,
           appliesOptimizer: true,
         },
-        resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: session.checksum },
+        resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: checksumOf(session) },
       },
     });
   }
@@ -515,6 +517,12 @@ export class Worker {
     this.sendChain = result.catch(() => undefined);
     return result;
   }
+}
+
+/** The replica's parameter checksum, computed (one CRC-32 pass) and kept if the last update left it unknown. */
+function checksumOf(session: Session): number {
+  session.checksum ??= parameterChecksum(session.params);
+  return session.checksum;
 }
 
 /**

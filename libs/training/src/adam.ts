@@ -46,8 +46,12 @@ export class Adam {
     }
   }
 
-  /** Applies one update in place: params ← params − lr·m̂/(√v̂ + ε). Precondition: both buffers hold `size` floats. */
-  step(params: Float32Array, gradient: Float32Array, lr: number): void {
+  /**
+   * Applies one update in place: params ← params − lr·m̂/(√v̂ + ε), for the gradient `gradient`·`scale` (each product
+   * rounded to float32, as if the gradient had been scaled in place first; `scale` 1 reads it as is). The gradient
+   * buffer is only read. Precondition: both buffers hold `size` floats.
+   */
+  step(params: Float32Array, gradient: Float32Array, lr: number, scale = 1): void {
     if (params.length !== this.size || gradient.length !== this.size) {
       throw new Error(`Adam.step expected ${this.size} parameters and gradient values, got ${params.length} and ${gradient.length}.`);
     }
@@ -63,9 +67,10 @@ export class Adam {
     const a2 = 1 - beta2;
     const stepSize = lr / c1;
     const inverseC2 = 1 / c2;
+    const scaled = scale !== 1;
     const n = params.length;
     for (let i = 0; i < n; i++) {
-      const g = gradient[i];
+      const g = scaled ? Math.fround(gradient[i] * scale) : gradient[i];
       const mi = beta1 * m[i] + a1 * g;
       const vi = beta2 * v[i] + a2 * g * g;
       m[i] = mi;

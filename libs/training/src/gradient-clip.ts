@@ -18,20 +18,12 @@ export function clipScale(norm: number, maxNorm: number): number {
 }
 
 /**
- * Multiplies a gradient in place by `scale` (each product rounded to float32), the one way every replica clips, so
- * the same scale gives the same bits everywhere. Does nothing when scale is exactly 1.
- */
-export function scaleInPlace(gradient: Float32Array, scale: number): void {
-  if (scale === 1) return;
-  for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
-}
-
-/**
  * Clips a gradient in place to a global norm of at most `maxNorm` (see {@link clipScale}) and returns the norm before
  * clipping. Precondition: maxNorm > 0. Does not: touch a non-finite gradient.
  */
 export function clipGlobalNorm(gradient: Float32Array, maxNorm: number): number {
   const norm = globalNorm(gradient);
-  scaleInPlace(gradient, clipScale(norm, maxNorm));
+  const scale = clipScale(norm, maxNorm);
+  if (scale !== 1) for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
   return norm;
 }

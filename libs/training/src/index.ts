@@ -6,7 +6,7 @@ export { DataOrder, type CarriedIndices, type DataOrderState, type OrderedBatch 
 export { limitDataset } from './dataset-limit.ts';
 export { computeGradient, type GradientResult, type GradientStream } from './compute-gradient.ts';
 export { emaDecayAt, updateEma } from './ema.ts';
-export { clipGlobalNorm, clipScale, globalNorm, scaleInPlace } from './gradient-clip.ts';
+export { clipGlobalNorm, clipScale, globalNorm } from './gradient-clip.ts';
 export { bucketRange, bucketStarts } from './gradient-buckets.ts';
 export { learningRateAt } from './learning-rate.ts';
 export { MetricsLog, type StepRecord } from './metrics-log.ts';

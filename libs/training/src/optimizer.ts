@@ -1,6 +1,6 @@
 import { Adam, DEFAULT_ADAM, type AdamOptions, type AdamState } from './adam.ts';
 import { updateEma } from './ema.ts';
-import { clipScale, globalNorm, scaleInPlace } from './gradient-clip.ts';
+import { clipScale, globalNorm } from './gradient-clip.ts';
 import { learningRateAt } from './learning-rate.ts';
 
 /** Every optimisation hyper-parameter of a run. In a distributed run they are the coordinator's alone. */
@@ -61,7 +61,7 @@ export class Optimizer {
     this.adam = new Adam(this.params.length, config.adam, state?.adam);
   }
 
-  /** Applies the update of 0-based `step`. The gradient buffer is clipped in place. */
+  /** Applies the update of 0-based `step` (clip, Adam, EMA). The gradient buffer is only read. */
   apply(gradient: Float32Array, step: number): UpdateResult {
     const result = this.plan(gradient, step);
     if (!result.skipped) this.commit(gradient, result);
@@ -79,11 +79,13 @@ export class Optimizer {
     return { lr, gradientNorm, clipScale: clipScale(gradientNorm, this.config.clip), adamStep: this.adam.updates + 1, skipped: false };
   }
 
-  /** Applies a {@link plan} of this same gradient: clip (in place), Adam, EMA. Precondition: the plan is not skipped. */
+  /**
+   * Applies a {@link plan} of this same gradient: clip, Adam, EMA. The gradient is only read, so it may be a buffer
+   * that is still being sent. Precondition: the plan is not skipped.
+   */
   commit(gradient: Float32Array, plan: UpdateResult): void {
     if (plan.skipped || plan.adamStep !== this.adam.updates + 1) throw new Error('Optimizer.commit needs the plan of the next, non-skipped update; call plan() again.');
-    scaleInPlace(gradient, plan.clipScale);
-    this.adam.step(this.params, gradient, plan.lr);
+    this.adam.step(this.params, gradient, plan.lr, plan.clipScale);
     updateEma(this.ema, this.params, this.config.emaDecay, this.adam.updates - 1);
   }
 

@@ -1,5 +1,4 @@
 import { Adam, type AdamOptions, type AdamState } from './adam.ts';
-import { scaleInPlace } from './gradient-clip.ts';
 
 /**
  * The optimizer as a worker's replica runs it (the way every PyTorch DDP rank steps its own optimizer): the
@@ -21,12 +20,11 @@ export class ReplicaOptimizer {
   }
 
   /**
-   * One update: mean ← mean·clipScale (in place), then Adam. Returns Adam's update count afterwards, which must
+   * One update: Adam on mean·clipScale (the mean is only read). Returns Adam's update count afterwards, which must
    * equal the coordinator's (Update.adam_step) for the replica to be in step.
    */
   apply(mean: Float32Array, learningRate: number, clipScale: number): number {
-    scaleInPlace(mean, clipScale);
-    this.adam.step(this.params, mean, learningRate);
+    this.adam.step(this.params, mean, learningRate, clipScale);
     return this.adam.updates;
   }
 

@@ -4,7 +4,7 @@ import { admit } from './admission.ts';
 import type { Member } from './membership.ts';
 
 function member(state: Member['state'] = 'active'): Member {
-  return { id: 7, name: 'w7', identity: Buffer.from('w7'), backend: 'cpu', state, hasDataset: true, appliesOptimizer: true, lastSeenMs: 0, lastSentMs: 0, lastSequence: 10 };
+  return { id: 7, name: 'w7', identity: Buffer.from('w7'), backend: 'cpu', state, hasDataset: true, lastSeenMs: 0, lastSentMs: 0, lastSequence: 10 };
 }
 
 function message(envelope: OutgoingEnvelope): ReturnType<typeof decodeMessage> {

@@ -20,7 +20,7 @@ import { GradientReducer } from './gradient-reducer.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 import { Membership, type Member } from './membership.ts';
 import {
-  errorFrames, heartbeatFrames, meanGradientFrames, shutdownFrames, stepStartFrames, updateFrames, welcomeFrames, type RunDescription, type StepOutcome,
+  errorFrames, heartbeatFrames, shutdownFrames, stepStartFrames, updateBucketFrames, updateFrames, welcomeFrames, type RunDescription, type StepOutcome,
 } from './messages.ts';
 import { SendQueue } from './send-queue.ts';
 import { Serial } from './serial.ts';
@@ -118,8 +118,8 @@ export class Coordinator {
   /** parameterChecksum(optimizer.params), refreshed whenever an update changes them (one CRC pass per step). */
   private checksum: number;
   private current: StepInProgress | undefined;
-  /** An update already sent to the workers that the coordinator's own copy has not taken yet (see {@link settle}). */
-  private unsettled: { readonly mean: Float32Array; readonly plan: UpdateResult } | undefined;
+  /** The plan of an update whose buckets the workers already hold and the coordinator has not adopted yet (see {@link settle}). */
+  private unsettled: UpdateResult | undefined;
   private finished = false;
   private stopped: { signal: string; checkpoint?: string } | undefined;
   private failure: Error | undefined;
@@ -359,8 +359,7 @@ export class Coordinator {
       await this.replyToStranger(identity, new ProtocolError(ErrorCode.DATASET_MISMATCH, `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${this.fingerprint}); point --data at the same files (and the same --dataset-limit), or use --data stream to receive samples from the coordinator.`, { fatal: true }));
       return;
     }
-    const appliesOptimizer = hello.capabilities?.appliesOptimizer === true;
-    const member = this.members.add(identity, { name, backend: hello.backend, hasDataset, appliesOptimizer, sequence: message.envelope.sequence }, Date.now());
+    const member = this.members.add(identity, { name, backend: hello.backend, hasDataset, sequence: message.envelope.sequence }, Date.now());
     this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: resume != null }, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
     this.options.metrics?.workerJoined(member.name);
     if (this.current === undefined) {
@@ -427,19 +426,20 @@ export class Coordinator {
   }
 
   /**
-   * Takes the mean of every bucket that every expected worker has now sent, and sends it to the workers that apply the
-   * optimizer (not when the step will be skipped, nor for a bucket nobody contributed to: all its workers were lost).
+   * Takes the mean of every bucket that every expected worker has now sent, proposes the bucket's update (Adam as if
+   * the step needs no clipping) and sends it to every worker as an UpdateBucket, while the others are still computing
+   * (not when the step will be skipped, nor for a bucket nobody contributed to: all its workers were lost).
    */
   private async reduceCompleteBuckets(current: StepInProgress): Promise<void> {
-    this.settle(); // the last update reads the means this overwrites
+    this.settle(); // proposals start from the previous update
     for (let bucket = 0; bucket < current.senders.length; bucket++) {
       if (current.reduced[bucket] || [...current.expected].some((id) => !current.senders[bucket].has(id))) continue;
       current.reduced[bucket] = true;
       if (current.nonFinite.length > 0 || this.reducer.samplesOf(bucket) === 0) continue;
-      const mean = this.reducer.mean(bucket);
-      const crc = parameterChecksum(mean);
+      const proposed = this.optimizer.propose(this.reducer.mean(bucket), this.reducer.range(bucket).start, current.step);
+      const crc = parameterChecksum(proposed);
       for (const member of this.members.active()) {
-        if (member.appliesOptimizer) await this.sendTo(member, meanGradientFrames(this.description, member.id, this.nextSeq(), current.step, bucket, mean, crc));
+        await this.sendTo(member, updateBucketFrames(this.description, member.id, this.nextSeq(), current.step, bucket, proposed, crc));
       }
     }
   }
@@ -488,11 +488,9 @@ export class Coordinator {
     if (pending.length === 0) return;
     this.settle();
     const params = this.optimizer.params.slice();
-    const { m, v, count } = this.optimizer.moments;
-    const moments = pending.some((member) => member.appliesOptimizer) ? { m: m.slice(), v: v.slice(), count } : undefined;
     for (const member of pending) {
       member.state = 'active';
-      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params, member.appliesOptimizer ? moments : undefined));
+      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params));
     }
     this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
@@ -566,40 +564,38 @@ export class Coordinator {
     if (!skipped) this.finalLoss = loss;
     const outcome: StepOutcome = {
       step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: plan?.lr ?? 0, loss, gradientNorm: plan?.gradientNorm ?? Number.NaN,
-      samples: current.samples, contributors: current.contributors, clipScale: plan?.clipScale ?? 1, adamStep: plan?.adamStep ?? this.optimizer.moments.count,
+      samples: current.samples, contributors: current.contributors,
     };
     const active = this.members.active();
     const total = this.options.run.steps;
     const next = current.step + 1;
-    // When nothing before the next step needs the new parameters (every worker applies the update itself, no sample
-    // grid, checkpoint or newcomer is due, the run goes on), its StepStart goes out before the coordinator applies the
-    // update to its own copy: workers and coordinator apply it at the same time. That StepStart carries no checksum;
-    // the coordinator checks the one in each Gradient instead.
-    const early = plan !== undefined && !plan.skipped && next < total && active.every((member) => member.appliesOptimizer) && this.members.pending().length === 0
-      && !this.recorder.gridDue(next, total) && !this.checkpointDue(next, total);
+    // Unclipped (the common case once training settled), the workers already hold the new parameters as UpdateBuckets:
+    // the Update only confirms them. When nothing before the next step needs the new parameters on the coordinator (no
+    // sample grid, checkpoint or newcomer is due, the run goes on), the next StepStart follows at once, without a
+    // checksum; the coordinator adopts the update itself before it reads the next Gradient (settle).
+    const adoptable = plan !== undefined && !plan.skipped && plan.clipScale === 1;
+    const early = adoptable && next < total && this.members.pending().length === 0 && !this.recorder.gridDue(next, total) && !this.checkpointDue(next, total);
     const communicationDone = metrics?.startPhase('communication');
-    // The step's wall time ends when its update leaves for the first workers (with early, the next step has begun).
-    let seconds = (performance.now() - current.startedMs) / 1000;
-    if (plan !== undefined && mean !== undefined && !plan.skipped) {
-      // Workers that apply the optimizer get the Update before the coordinator applies it to its own copy.
-      for (const member of active) {
-        if (member.appliesOptimizer) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
-      }
-      seconds = (performance.now() - current.startedMs) / 1000;
-      this.unsettled = { mean, plan };
-      this.step = next;
-      if (early) await this.startStep(true);
-      else this.settle();
+    if (adoptable) {
+      for (const member of active) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
+      this.unsettled = plan;
+    } else if (plan !== undefined && mean !== undefined && !plan.skipped) {
+      // Clipped: the proposal is void; the update is applied in place and sent whole.
+      this.optimizer.commit(mean, plan);
+      this.checksum = parameterChecksum(this.optimizer.params);
     }
+    // The step's wall time ends when its update left.
+    const seconds = (performance.now() - current.startedMs) / 1000;
     this.step = next;
+    if (early) await this.startStep(true);
+    else this.settle();
     optimizerDone?.();
-    // The other workers get the new parameters. The frames are zero-copy views: they get a snapshot, as the next step
-    // updates optimizer.params in place.
-    const receivers = active.filter((member) => !member.appliesOptimizer || skipped);
-    const params = skipped || receivers.length === 0 ? undefined : this.snapshots.take(this.optimizer.params, receivers.map((member) => member.id));
+    // Workers get the new parameters whole when the step was clipped. The frames are zero-copy views: they get a
+    // snapshot, as the next step updates optimizer.params in place.
+    const receivers = adoptable ? [] : active;
+    const params = skipped || adoptable ? undefined : this.snapshots.take(this.optimizer.params, receivers.map((member) => member.id));
     for (const member of receivers) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, this.checksum, params));
     communicationDone?.();
-    if (receivers.length > 0) seconds = (performance.now() - current.startedMs) / 1000;
     this.options.log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
     if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
     const record: StepRecord = {
@@ -642,16 +638,15 @@ export class Coordinator {
 
   /** Whether a checkpoint is due once `step` steps are done. */
   /**
-   * Applies the update the workers were already sent to the coordinator's own parameters, Adam state and EMA, and
-   * sets the checksum the step in progress is checked against. Called before anything reads them: the next step's
-   * first Gradient, a Welcome, a checkpoint, the end of the run. Deferring it that far keeps it off the critical path:
-   * the workers apply the update and start computing while the coordinator has nothing else to do.
+   * Adopts the update whose buckets the workers already hold (parameters, Adam state, EMA) and sets the checksum the
+   * step in progress is checked against. Called before anything reads them: the next proposal or Gradient, a Welcome, a
+   * checkpoint, the end of the run. Deferring it that far keeps the EMA and the checksum off the critical path.
    */
   private settle(): void {
     const unsettled = this.unsettled;
     if (unsettled === undefined) return;
     this.unsettled = undefined;
-    this.optimizer.commit(unsettled.mean, unsettled.plan);
+    this.optimizer.adopt(unsettled);
     this.checksum = parameterChecksum(this.optimizer.params);
     if (this.current !== undefined) this.current.checksum = this.checksum;
   }

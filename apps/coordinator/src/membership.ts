@@ -9,8 +9,6 @@ export interface Member {
   readonly backend: string;
   /** False when the worker has no copy of the dataset and gets its samples inline. */
   readonly hasDataset: boolean;
-  /** Capabilities.applies_optimizer: it gets MeanGradients and OPTIMIZER_STEP Updates instead of parameters. */
-  readonly appliesOptimizer: boolean;
   /** 'pending' until it was sent the current state (Welcome) at a step boundary, then 'active'. */
   state: 'pending' | 'active';
   /** Date.now() of the last message received from it. */
@@ -41,9 +39,9 @@ export class Membership {
   }
 
   /** Registers a worker that said Hello; it becomes active at the next step boundary. */
-  add(identity: Buffer, fields: { name: string; backend: string; hasDataset: boolean; appliesOptimizer: boolean; sequence: number }, nowMs: number): Member {
+  add(identity: Buffer, fields: { name: string; backend: string; hasDataset: boolean; sequence: number }, nowMs: number): Member {
     const member: Member = {
-      id: this.nextId++, identity: Buffer.from(identity), name: fields.name, backend: fields.backend, hasDataset: fields.hasDataset, appliesOptimizer: fields.appliesOptimizer,
+      id: this.nextId++, identity: Buffer.from(identity), name: fields.name, backend: fields.backend, hasDataset: fields.hasDataset,
       state: 'pending', lastSeenMs: nowMs, lastSentMs: nowMs, lastSequence: fields.sequence,
     };
     this.byId.set(member.id, member);

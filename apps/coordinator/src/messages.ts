@@ -1,6 +1,6 @@
 import type { Dataset } from '@ddpm/data';
 import { encodeMessage, Phase, SkipReason, TENSOR_NAMES, UpdateKind, type ProtocolError, type ProtocolLimits } from '@ddpm/protocol';
-import type { AdamState, RunConfig } from '@ddpm/training';
+import type { RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 
 /** What the coordinator tells every worker about the run; fixed for the whole run. */
@@ -27,10 +27,10 @@ export interface ModelDescription {
 }
 
 /**
- * Frames of a Welcome carrying the current parameters (also the answer to a worker with stale state) and, for a worker
- * that applies the optimizer, Adam's moments. The arrays go out zero-copy: pass copies nothing else writes to.
+ * Frames of a Welcome carrying the current parameters (also the answer to a worker with stale state). The array goes
+ * out zero-copy: pass a copy nothing else writes to.
  */
-export function welcomeFrames(run: RunDescription, workerId: number, sequence: number, step: number, checksum: number, params: Float32Array, moments?: AdamState): Buffer[] {
+export function welcomeFrames(run: RunDescription, workerId: number, sequence: number, step: number, checksum: number, params: Float32Array): Buffer[] {
   const { optimizer } = run.run;
   const model: ModelDescription = { unet: run.model, schedule: run.run.schedule };
   return encodeMessage(
@@ -45,16 +45,10 @@ export function welcomeFrames(run: RunDescription, workerId: number, sequence: n
           diffusionSteps: run.run.schedule.timesteps, seed: run.run.seed,
         },
         heartbeatIntervalMs: run.heartbeatIntervalMs, heartbeatTimeoutMs: run.heartbeatTimeoutMs,
-        maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize, bucketStarts: [...run.bucketStarts], adamStep: moments?.count ?? 0,
+        maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize, bucketStarts: [...run.bucketStarts],
       },
     },
-    [
-      { name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum },
-      ...(moments === undefined ? [] : [
-        { name: TENSOR_NAMES.adamM, data: moments.m, shape: [moments.m.length] },
-        { name: TENSOR_NAMES.adamV, data: moments.v, shape: [moments.v.length] },
-      ]),
-    ],
+    [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
     run.limits,
   );
 }
@@ -112,20 +106,16 @@ export interface StepOutcome {
   readonly gradientNorm: number;
   readonly samples: number;
   readonly contributors: number;
-  /** What the mean gradient was multiplied by before Adam (1 unless clipped). */
-  readonly clipScale: number;
-  /** Adam's update count after the step. */
-  readonly adamStep: number;
 }
 
 /**
- * Frames of an Update: the outcome, and unless the step was skipped either the new parameters (a snapshot the caller
- * keeps unchanged until the send completed) whose CRC-32 is `checksum`, or, when `params` is undefined for a worker
- * that applies the optimizer, kind OPTIMIZER_STEP with the clip scale and Adam count it needs.
+ * Frames of an Update: the outcome, and unless the step was skipped either the new parameters (kind PARAMETERS: a
+ * snapshot the caller keeps unchanged until the send completed) whose CRC-32 is `checksum`, or, when `params` is
+ * undefined, kind BUCKETS: the step's UpdateBuckets are the new parameters (checksum 0 when not computed yet).
  */
 export function updateFrames(run: RunDescription, workerId: number, sequence: number, outcome: StepOutcome, checksum: number, params?: Float32Array): Buffer[] {
   const { skipped } = outcome;
-  const kind = skipped ? UpdateKind.UPDATE_KIND_UNSPECIFIED : params === undefined ? UpdateKind.OPTIMIZER_STEP : UpdateKind.PARAMETERS;
+  const kind = skipped ? UpdateKind.UPDATE_KIND_UNSPECIFIED : params === undefined ? UpdateKind.BUCKETS : UpdateKind.PARAMETERS;
   return encodeMessage(
     {
       workerId, sequence, runId: run.runId,
@@ -133,7 +123,6 @@ export function updateFrames(run: RunDescription, workerId: number, sequence: nu
         step: outcome.step, skipped, skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
         skipDetail: outcome.skipDetail, parameterChecksum: checksum, learningRate: outcome.learningRate, kind,
         loss: outcome.loss, gradientNorm: outcome.gradientNorm, samples: outcome.samples, contributors: outcome.contributors, epoch: outcome.epoch,
-        clipScale: outcome.clipScale, adamStep: outcome.adamStep,
       },
     },
     params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
@@ -142,13 +131,13 @@ export function updateFrames(run: RunDescription, workerId: number, sequence: nu
 }
 
 /**
- * Frames of a MeanGradient: bucket `bucket`'s mean of step `step` (a view the reducer keeps intact, see
- * GradientReducer) and its CRC-32, computed once for all recipients.
+ * Frames of an UpdateBucket: bucket `bucket`'s proposed parameters after step `step` (a view Optimizer.propose keeps
+ * intact long enough) and their CRC-32, computed once for all recipients.
  */
-export function meanGradientFrames(run: RunDescription, workerId: number, sequence: number, step: number, bucket: number, mean: Float32Array, crc32: number): Buffer[] {
+export function updateBucketFrames(run: RunDescription, workerId: number, sequence: number, step: number, bucket: number, params: Float32Array, crc32: number): Buffer[] {
   return encodeMessage(
-    { workerId, sequence, runId: run.runId, meanGradient: { step, bucket } },
-    [{ name: TENSOR_NAMES.gradient, data: mean, shape: [mean.length], crc32 }],
+    { workerId, sequence, runId: run.runId, updateBucket: { step, bucket } },
+    [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32 }],
     run.limits,
   );
 }

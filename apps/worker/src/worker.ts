@@ -8,7 +8,7 @@ import {
   countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, findTensor, parameterChecksum, Phase,
   PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, UpdateKind, type CurveKeyPair, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
 } from '@ddpm/protocol';
-import { bucketRange, computeGradient, drawTrainingInputs, globalNorm, ReplicaOptimizer } from '@ddpm/training';
+import { bucketRange, computeGradient, drawTrainingInputs, globalNorm } from '@ddpm/training';
 import { UNet, type UNetConfig } from '@ddpm/unet';
 import { Backoff } from './backoff.ts';
 
@@ -53,8 +53,10 @@ interface Session {
   readonly configJson: string;
   readonly model: UNet;
   readonly schedule: DiffusionSchedule;
-  /** The replica's parameters: one buffer for the session, each Update is copied into it. */
-  readonly params: Float32Array;
+  /** The replica's parameters. Swapped with `next` when an Update of kind BUCKETS confirms the step's UpdateBuckets. */
+  params: Float32Array;
+  /** Where this step's UpdateBuckets are assembled (the parameters after the step, if the Update confirms them). */
+  next: Float32Array;
   /**
    * Where each step's gradient is written, reused across steps (fresh memory is expensive to touch). Safe although
    * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
@@ -62,14 +64,10 @@ interface Session {
   readonly gradient: Float32Array;
   /** parameterChecksum(params), or undefined after an update until someone needs it (see checksumOf). */
   checksum: number | undefined;
-  /** Applies each step's update to `params` in place, continuing the coordinator's Adam moments. */
-  readonly optimizer: ReplicaOptimizer;
-  /** Welcome.bucket_starts: how the gradient is cut into Gradient messages. */
+  /** Welcome.bucket_starts: how gradients and updates are cut into buckets. */
   readonly bucketStarts: readonly number[];
-  /** The mean gradient of the step in progress, assembled from MeanGradient messages; reused across steps. */
-  readonly mean: Float32Array;
-  /** Per bucket, 1 once this step's MeanGradient for it arrived. */
-  readonly meanArrived: Uint8Array;
+  /** Per bucket, 1 once this step's UpdateBucket for it arrived. */
+  readonly arrived: Uint8Array;
   /** The step of the last StepStart (the step in progress), or -1 before the first. */
   step: number;
   /** The step whose Update this replica applied last (step of Welcome − 1 initially). */
@@ -218,8 +216,8 @@ export class Worker {
       case 'stepStart':
         await this.onStepStart(message);
         return undefined;
-      case 'meanGradient':
-        this.onMeanGradient(message);
+      case 'updateBucket':
+        this.onUpdateBucket(message);
         return undefined;
       case 'update':
         await this.onUpdate(message);
@@ -262,7 +260,6 @@ export class Worker {
     const model = reuse && this.session !== undefined ? this.session.model : new UNet(described.unet);
     let params: Float32Array;
     let checksum: number;
-    let optimizer: ReplicaOptimizer;
     const count = model.parameterCount();
     const bucketStarts = welcome.bucketStarts;
     if (bucketStarts.length === 0 || bucketStarts[0] !== 0 || bucketStarts.some((start, b) => b > 0 && !(start > bucketStarts[b - 1] && start < count))) {
@@ -270,17 +267,11 @@ export class Worker {
     }
     if (welcome.parametersOmitted) {
       if (this.session === undefined || checksumOf(this.session) !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
-      ({ params, optimizer } = this.session);
+      ({ params } = this.session);
       checksum = checksumOf(this.session);
     } else {
       ({ params, checksum } = receivedParameters(message, count));
       params = params.slice();
-      const hyper = welcome.hyperParameters;
-      const adam = { beta1: hyper?.adamBeta1 ?? 0, beta2: hyper?.adamBeta2 ?? 0, epsilon: hyper?.adamEpsilon ?? 0 };
-      const moments = {
-        m: expectTensor(message.tensors, TENSOR_NAMES.adamM, [count], 'float32'), v: expectTensor(message.tensors, TENSOR_NAMES.adamV, [count], 'float32'), count: welcome.adamStep,
-      };
-      optimizer = new ReplicaOptimizer(params, adam, moments);
     }
     if (checksum !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
@@ -288,9 +279,9 @@ export class Worker {
     }
     this.session = {
       workerId: welcome.workerId, runId: welcome.runId, configJson, model, schedule: reuse && this.session !== undefined ? this.session.schedule : makeSchedule(described.schedule),
-      params, checksum, appliedStep: welcome.step - 1, optimizer, bucketStarts, step: -1,
+      params, checksum, appliedStep: welcome.step - 1, bucketStarts, step: -1,
       gradient: reuse && this.session !== undefined ? this.session.gradient : new Float32Array(params.length),
-      mean: reuse && this.session !== undefined ? this.session.mean : new Float32Array(params.length), meanArrived: new Uint8Array(bucketStarts.length),
+      next: reuse && this.session !== undefined ? this.session.next : new Float32Array(params.length), arrived: new Uint8Array(bucketStarts.length),
       heartbeatIntervalMs: welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, heartbeatTimeoutMs: welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
     };
     this.joining = false;
@@ -320,7 +311,7 @@ export class Worker {
     // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
     await this.sendHeartbeat(Phase.COMPUTING);
     session.step = start.step;
-    session.meanArrived.fill(0);
+    session.arrived.fill(0);
     let dataMs = 0;
     const sends: Promise<void>[] = [];
     // Each bucket goes out the moment backpropagation finished it (zeromq.js hands it to its I/O thread at once, even
@@ -385,22 +376,22 @@ export class Worker {
     }
   }
 
-  /** Keeps one bucket of the step's mean gradient until the step's Update says how to apply it. */
-  private onMeanGradient(message: Extract<DecodedMessage, { kind: 'meanGradient' }>): void {
+  /** Keeps one bucket of the step's proposed parameters until the step's Update says whether they count. */
+  private onUpdateBucket(message: Extract<DecodedMessage, { kind: 'updateBucket' }>): void {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const { step, bucket } = message.body;
     if (step !== session.step || bucket >= session.bucketStarts.length) {
-      this.options.log.warn({ step, bucket, current: session.step }, 'ignored a MeanGradient for another step or an unknown bucket');
+      this.options.log.warn({ step, bucket, current: session.step }, 'ignored an UpdateBucket for another step or an unknown bucket');
       return;
     }
-    const { start, end } = bucketRange(session.bucketStarts, session.mean.length, bucket);
+    const { start, end } = bucketRange(session.bucketStarts, session.next.length, bucket);
     try {
-      session.mean.set(expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32'), start);
-      session.meanArrived[bucket] = 1;
+      session.next.set(expectTensor(message.tensors, TENSOR_NAMES.parameters, [end - start], 'float32'), start);
+      session.arrived[bucket] = 1;
     } catch (error) {
       if (!isProtocolError(error)) throw error;
-      this.options.log.warn({ step, bucket, reason: error.message }, 'ignored a malformed MeanGradient; the Update of this step will ask for fresh state');
+      this.options.log.warn({ step, bucket, reason: error.message }, 'ignored a malformed UpdateBucket; the Update of this step will ask for fresh state');
     }
   }
 
@@ -408,26 +399,25 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const update = message.body;
-    if (!update.skipped) {
-      const missing = session.meanArrived.length - session.meanArrived.reduce((sum, arrived) => sum + arrived, 0);
-      if (update.kind !== UpdateKind.OPTIMIZER_STEP || missing > 0 || update.step !== session.step) {
-        const why = update.kind !== UpdateKind.OPTIMIZER_STEP ? `an Update of kind ${update.kind} (this worker applies the optimizer and expects OPTIMIZER_STEP)` : `${missing} MeanGradient bucket(s) of step ${update.step} missing`;
-        this.options.log.error({ step: update.step, why }, 'cannot apply the update; asking the coordinator for fresh state');
-        await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `cannot apply the update of step ${update.step}: ${why}.`), update.step);
+    if (!update.skipped && update.kind === UpdateKind.BUCKETS) {
+      const missing = session.arrived.length - session.arrived.reduce((sum, arrived) => sum + arrived, 0);
+      if (missing > 0 || update.step !== session.step) {
+        this.options.log.error({ step: update.step, missing }, 'cannot apply the update: UpdateBuckets missing; asking the coordinator for fresh state');
+        await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `cannot apply the update of step ${update.step}: ${missing} UpdateBucket(s) missing.`), update.step);
         return;
       }
-      const adamStep = session.optimizer.apply(session.mean, update.learningRate, update.clipScale);
-      // Computed when first needed (the first gradient bucket), while the step's compute goes on.
+      [session.params, session.next] = [session.next, session.params];
+      // Computed when first needed (the next StepStart's check or the first gradient bucket); the coordinator sent no
+      // checksum here because it had not computed it yet either.
       session.checksum = undefined;
-      if (adamStep !== update.adamStep) {
-        this.options.log.error({ step: update.step, adamStep, expected: update.adamStep }, 'Adam update count differs from the coordinator\'s; asking for fresh state');
-        session.appliedStep = update.step;
-        await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `Adam count ${adamStep} after step ${update.step} differs from the coordinator's ${update.adamStep}.`), update.step);
-        return;
-      }
-      // The coordinator sent this Update before applying the step itself: the next StepStart carries the checksum.
       session.appliedStep = update.step;
       return;
+    }
+    if (!update.skipped) {
+      // Copied into the replica's own buffer: no fresh memory per step, and the received frame can be freed young.
+      const { params, checksum } = receivedParameters(message, session.params.length);
+      session.params.set(params);
+      session.checksum = checksum;
     } else if (update.skipDetail) {
       this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
     }
@@ -456,10 +446,7 @@ export class Worker {
     await this.send({
       hello: {
         protocolVersion: PROTOCOL_VERSION, workerName: name, backend, softwareVersion: 'ddpm-worker 0.1.0',
-        capabilities: {
-          hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes,
-          appliesOptimizer: true,
-        },
+        capabilities: { hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes },
         resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: checksumOf(session) },
       },
     });

@@ -16,7 +16,7 @@ export {
   ErrorBody,
   Leave,
   Shutdown,
-  MeanGradient,
+  UpdateBucket,
   DType,
   ErrorCode,
   SkipReason,

@@ -11,7 +11,7 @@ export const SAMPLE_ENVELOPES: { readonly [K in BodyKind]: OutgoingEnvelope & { 
       protocolVersion: 1,
       workerName: 'gpu-host-3:0',
       backend: 'wasm',
-      capabilities: { hasDataset: false, datasetFingerprint: '', maxMessageBytes: 1 << 27, acceptsDeltaUpdates: true, maxLocalBatch: 256, appliesOptimizer: true },
+      capabilities: { hasDataset: false, datasetFingerprint: '', maxMessageBytes: 1 << 27, acceptsDeltaUpdates: true, maxLocalBatch: 256 },
       resume: { runId: 'run-7', workerId: 4, lastAppliedStep: 1200, parameterChecksum: 0xdeadbeef },
       softwareVersion: 'ddpm-worker 0.1.0',
       curvePublicKey: Buffer.alloc(32, 7), // decoded bytes fields are Buffers
@@ -34,7 +34,6 @@ export const SAMPLE_ENVELOPES: { readonly [K in BodyKind]: OutgoingEnvelope & { 
       parametersOmitted: false,
       datasetSize: 60_000,
       bucketStarts: [0, 262_144, 900_000],
-      adamStep: 1187,
     },
   },
   stepStart: {
@@ -52,7 +51,7 @@ export const SAMPLE_ENVELOPES: { readonly [K in BodyKind]: OutgoingEnvelope & { 
   update: {
     sequence: 5,
     runId: 'run-7',
-    update: { step: 1201, skipped: false, skipReason: SkipReason.SKIP_REASON_UNSPECIFIED, skipDetail: '', parameterChecksum: 0x89abcdef, learningRate: 1.5e-4, kind: UpdateKind.DELTA, loss: 0.07, gradientNorm: 2.5, samples: 12, contributors: 3, epoch: 2, clipScale: 0.625, adamStep: 1188 },
+    update: { step: 1201, skipped: false, skipReason: SkipReason.SKIP_REASON_UNSPECIFIED, skipDetail: '', parameterChecksum: 0x89abcdef, learningRate: 1.5e-4, kind: UpdateKind.DELTA, loss: 0.07, gradientNorm: 2.5, samples: 12, contributors: 3, epoch: 2 },
   },
   heartbeat: {
     sequence: 6,
@@ -65,7 +64,7 @@ export const SAMPLE_ENVELOPES: { readonly [K in BodyKind]: OutgoingEnvelope & { 
   },
   leave: { sequence: 8, workerId: 5, runId: 'run-7', leave: { reason: 'SIGTERM', lastAppliedStep: 1200 } },
   shutdown: { sequence: 9, runId: 'run-7', shutdown: { reason: 'training complete', finalStep: 50_000, completed: true } },
-  meanGradient: { sequence: 10, workerId: 5, runId: 'run-7', meanGradient: { step: 1201, bucket: 1 } },
+  updateBucket: { sequence: 10, workerId: 5, runId: 'run-7', updateBucket: { step: 1201, bucket: 1 } },
 };
 
 /** Tensors of every dtype, with values that expose byte-order, sign and special-float mistakes. */

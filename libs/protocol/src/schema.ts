@@ -36,8 +36,8 @@ export const Leave = ddpm.v1.Leave;
 export type Leave = ddpm.v1.Leave;
 export const Shutdown = ddpm.v1.Shutdown;
 export type Shutdown = ddpm.v1.Shutdown;
-export const MeanGradient = ddpm.v1.MeanGradient;
-export type MeanGradient = ddpm.v1.MeanGradient;
+export const UpdateBucket = ddpm.v1.UpdateBucket;
+export type UpdateBucket = ddpm.v1.UpdateBucket;
 
 export const DType = ddpm.v1.DType;
 export type DType = ddpm.v1.DType;
@@ -64,7 +64,7 @@ export interface BodyTypes {
   error: ddpm.v1.Error;
   leave: ddpm.v1.Leave;
   shutdown: ddpm.v1.Shutdown;
-  meanGradient: ddpm.v1.MeanGradient;
+  updateBucket: ddpm.v1.UpdateBucket;
 }
 
 /** The fields a sender may set on a body of kind K (all optional; unset fields take proto3 defaults). */
@@ -84,7 +84,7 @@ export const BODY_KINDS = [
   'error',
   'leave',
   'shutdown',
-  'meanGradient',
+  'updateBucket',
 ] as const satisfies readonly BodyKind[];
 
 // Compile-time guard: a body added to envelope.proto but missing from BODY_KINDS or BodyTypes fails here.

@@ -10,8 +10,6 @@ import { ErrorCode, type BodyKind } from './schema.ts';
 /** The tensor names the protocol uses (see the body comments in proto/ddpm/v1). */
 export const TENSOR_NAMES = Object.freeze({
   parameters: 'parameters',
-  adamM: 'adam_m',
-  adamV: 'adam_v',
   gradient: 'gradient',
   delta: 'delta',
   samples: 'samples',

@@ -1,4 +1,4 @@
-export { Adam, DEFAULT_ADAM, type AdamOptions, type AdamState } from './adam.ts';
+export { Adam, DEFAULT_ADAM, type AdamBuffers, type AdamOptions, type AdamState } from './adam.ts';
 export { benchTrainingStep, type BenchStepOptions, type BenchStepResult } from './bench-step.ts';
 export { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointMeta } from './checkpoint.ts';
 export { CheckpointStore, type FoundCheckpoint, type RejectedCheckpoint } from './checkpoint-store.ts';
@@ -11,7 +11,6 @@ export { bucketRange, bucketStarts } from './gradient-buckets.ts';
 export { learningRateAt } from './learning-rate.ts';
 export { MetricsLog, type StepRecord } from './metrics-log.ts';
 export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState, type UpdateResult } from './optimizer.ts';
-export { ReplicaOptimizer } from './replica-optimizer.ts';
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptions } from './state-file.ts';

@@ -4,7 +4,6 @@ import { emaDecayAt, updateEma } from './ema.ts';
 import { clipGlobalNorm, clipScale, globalNorm } from './gradient-clip.ts';
 import { learningRateAt } from './learning-rate.ts';
 import { DEFAULT_OPTIMIZER, Optimizer } from './optimizer.ts';
-import { ReplicaOptimizer } from './replica-optimizer.ts';
 
 test('Adam matches the bias-corrected step-size form of Kingma & Ba (Algorithm 1, final paragraph of section 2)', (t) => {
   // Independent reference: lr_t = lr·√(1−β2^t)/(1−β1^t), θ −= lr_t·m/(√v + ε̂) with ε̂ = ε·√(1−β2^t).
@@ -92,24 +91,32 @@ test('Optimizer restored from its state continues bitwise identically', (t) => {
   t.deepEqual(b.state(), a.state());
 });
 
-test('a ReplicaOptimizer given the coordinator clip scale and learning rate ends bit-identical to the Optimizer', (t) => {
+test('proposing every bucket and adopting gives the bits commit gives; a clipped step falls back to commit', (t) => {
   const size = 257;
   const start = Float32Array.from({ length: size }, (_, i) => Math.sin(i) * 0.1);
   const config = { ...DEFAULT_OPTIMIZER, clip: 0.5, warmup: 3 };
-  const coordinator = new Optimizer(start, config);
-  const replicaParams = start.slice();
-  const replica = new ReplicaOptimizer(replicaParams, config.adam, coordinator.moments);
-  let clipped = 0;
+  const reference = new Optimizer(start, config);
+  const streamed = new Optimizer(start, config);
+  const buckets = [0, 100, 101, 200];
+  let adopted = 0;
   for (let step = 0; step < 6; step++) {
     // Large gradients on even steps so clipping happens, small ones on odd steps so it does not.
     const gradient = Float32Array.from({ length: size }, (_, i) => Math.cos(i * (step + 1)) * (step % 2 === 0 ? 3 : 1e-3));
-    const mean = gradient.slice();
-    const result = coordinator.apply(gradient, step);
-    if (result.clipScale !== 1) clipped += 1;
-    t.is(replica.apply(mean, result.lr, result.clipScale), result.adamStep);
+    reference.apply(gradient, step);
+    for (const [b, from] of buckets.entries()) streamed.propose(gradient.subarray(from, buckets[b + 1] ?? size), from, step);
+    const plan = streamed.plan(gradient, step);
+    if (plan.clipScale === 1) {
+      streamed.adopt(plan);
+      adopted += 1;
+    } else {
+      streamed.commit(gradient, plan);
+    }
+    t.deepEqual(streamed.params, reference.params, `params after step ${step}`);
+    t.deepEqual(streamed.ema, reference.ema, `EMA after step ${step}`);
   }
-  t.is(clipped, 3);
-  t.deepEqual(replicaParams, coordinator.params);
+  t.is(adopted, 3);
+  t.deepEqual(streamed.state().adam, reference.state().adam);
+  t.throws(() => streamed.adopt(streamed.plan(new Float32Array(size).fill(1), 6)), { message: /commit\(\) the update instead/ });
 });
 
 test('clipScale is exactly 1 at or under the limit and for a non-finite norm', (t) => {

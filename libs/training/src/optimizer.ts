@@ -1,4 +1,4 @@
-import { Adam, DEFAULT_ADAM, type AdamOptions, type AdamState } from './adam.ts';
+import { Adam, DEFAULT_ADAM, type AdamBuffers, type AdamOptions, type AdamState } from './adam.ts';
 import { updateEma } from './ema.ts';
 import { clipScale, globalNorm } from './gradient-clip.ts';
 import { learningRateAt } from './learning-rate.ts';
@@ -30,7 +30,7 @@ export interface UpdateResult {
   readonly lr: number;
   /** Global gradient norm before clipping. */
   readonly gradientNorm: number;
-  /** What the gradient was multiplied by (1 when it was not clipped): a replica applies the same update with it. */
+  /** What the gradient was multiplied by (1 when it was not clipped). */
   readonly clipScale: number;
   /** Adam's update count after this step (the t of its bias correction). */
   readonly adamStep: number;
@@ -42,23 +42,35 @@ export interface UpdateResult {
  * The whole update rule of DDPM training on flat float32 buffers: clip to a global norm, warm the learning rate up,
  * Adam, then the EMA of the weights.
  *
+ * Two ways to apply an update: {@link apply} (or {@link plan} then {@link commit}) in place; or, for a coordinator
+ * that wants the new parameters before the whole gradient is known, {@link propose} bucket by bucket as the mean
+ * gradient completes (computed as if no clipping were needed), then {@link plan} and, when the plan's clip scale is
+ * exactly 1, {@link adopt}; otherwise {@link commit} the update in place and drop the proposal.
+ *
  * Promises: pure JavaScript arithmetic, so identical inputs give bitwise-identical parameters on every backend and
- * host; a non-finite gradient changes nothing and is reported as skipped.
+ * host, whichever way the update is applied; a non-finite gradient changes nothing and is reported as skipped.
  * Does not: average gradients across workers (the coordinator does that before calling apply).
  */
 export class Optimizer {
-  readonly params: Float32Array;
+  private current: Float32Array;
   readonly ema: Float32Array;
   private readonly adam: Adam;
+  /** Where {@link propose} writes; swapped with the current buffers by {@link adopt}. Allocated on first use. */
+  private proposal: AdamBuffers | undefined;
 
   constructor(
     params: Float32Array,
     readonly config: OptimizerConfig = DEFAULT_OPTIMIZER,
     state?: OptimizerState,
   ) {
-    this.params = (state?.params ?? params).slice();
+    this.current = (state?.params ?? params).slice();
     this.ema = (state?.ema ?? params).slice();
-    this.adam = new Adam(this.params.length, config.adam, state?.adam);
+    this.adam = new Adam(this.current.length, config.adam, state?.adam);
+  }
+
+  /** The current parameters. The buffer changes identity when a proposal is adopted: do not keep it across updates. */
+  get params(): Float32Array {
+    return this.current;
   }
 
   /** Applies the update of 0-based `step` (clip, Adam, EMA). The gradient buffer is only read. */
@@ -70,7 +82,7 @@ export class Optimizer {
 
   /**
    * What the update of 0-based `step` will be (learning rate, norm, clip scale, Adam count after it, or skipped),
-   * without changing anything: a coordinator can tell the workers before it applies the update itself.
+   * without changing anything.
    */
   plan(gradient: Float32Array, step: number): UpdateResult {
     const lr = learningRateAt(this.config.lr, this.config.warmup, step);
@@ -80,22 +92,49 @@ export class Optimizer {
   }
 
   /**
-   * Applies a {@link plan} of this same gradient: clip, Adam, EMA. The gradient is only read, so it may be a buffer
-   * that is still being sent. Precondition: the plan is not skipped.
+   * Applies a {@link plan} of this same gradient in place: clip, Adam, EMA. The gradient is only read, so it may be a
+   * buffer that is still being sent. Drops any proposal. Precondition: the plan is not skipped.
    */
   commit(gradient: Float32Array, plan: UpdateResult): void {
     if (plan.skipped || plan.adamStep !== this.adam.updates + 1) throw new Error('Optimizer.commit needs the plan of the next, non-skipped update; call plan() again.');
-    this.adam.step(this.params, gradient, plan.lr, plan.clipScale);
-    updateEma(this.ema, this.params, this.config.emaDecay, this.adam.updates - 1);
+    this.adam.step(this.current, gradient, plan.lr, plan.clipScale);
+    updateEma(this.ema, this.current, this.config.emaDecay, this.adam.updates - 1);
   }
 
-  /** Adam's moments and update count, without copying: read them before the next {@link apply}. */
+  /**
+   * Proposes the update of 0-based `step` for one bucket of the mean gradient, which starts at element `start`, as
+   * Adam computes it unclipped: returns a view of the proposed parameters for that range. Nothing current changes.
+   * The view stays intact until the same range is proposed again two updates later (the proposal buffers alternate).
+   */
+  propose(bucket: Float32Array, start: number, step: number): Float32Array {
+    this.proposal ??= { params: new Float32Array(this.current.length), m: new Float32Array(this.current.length), v: new Float32Array(this.current.length) };
+    this.adam.propose(this.current, bucket, start, learningRateAt(this.config.lr, this.config.warmup, step), this.proposal);
+    return this.proposal.params.subarray(start, start + bucket.length);
+  }
+
+  /**
+   * Makes the proposal current (parameters and moments), then updates the EMA: the same result as {@link commit}
+   * when every element was proposed. Precondition: `plan` is this step's, not skipped, with clipScale exactly 1, and
+   * the proposal covers every element (the caller proposed every bucket).
+   */
+  adopt(plan: UpdateResult): void {
+    const proposal = this.proposal;
+    if (proposal === undefined || plan.skipped || plan.clipScale !== 1 || plan.adamStep !== this.adam.updates + 1) {
+      throw new Error('Optimizer.adopt needs a complete proposal and the next, unclipped, non-skipped plan; commit() the update instead.');
+    }
+    const previous = this.adam.adopt(proposal);
+    this.proposal = { params: this.current, ...previous };
+    this.current = proposal.params;
+    updateEma(this.ema, this.current, this.config.emaDecay, this.adam.updates - 1);
+  }
+
+  /** Adam's moments and update count, without copying: read them before the next update. */
   get moments(): AdamState {
     return this.adam.view();
   }
 
   /** A copy of the state, safe to serialise while training goes on. */
   state(): OptimizerState {
-    return { params: this.params.slice(), ema: this.ema.slice(), adam: this.adam.state() };
+    return { params: this.current.slice(), ema: this.ema.slice(), adam: this.adam.state() };
   }
 }

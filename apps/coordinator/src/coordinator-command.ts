@@ -56,7 +56,7 @@ export function coordinatorCommand(): Command {
     .option('--min-workers <n>', 'steps wait until this many workers are connected', integer(1, 4096), 1)
     .option('--max-workers <n>', 'refuse workers beyond this many (joined or joining)', integer(1, 4096), 64)
     .option('--max-message-mb <n>', 'largest message accepted, in MiB (never more than one gradient)', integer(1, 4096), 256)
-    .option('--bucket-mb <n>', 'gradient bucket size in MiB: workers send each bucket as soon as backpropagation finished it', decimal(0.0625, 1024), 1)
+    .option('--bucket-mb <n>', 'gradient bucket size in MiB: workers send each bucket as soon as backpropagation finished it', decimal(0.0625, 1024), 0.25)
     .option('--curve-secret-key <file>', "the coordinator's CURVE key pair (ddpm keygen); enables encryption and authentication")
     .option('--allow-keys <file>', 'public keys of the workers allowed in, one per line (required with --curve-secret-key)')
     .action(async (flags: CoordinatorFlags) => {

@@ -28,7 +28,7 @@ import type { StepInProgress } from './step-in-progress.ts';
 import { StragglerDetector } from './straggler-detector.ts';
 
 /** Default target size of a gradient bucket (CoordinatorOptions.bucketBytes). */
-export const DEFAULT_BUCKET_BYTES = 1 << 20;
+export const DEFAULT_BUCKET_BYTES = 1 << 18;
 
 /** When the coordinator writes checkpoints. */
 export interface CheckpointPolicy {
@@ -59,7 +59,7 @@ export interface CoordinatorOptions {
   /** Straggler reporting: factor over the other workers' median step time, and whether to drop flagged workers. */
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
   /**
-   * Target size of a gradient bucket in bytes (Welcome.bucket_starts; default 1 MiB): workers send each bucket as soon
+   * Target size of a gradient bucket in bytes (Welcome.bucket_starts; default 256 KiB): workers send each bucket as soon
    * as backpropagation finished it, and the coordinator sends each bucket's mean as soon as every part arrived.
    * Smaller buckets overlap more of the transfer with the compute; each costs one message per worker and step.
    */
@@ -84,14 +84,17 @@ export interface CoordinatorSummary {
 
 /**
  * The coordinator of a data-parallel run: owns the canonical parameters, Adam state, EMA and data order; assigns each
- * active worker a disjoint slice of every global batch; averages their gradients weighted by samples; applies the
- * update and sends every worker the new parameters with their checksum; writes checkpoints.
+ * active worker a disjoint slice of every global batch; averages their gradients bucket by bucket as they arrive,
+ * weighted by samples, and sends each bucket's Adam update back at once (UpdateBucket) while the workers still
+ * compute; confirms the step with an Update (or, when clipping voids those proposals, sends the parameters whole);
+ * writes checkpoints.
  *
  * Promises:
- * - every replica holds the coordinator's parameters after each step (workers verify the CRC-32);
+ * - every replica holds the coordinator's parameters after each step (checked by CRC-32 on both sides);
  * - a worker silent for heartbeatTimeoutMs (dead, stalled, cut off) is dropped: the step in progress completes with the
  *   others, weighted by the samples they actually contributed, and the dropped worker's indices go back to the data
- *   order, so every epoch consumes each sample exactly once; the survivors never restart;
+ *   order, so every epoch consumes each sample exactly once (a bucket already reduced with its part keeps it); the
+ *   survivors never restart;
  * - a step with a non-finite gradient from any worker is skipped for everyone (Update.skipped), counted and logged;
  * - a malformed, replayed, foreign or unexpected message is answered with an Error and changes nothing;
  * - a checkpoint (parameters, Adam, EMA, step, data order, config) is written every N steps / S seconds, at the end,

@@ -83,8 +83,9 @@ const DEFAULT_HEARTBEAT_MS = 2000;
 
 /**
  * A worker: registers with the coordinator, then for every StepStart computes the gradient of its local batch
- * (t and ε drawn per sample, closed-form noising, U-Net ε prediction, simplified loss, backprop) and sends it; applies
- * every Update and verifies the parameter checksum, reporting STALE_STATE on a mismatch.
+ * (t and ε drawn per sample, closed-form noising, U-Net ε prediction, simplified loss, backprop) and sends it bucket by
+ * bucket (Welcome.bucket_starts), each the moment backprop finished it; collects the step's UpdateBuckets and, when
+ * the Update confirms them (kind BUCKETS), makes them its parameters, or takes the parameters whole (kind PARAMETERS).
  *
  * Liveness: it sends a Heartbeat whenever it sent nothing for the heartbeat interval, and one right before each
  * compute (which blocks its event loop: the coordinator's --heartbeat-timeout must exceed one step's compute). When the
@@ -92,10 +93,11 @@ const DEFAULT_HEARTBEAT_MS = 2000;
  * reconnects on a fresh connection with exponential backoff and sends a Hello with `resume`; when the coordinator no
  * longer knows it (STALE_STATE, UNKNOWN_WORKER) it sends that Hello on the same connection. It never restarts.
  *
- * Promises: never computes on parameters whose checksum differs from the coordinator's; a non-finite gradient is
- * reported (all_finite = false) instead of sent; {@link leave} sends Leave before closing.
- * Does not: restart the coordinator, or apply dropout (the U-Net's dropout needs a dropout Rng, which neither
- * `ddpm train` nor the worker passes; see the Reliability section of README.md).
+ * Promises: never computes on parameters whose checksum differs from one the coordinator sent (StepStart, Update), and
+ * reports its own checksum with every gradient bucket, so the coordinator catches any other divergence; a non-finite
+ * bucket is reported (all_finite = false) instead of sent; a step missing an UpdateBucket is answered STALE_STATE;
+ * {@link leave} sends Leave before closing.
+ * Does not: restart the coordinator, or run an optimizer (the coordinator computes every update).
  */
 export class Worker {
   private socket: Dealer | undefined;

@@ -47,7 +47,7 @@ export function benchCommand(): Command {
     .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
     .option('--steps <n>', 'steps to run', integer(2, 100000), 25)
     .option('--warmup <n>', 'first steps not timed', integer(0), 5)
-    .option('--bucket-mb <n>', 'gradient bucket size in MiB (ddpm coordinator --bucket-mb)', decimal(0.0625, 1024), 1)
+    .option('--bucket-mb <n>', 'gradient bucket size in MiB (ddpm coordinator --bucket-mb)', decimal(0.0625, 1024), 0.25)
     .action(async (flags: { workers: number; params: number; computeMs: number; steps: number; warmup: number; bucketMb: number }) => {
       const result = await benchAllreduce({ ...flags });
       process.stdout.write(`${JSON.stringify(result)}\n`);

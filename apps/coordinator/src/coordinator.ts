@@ -169,8 +169,11 @@ export class Coordinator {
     // The largest message a worker may send is a Gradient: parameter_count float32 plus the envelope. Anything bigger
     // is refused by libzmq before it is allocated (maxMessageSize applies per frame).
     const largestGradient = this.optimizer.params.length * 4 + options.limits.maxEnvelopeBytes;
+    // A ROUTER silently drops what exceeds a peer's send high-water mark, so it holds two steps of UpdateBuckets (they
+    // are views of shared buffers, not copies) plus the few other messages a step sends; a worker stalled longer than
+    // that misses an UpdateBucket, reports STALE_STATE and is resynchronised.
     this.router = new Router({
-      linger: 0, maxMessageSize: Math.min(options.limits.maxMessageBytes, largestGradient), sendHighWaterMark: 64, receiveHighWaterMark: 1000,
+      linger: 0, maxMessageSize: Math.min(options.limits.maxMessageBytes, largestGradient), sendHighWaterMark: 64 + 2 * starts.length, receiveHighWaterMark: 1000 + 4 * starts.length,
       ...options.socketOptions,
     });
     this.sends = new SendQueue(

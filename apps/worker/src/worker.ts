@@ -156,9 +156,10 @@ export class Worker {
   private async connection(): Promise<{ outcome: Outcome; contactMs?: number }> {
     const { curve, limits } = this.options;
     const timeoutMs = this.session === undefined ? this.options.connectTimeoutMs : this.coordinatorTimeoutMs();
-    // The high-water mark leaves room for every gradient bucket of a step to be queued while the compute goes on.
+    // The high-water marks leave room for every gradient bucket of a step to be queued while the compute goes on, and
+    // for every UpdateBucket that arrives meanwhile (0: no limit; the coordinator sends one step's worth at a time).
     const socket = new Dealer({
-      linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 4096, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
+      linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 4096, receiveHighWaterMark: 0, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
       ...(curve === undefined ? {} : { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
     });
     this.socket = socket;

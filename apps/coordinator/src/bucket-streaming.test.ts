@@ -49,11 +49,13 @@ class ScriptedWorker {
 }
 
 test('buckets stream both ways: an UpdateBucket leaves as soon as every worker sent that bucket, and holds the exact Adam update', async (t) => {
+  // --dataset-limit 3 and --batch 1: step 0 gives each worker a sample, step 1 (the epoch's last) only worker a, and b
+  // gets the update without a StepStart; step 2 starts the next epoch with both again.
   const cluster = new ProcessCluster(t, 'ddpm-buckets-');
   const endpoint = `tcp://127.0.0.1:${await freePort()}`;
   cluster.start('coordinator', COORDINATOR_BIN, [
-    '--preset', 'mnist-tiny', '--steps', '3', '--batch', '1', '--seed', '3', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1',
-    '--backend', 'cpu', '--dataset-limit', '8', '--checkpoint-every', '0', '--checkpoint-seconds', '0', '--bind', endpoint, '--min-workers', '2',
+    '--preset', 'mnist-tiny', '--steps', '4', '--batch', '1', '--seed', '3', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1',
+    '--backend', 'cpu', '--dataset-limit', '3', '--checkpoint-every', '0', '--checkpoint-seconds', '0', '--bind', endpoint, '--min-workers', '2',
     '--heartbeat-interval', '5', '--heartbeat-timeout', '60', '--bucket-mb', '0.0625', '--lr', '0.001', '--warmup', '2', '--no-metrics', '--out', join(cluster.dir, 'run'),
   ]);
   const workers = ['a', 'b'].map((name) => {
@@ -81,52 +83,61 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
   });
 
   let checksum = welcomes[0].body.parameterChecksum;
-  for (const [step, size] of [[0, 1e-3], [1, 1]] as const) {
-    for (const worker of [a, b]) t.is((await worker.expect('stepStart')).body.step, step);
-    // Worker a's gradient is sin, b's is cos; 1e-3 keeps the global norm under --clip 1, 1 puts it far above.
-    const gradients = [Float32Array.from({ length: count }, (_, i) => Math.sin(i + step) * size), Float32Array.from({ length: count }, (_, i) => Math.cos(i + step) * size)];
+  // Per step: the workers given samples, and the gradient size (1e-3 keeps the global norm under --clip 1, 1 puts it
+  // far above). Worker a's gradient is sin, b's is cos.
+  const steps = [{ step: 0, senders: [a, b], size: 1e-3 }, { step: 1, senders: [a], size: 1e-3 }, { step: 2, senders: [a, b], size: 1 }];
+  for (const { step, senders, size } of steps) {
+    for (const worker of senders) t.is((await worker.expect('stepStart')).body.step, step);
+    const gradients = senders.map((_, w) => Float32Array.from({ length: count }, (_, i) => (w === 0 ? Math.sin(i + step) : Math.cos(i + step)) * size));
     const sendBucket = (worker: ScriptedWorker, gradient: Float32Array, bucket: number): Promise<void> => {
       const { start, end } = bucketRange(starts, count, bucket);
       const part = gradient.subarray(start, end);
       return worker.send({ gradient: { step, samples: 1, loss: 0.5, gradientNorm: 1, allFinite: true, parameterChecksum: checksum, bucket } }, [{ name: 'gradient', data: part, shape: [part.length] }]);
     };
     const last = starts.length - 1;
-    for (let bucket = last; bucket >= 0; bucket--) await sendBucket(a, gradients[0], bucket);
-    t.true(await a.silentFor(300), 'no UpdateBucket before every worker sent that bucket');
-    await sendBucket(b, gradients[1], last);
-    const firsts = [];
-    for (const worker of [a, b]) {
-      const first = await worker.expect('updateBucket');
-      t.deepEqual([first.body.step, first.body.bucket], [step, last], 'the completed bucket comes back while b has not sent the rest');
-      firsts.push(first.tensors[0].data as Float32Array);
+    const firsts: Float32Array[] = [];
+    if (senders.length === 2) {
+      for (let bucket = last; bucket >= 0; bucket--) await sendBucket(a, gradients[0], bucket);
+      t.true(await a.silentFor(300), 'no UpdateBucket before every worker sent that bucket');
+      await sendBucket(b, gradients[1], last);
+      for (const worker of [a, b]) {
+        const first = await worker.expect('updateBucket');
+        t.deepEqual([first.body.step, first.body.bucket], [step, last], 'the completed bucket comes back while b has not sent the rest');
+        firsts.push(first.tensors[0].data as Float32Array);
+      }
+      t.true(await a.silentFor(300), 'the other buckets wait for b');
+      for (let bucket = last - 1; bucket >= 0; bucket--) await sendBucket(b, gradients[1], bucket);
+    } else {
+      for (let bucket = last; bucket >= 0; bucket--) await sendBucket(a, gradients[0], bucket);
     }
-    t.true(await a.silentFor(300), 'the other buckets wait for b');
-    for (let bucket = last - 1; bucket >= 0; bucket--) await sendBucket(b, gradients[1], bucket);
 
     // The coordinator's reducer: float64 sums of samples·gradient, times 1/Σsamples, stored as float32.
-    const mean = Float32Array.from(gradients[0], (value, i) => (value + gradients[1][i]) * 0.5);
+    const mean = Float32Array.from(gradients[0], (value, i) => (gradients.length === 2 ? (value + gradients[1][i]) * 0.5 : value));
     const plan = reference.apply(mean, step);
     for (const [w, worker] of [a, b].entries()) {
       const assembled = new Float32Array(count);
-      assembled.set(firsts[w], bucketRange(starts, count, last).start);
       const received = new Set<number>();
+      if (firsts[w] !== undefined) {
+        assembled.set(firsts[w], bucketRange(starts, count, last).start);
+        received.add(last);
+      }
       for (;;) {
         const message = await worker.next();
         if (message.kind === 'updateBucket') {
-          const { start } = bucketRange(starts, count, message.body.bucket);
-          assembled.set(message.tensors[0].data as Float32Array, start);
+          t.is(message.body.step, step);
+          assembled.set(message.tensors[0].data as Float32Array, bucketRange(starts, count, message.body.bucket).start);
           received.add(message.body.bucket);
           continue;
         }
-        t.is(message.kind, 'update');
+        t.is(message.kind, 'update', `worker ${w} at step ${step}`);
         if (message.kind !== 'update') break;
-        t.is(received.size, last, 'every other bucket arrived before the Update');
+        t.is(received.size, starts.length, 'every bucket arrived before the Update, also at the worker given no samples');
         if (plan.clipScale === 1) {
-          t.is(step, 0);
+          t.true(step < 2);
           t.is(message.body.kind, UpdateKind.BUCKETS);
           t.deepEqual(assembled, reference.params, 'the UpdateBuckets are the Adam update, bit for bit');
         } else {
-          t.is(step, 1);
+          t.is(step, 2);
           t.is(message.body.kind, UpdateKind.PARAMETERS, 'a clipped step voids the buckets and sends the parameters whole');
           t.deepEqual(message.tensors[0].data as Float32Array, reference.params);
         }

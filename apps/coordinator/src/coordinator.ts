@@ -60,7 +60,7 @@ export interface CoordinatorOptions {
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
   /**
    * Target size of a gradient bucket in bytes (Welcome.bucket_starts; default 256 KiB): workers send each bucket as soon
-   * as backpropagation finished it, and the coordinator sends each bucket's mean as soon as every part arrived.
+   * as backpropagation finished it, and the coordinator sends each bucket's update as soon as every part arrived.
    * Smaller buckets overlap more of the transfer with the compute; each costs one message per worker and step.
    */
   readonly bucketBytes?: number;
@@ -502,8 +502,8 @@ export class Coordinator {
   }
 
   /**
-   * Sends the next step's StepStarts. With `checksumLater` they carry no parameter checksum (0): the caller applies the
-   * previous update to the coordinator's copy right after and sets current.checksum, before any Gradient is read.
+   * Sends the next step's StepStarts. With `checksumLater` they carry no parameter checksum (0): the previous update is
+   * still unsettled, and {@link settle} sets current.checksum before any Gradient is read.
    */
   private async startStep(checksumLater = false): Promise<void> {
     if (this.finished || this.stopped !== undefined) return;

@@ -384,6 +384,11 @@ export class Worker {
     const session = this.session;
     if (session === undefined || this.joining) return;
     const { step, bucket } = message.body;
+    // A worker given no samples this step (a short last batch of an epoch) gets no StepStart but does get the update.
+    if (step === session.appliedStep + 1 && step !== session.step) {
+      session.step = step;
+      session.arrived.fill(0);
+    }
     if (step !== session.step || bucket >= session.bucketStarts.length) {
       this.options.log.warn({ step, bucket, current: session.step }, 'ignored an UpdateBucket for another step or an unknown bucket');
       return;

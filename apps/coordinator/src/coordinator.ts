@@ -15,6 +15,7 @@ import {
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
 import { admit } from './admission.ts';
+import { BucketBarrier } from './bucket-barrier.ts';
 import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
@@ -387,7 +388,7 @@ export class Coordinator {
       assigned === undefined || !current.awaited.has(member.id) ? `no gradient is awaited from this worker for step ${body.step}`
       : body.samples !== assigned.length ? `the gradient covers ${body.samples} samples but ${assigned.length} were assigned`
       : body.bucket >= this.reducer.buckets ? `bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`
-      : current.senders[body.bucket].has(member.id) ? `bucket ${body.bucket} of step ${body.step} arrived twice`
+      : current.buckets.has(member.id, body.bucket) ? `bucket ${body.bucket} of step ${body.step} arrived twice`
       : undefined;
     if (refusal !== undefined || assigned === undefined) {
       await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${refusal ?? 'unassigned'}; it was dropped.`)));
@@ -415,9 +416,9 @@ export class Coordinator {
       current.nonFinite.push(member.name);
       this.options.log.warn({ worker: member.name, step: body.step, bucket: body.bucket, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);
     }
-    current.senders[body.bucket].add(member.id);
+    current.buckets.record(member.id, body.bucket);
     await this.reduceCompleteBuckets(current);
-    if (current.senders.some((senders) => !senders.has(member.id))) return;
+    if (current.buckets.partsFrom(member.id) < current.buckets.buckets) return;
     // Every bucket of this worker arrived.
     if (!current.nonFinite.includes(member.name)) {
       current.contributors += 1;
@@ -438,9 +439,7 @@ export class Coordinator {
    */
   private async reduceCompleteBuckets(current: StepInProgress): Promise<void> {
     this.settle(); // proposals start from the previous update
-    for (let bucket = 0; bucket < current.senders.length; bucket++) {
-      if (current.reduced[bucket] || [...current.expected].some((id) => !current.senders[bucket].has(id))) continue;
-      current.reduced[bucket] = true;
+    for (const bucket of current.buckets.takeComplete()) {
       if (current.nonFinite.length > 0 || this.reducer.samplesOf(bucket) === 0) continue;
       const proposed = this.optimizer.propose(this.reducer.mean(bucket), this.reducer.range(bucket).start, current.step);
       const crc = parameterChecksum(proposed);
@@ -455,11 +454,11 @@ export class Coordinator {
     const current = this.current;
     if (current === undefined || !current.awaited.has(member.id)) return;
     current.awaited.delete(member.id);
-    current.expected.delete(member.id);
+    current.buckets.forget(member.id);
     const indices = current.assigned.get(member.id) ?? new Uint32Array(0);
     this.order.giveBack(current.epoch, indices);
-    const parts = current.senders.filter((senders) => senders.has(member.id)).length;
-    const kept = parts === 0 ? '' : ` (the ${parts} of ${current.senders.length} gradient buckets it sent stay in their means)`;
+    const parts = current.buckets.partsFrom(member.id);
+    const kept = parts === 0 ? '' : ` (the ${parts} of ${current.buckets.buckets} gradient buckets it sent stay in their means)`;
     this.options.log.warn({ worker: member.name, step: current.step, samples: indices.length, parts }, `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order${kept}`);
     await this.reduceCompleteBuckets(current);
     if (current.awaited.size === 0) await this.completeStep(current);
@@ -520,7 +519,7 @@ export class Coordinator {
     const startedMs = performance.now();
     const current: StepInProgress = {
       step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
-      expected: new Set(), senders: this.description.bucketStarts.map(() => new Set<number>()), reduced: this.description.bucketStarts.map(() => false),
+      buckets: new BucketBarrier(this.description.bucketStarts.length),
       lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0,
     };
     this.current = current;
@@ -529,7 +528,7 @@ export class Coordinator {
       if (slice.length === 0) continue;
       current.assigned.set(member.id, slice);
       current.awaited.add(member.id);
-      current.expected.add(member.id);
+      current.buckets.expect(member.id);
       current.sentMs.set(member.id, performance.now());
       const assignment = { step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length, globalBatchSize: indices.length, checksum };
       await this.sendTo(member, stepStartFrames(this.description, member.id, this.nextSeq(), assignment, member.hasDataset ? undefined : this.dataset));

@@ -1,4 +1,5 @@
 import type { DataOrderState } from '@ddpm/training';
+import type { BucketBarrier } from './bucket-barrier.ts';
 
 /**
  * The coordinator's record of the step in progress: who got which samples, whose gradient is still awaited, which
@@ -9,7 +10,7 @@ export interface StepInProgress {
   readonly step: number;
   readonly epoch: number;
   readonly startedMs: number;
-  /** Checksum of the parameters the step is computed at (set right after the StepStarts when they went out without it). */
+  /** Checksum of the parameters the step is computed at (set by settle when the StepStarts went out without it). */
   checksum: number;
   /** The data order before this step took its batch: what a checkpoint written during the step must hold. */
   readonly orderBefore: DataOrderState;
@@ -17,12 +18,8 @@ export interface StepInProgress {
   readonly assigned: Map<number, Uint32Array>;
   /** Workers whose gradient is still awaited (some bucket has not arrived). */
   readonly awaited: Set<number>;
-  /** Workers a bucket must hear from before it is complete: those assigned samples and not lost since. */
-  readonly expected: Set<number>;
-  /** Per bucket, the workers whose part of it arrived. */
-  readonly senders: Set<number>[];
-  /** Per bucket, true once it was complete and its mean was taken (and sent, unless the step is being skipped). */
-  readonly reduced: boolean[];
+  /** Which buckets every worker still in the step has sent. */
+  readonly buckets: BucketBarrier;
   /** Worker id → performance.now() when its StepStart was sent. */
   readonly sentMs: Map<number, number>;
   readonly nonFinite: string[];

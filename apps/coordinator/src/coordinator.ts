@@ -10,7 +10,7 @@ import {
   PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type DecodedMessage, type ProtocolLimits,
 } from '@ddpm/protocol';
 import {
-  bucketStarts, CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
+  bucketStarts, CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, globalNorm, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
   type FoundCheckpoint, type RunConfig, type StepRecord, type UpdateResult,
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
@@ -434,14 +434,23 @@ export class Coordinator {
 
   /**
    * Takes the mean of every bucket that every expected worker has now sent, proposes the bucket's update (Adam as if
-   * the step needs no clipping) and sends it to every worker as an UpdateBucket, while the others are still computing
-   * (not when the step will be skipped, nor for a bucket nobody contributed to: all its workers were lost).
+   * the step needs no clipping) and sends it to every worker as an UpdateBucket, while the others are still computing.
+   * Not when the step will be skipped, nor for a bucket nobody contributed to (all its workers were lost), nor once the
+   * buckets reduced so far already put the gradient norm above --clip (early in training most steps are clipped: the
+   * proposals would be void, and the coordinator's Adam would only take CPU from workers sharing its host).
    */
   private async reduceCompleteBuckets(current: StepInProgress): Promise<void> {
     this.settle(); // proposals start from the previous update
+    const clip = this.options.run.optimizer.clip;
     for (const bucket of current.buckets.takeComplete()) {
       if (current.nonFinite.length > 0 || this.reducer.samplesOf(bucket) === 0) continue;
-      const proposed = this.optimizer.propose(this.reducer.mean(bucket), this.reducer.range(bucket).start, current.step);
+      const mean = this.reducer.mean(bucket);
+      current.normSquared += globalNorm(mean) ** 2;
+      // The margin keeps rounding (bucket sums against the one sequential sum of the final norm) on the safe side; a
+      // step that ends unclipped without every proposal is applied in place and sent whole, which is always correct.
+      if (current.normSquared > clip * clip * (1 + 1e-6)) continue;
+      current.proposed += 1;
+      const proposed = this.optimizer.propose(mean, this.reducer.range(bucket).start, current.step);
       const crc = parameterChecksum(proposed);
       for (const member of this.members.active()) {
         await this.sendTo(member, updateBucketFrames(this.description, member.id, this.nextSeq(), current.step, bucket, proposed, crc));
@@ -519,7 +528,7 @@ export class Coordinator {
     const startedMs = performance.now();
     const current: StepInProgress = {
       step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
-      buckets: new BucketBarrier(this.description.bucketStarts.length),
+      buckets: new BucketBarrier(this.description.bucketStarts.length), normSquared: 0, proposed: 0,
       lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0,
     };
     this.current = current;
@@ -578,7 +587,7 @@ export class Coordinator {
     // the Update only confirms them. When nothing before the next step needs the new parameters on the coordinator (no
     // sample grid, checkpoint or newcomer is due, the run goes on), the next StepStart follows at once, without a
     // checksum; the coordinator adopts the update itself before it reads the next Gradient (settle).
-    const adoptable = plan !== undefined && !plan.skipped && plan.clipScale === 1;
+    const adoptable = plan !== undefined && !plan.skipped && plan.clipScale === 1 && current.proposed === this.reducer.buckets;
     const early = adoptable && next < total && this.members.pending().length === 0 && !this.recorder.gridDue(next, total) && !this.checkpointDue(next, total);
     const communicationDone = metrics?.startPhase('communication');
     if (adoptable) {

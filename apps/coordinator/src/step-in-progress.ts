@@ -20,6 +20,10 @@ export interface StepInProgress {
   readonly awaited: Set<number>;
   /** Which buckets every worker still in the step has sent. */
   readonly buckets: BucketBarrier;
+  /** Σ mean² over the buckets reduced so far: once above clip², the step is certain to be clipped. */
+  normSquared: number;
+  /** Buckets whose update was proposed and sent (proposals stop once the step is certain to be clipped). */
+  proposed: number;
   /** Worker id → performance.now() when its StepStart was sent. */
   readonly sentMs: Map<number, number>;
   readonly nonFinite: string[];

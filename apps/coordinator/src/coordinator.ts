@@ -18,6 +18,7 @@ import { admit } from './admission.ts';
 import { BucketBarrier } from './bucket-barrier.ts';
 import { checkResumeCompatible } from './resume-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
+import { judgeHello } from './hello-verdict.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 import { Membership, type Member } from './membership.ts';
 import {
@@ -328,46 +329,25 @@ export class Coordinator {
   }
 
   private async onHello(identity: Buffer, message: Extract<DecodedMessage, { kind: 'hello' }>): Promise<void> {
-    const hello = message.body;
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      await this.replyToStranger(identity, new ProtocolError(ErrorCode.VERSION_MISMATCH, `Hello says protocol version ${hello.protocolVersion} but this coordinator speaks ${PROTOCOL_VERSION}; run the same ddpm version on both sides.`, { fatal: true }));
+    const context = {
+      runId: this.description.runId, fingerprint: this.fingerprint, maxWorkers: this.options.maxWorkers,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs, members: this.members, nowMs: Date.now(),
+    };
+    const verdict = judgeHello(message.body, identity, context);
+    if (verdict.kind === 'refuse') return this.replyToStranger(identity, verdict.error);
+    if (verdict.kind === 'resynchronise') {
+      verdict.member.lastSeenMs = Date.now();
+      verdict.member.lastSequence = message.envelope.sequence;
+      if (verdict.member.state === 'active') await this.resynchronise(verdict.member);
       return;
     }
-    const name = hello.workerName || 'worker';
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || hello.backend.length > 64) {
-      await this.replyToStranger(identity, new ProtocolError(ErrorCode.BAD_MESSAGE, 'worker_name must be 1-64 of A-Z a-z 0-9 _ . - and backend at most 64 characters; pass a short --name.', { fatal: true }));
-      return;
+    if (verdict.replaces !== undefined) {
+      this.options.log.info({ worker: verdict.replaces.name }, `worker ${verdict.replaces.name} reconnected on a new connection; replacing its old one`);
+      await this.dropMember(verdict.replaces, 'disconnected');
     }
-    const existing = this.members.byIdentity(identity);
-    if (existing !== undefined) {
-      existing.lastSeenMs = Date.now();
-      existing.lastSequence = message.envelope.sequence;
-      if (existing.state === 'active') await this.resynchronise(existing);
-      return;
-    }
-    const resume = hello.resume;
-    const rejoining = resume != null && resume.runId === this.description.runId;
-    if (rejoining) {
-      // The same worker on a new connection replaces its old member, but only once the old connection has gone quiet:
-      // a forged Hello naming a live worker must not displace it.
-      const old = this.members.get(resume.workerId ?? 0);
-      if (old !== undefined && old.name === name && Date.now() - old.lastSeenMs >= 2 * this.options.heartbeatIntervalMs) {
-        this.options.log.info({ worker: old.name }, `worker ${old.name} reconnected on a new connection; replacing its old one`);
-        await this.dropMember(old, 'disconnected');
-      }
-    }
-    if (this.members.size >= this.options.maxWorkers) {
-      // Not fatal for a rejoining worker: its old member may still be timing out, and a retry will then find room.
-      await this.replyToStranger(identity, new ProtocolError(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${this.options.maxWorkers} workers (joined or joining); raise it on the coordinator or stop this worker.`, { fatal: !rejoining }));
-      return;
-    }
-    const hasDataset = hello.capabilities?.hasDataset === true;
-    if (hasDataset && hello.capabilities?.datasetFingerprint !== this.fingerprint) {
-      await this.replyToStranger(identity, new ProtocolError(ErrorCode.DATASET_MISMATCH, `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${this.fingerprint}); point --data at the same files (and the same --dataset-limit), or use --data stream to receive samples from the coordinator.`, { fatal: true }));
-      return;
-    }
-    const member = this.members.add(identity, { name, backend: hello.backend, hasDataset, sequence: message.envelope.sequence }, Date.now());
-    this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: resume != null }, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
+    const { name, hasDataset } = verdict;
+    const member = this.members.add(identity, { name, backend: message.body.backend, hasDataset, sequence: message.envelope.sequence }, Date.now());
+    this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: message.body.resume != null }, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
     this.options.metrics?.workerJoined(member.name);
     if (this.current === undefined) {
       await this.admitPending();

@@ -11,6 +11,7 @@ import {
 import { bucketRange, computeGradient, drawTrainingInputs, globalNorm } from '@ddpm/training';
 import { UNet, type UNetConfig } from '@ddpm/unet';
 import { Backoff } from './backoff.ts';
+import { OrderedSender } from './ordered-sender.ts';
 
 /** Test hooks (see worker-command.ts): they make a worker misbehave on purpose. */
 export interface WorkerFaults {
@@ -101,9 +102,7 @@ const DEFAULT_HEARTBEAT_MS = 2000;
  */
 export class Worker {
   private socket: Dealer | undefined;
-  private sendChain: Promise<void> = Promise.resolve();
-  /** Messages waiting in sendChain, not yet handed to ZeroMQ. */
-  private queued = 0;
+  private sender: OrderedSender | undefined;
   private sequence = 0;
   private session: Session | undefined;
   /** True between a Hello and its Welcome on the current connection. */
@@ -163,9 +162,8 @@ export class Worker {
       ...(curve === undefined ? {} : { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
     });
     this.socket = socket;
+    this.sender = new OrderedSender(socket);
     this.sequence = 0;
-    this.sendChain = Promise.resolve();
-    this.queued = 0;
     socket.connect(this.options.connect);
     const intervalMs = this.session?.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     const timer = setInterval(() => {
@@ -469,12 +467,13 @@ export class Worker {
   }
 
   /**
-   * Sends one message on the current connection, after the ones queued before it (zeromq.js allows one send in
-   * flight). While joining, messages carry worker id 0 and no run id: the coordinator knows the connection, not the id.
+   * Sends one message on the current connection, numbered now and sent in call order (OrderedSender), also from inside
+   * a synchronous compute. While joining, messages carry worker id 0 and no run id: the coordinator knows the
+   * connection, not the id.
    */
   private send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
-    const socket = this.socket;
-    if (socket === undefined) return Promise.reject(new Error('not connected'));
+    const sender = this.sender;
+    if (sender === undefined) return Promise.reject(new Error('not connected'));
     const hello = 'hello' in body;
     const joining = this.joining && !hello;
     const session = this.session;
@@ -490,27 +489,7 @@ export class Worker {
     }
     this.lastSentMs = Date.now();
     const bytes = frames.reduce((sum, frame) => sum + frame.byteLength, 0);
-    // Not async: a refusal by socket.send must throw here, synchronously, for the fallback below.
-    const transmit = (): Promise<void> => socket.send(frames).then(() => this.options.metrics?.addSentBytes(bytes));
-    // Straight to ZeroMQ when nothing waits before it: that works inside a synchronous compute (the gradient buckets),
-    // where queued promise callbacks would only run after the compute. zeromq.js refuses (EBUSY) a second send while
-    // one waits for the socket to become writable; then the message queues behind it, in order.
-    if (this.queued === 0) {
-      try {
-        const result = transmit();
-        this.sendChain = result.catch(() => undefined);
-        return result;
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'EBUSY') return Promise.reject(error as Error);
-      }
-    }
-    this.queued += 1;
-    const result = this.sendChain.then(() => {
-      this.queued -= 1;
-      return transmit();
-    });
-    this.sendChain = result.catch(() => undefined);
-    return result;
+    return sender.send(frames).then(() => this.options.metrics?.addSentBytes(bytes));
   }
 }
 

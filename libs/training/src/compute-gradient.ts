@@ -133,13 +133,11 @@ function planBuckets(sizes: readonly number[], total: number, starts: readonly n
  * gradient into `into` and reports the bucket once all its tensors are in.
  *
  * Where the identity sits on the tape decides when it fires, so it must be created right before the weight's first
- * use, not up front (identities recorded before the forward pass would all fire at the very end of backprop).
- * UNet.apply reads each weight of the list once to check it, then its forward pass takes each from the list just
- * before using it; the list handed to apply is a Proxy that returns the plain weight on the first read of an index
- * and the identity, created on that second read, from then on. After backprop, each weight's returned gradient must
- * be the very tensor its identity received, or part of the gradient bypassed the identity and a bucket was reported
- * incomplete: that throws (a bug, should UNet.apply change how it reads the list). A weight whose identity never
- * fired is written from the returned gradients, and buckets not yet reported are reported, the highest first.
+ * use, not up front (identities recorded before the forward pass would all fire at the very end of backprop):
+ * UNet.apply's onWeight hook creates it there. After backprop, each weight's returned gradient must be the very tensor
+ * its identity received, or part of the gradient bypassed the identity and a bucket was reported incomplete: that
+ * throws (a bug in the hook's placement). A weight whose identity never fired is written from the returned gradients,
+ * and buckets not yet reported are reported, the highest first.
  */
 function streamedGradient(
   model: UNet,
@@ -194,27 +192,13 @@ function streamedGradient(
 
   const weights = unflattenWeights(model.specs, params);
   try {
+    const onWeight = (i: number, weight: tf.Tensor): tf.Tensor => {
+      const identity = tf.keep(hookWeight(i, weight));
+      identities.push(identity);
+      return identity;
+    };
     const lossOf = (...w: tf.Tensor[]): tf.Scalar => {
-      const reads = new Uint8Array(w.length);
-      const wrapped = new Array<tf.Tensor | undefined>(w.length);
-      const list = new Proxy(w, {
-        get(target, key, receiver) {
-          const i = typeof key === 'string' ? Number(key) : Number.NaN;
-          if (!Number.isInteger(i) || i < 0 || i >= target.length || String(i) !== key) return Reflect.get(target, key, receiver);
-          if (reads[i] === 0) {
-            reads[i] = 1;
-            return target[i];
-          }
-          let identity = wrapped[i];
-          if (identity === undefined) {
-            identity = tf.keep(hookWeight(i, target[i]));
-            wrapped[i] = identity;
-            identities.push(identity);
-          }
-          return identity;
-        },
-      });
-      lossTensor = diffusionLoss(schedule, (xt, t) => model.apply(list, xt, t, { dropoutKeys: inputs.keys }), x0, inputs);
+      lossTensor = diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutKeys: inputs.keys, onWeight }), x0, inputs);
       return lossTensor;
     };
     const { value, grads } = tf.valueAndGrads(lossOf)(weights);

@@ -10,7 +10,8 @@ import { type UNetOps, walkUNet } from './topology.ts';
 
 /**
  * Hands out the weights in spec order, checking each request's name against the spec at that position, so a
- * forward pass that drifted from the parameter list fails loudly instead of using the wrong tensor.
+ * forward pass that drifted from the parameter list fails loudly instead of using the wrong tensor. Each weight goes
+ * through `onWeight` (ApplyOptions.onWeight) right before its first and only use.
  */
 class WeightCursor {
   private index = 0;
@@ -18,6 +19,7 @@ class WeightCursor {
   constructor(
     private readonly specs: readonly ParameterSpec[],
     private readonly weights: readonly tf.Tensor[],
+    private readonly onWeight: ((index: number, weight: tf.Tensor) => tf.Tensor) | undefined,
   ) {}
 
   next(name: string): tf.Tensor {
@@ -25,7 +27,10 @@ class WeightCursor {
     if (spec === undefined || spec.name !== name) {
       throw new Error(`UNet forward asked for '${name}' but parameter #${this.index} is '${spec?.name ?? '<none>'}'; this is a bug in forward.ts or parameter-specs.ts.`);
     }
-    return this.weights[this.index++];
+    const weight = this.weights[this.index];
+    const used = this.onWeight === undefined ? weight : this.onWeight(this.index, weight);
+    this.index += 1;
+    return used;
   }
 
   finish(): void {
@@ -180,8 +185,9 @@ export function forwardUNet(
   xt: tf.Tensor4D,
   t: tf.Tensor1D,
   dropoutKeys: ArrayLike<number> | undefined,
+  onWeight?: (index: number, weight: tf.Tensor) => tf.Tensor,
 ): tf.Tensor4D {
-  const cursor = new WeightCursor(specs, weights);
+  const cursor = new WeightCursor(specs, weights, onWeight);
   const out = walkUNet(config, new TensorOps(config, cursor, t, dropoutKeys), xt);
   cursor.finish();
   return out;

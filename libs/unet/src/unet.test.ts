@@ -45,6 +45,19 @@ test('each example depends only on its own image and timestep (no cross-batch st
   tf.dispose([...weights, xt, steps, both, ...singles, stacked]);
 });
 
+test('onWeight sees every weight once, in list order, and the forward pass computes with what it returns', (t) => {
+  const weights = perturbedWeights(tiny, 7);
+  const { xt, t: steps } = randomInputs(TINY_CONFIG, [5, 600], 8);
+  const seen: number[] = [];
+  const plain = tiny.apply(weights, xt, steps);
+  const same = tiny.apply(weights, xt, steps, { onWeight: (i, w) => (seen.push(i), w) });
+  t.deepEqual(seen, weights.map((_, i) => i));
+  t.is(maxAbsDiff(plain, same), 0);
+  const zeroedLast = tiny.apply(weights, xt, steps, { onWeight: (i, w) => (i === weights.length - 1 ? tf.zerosLike(w) : w) });
+  t.true(maxAbsDiff(plain, zeroedLast) > 0, 'a replaced weight changes the output');
+  tf.dispose([...weights, xt, steps, plain, same, zeroedLast]);
+});
+
 test('the timestep conditions the output once weights are non-zero', (t) => {
   const weights = perturbedWeights(tiny, 5);
   const { xt } = randomInputs(TINY_CONFIG, [0, 0], 6);

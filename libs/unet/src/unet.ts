@@ -12,6 +12,12 @@ export interface ApplyOptions {
    * the batch a sample sits in. When absent the network is deterministic (evaluation / sampling).
    */
   readonly dropoutKeys?: ArrayLike<number>;
+  /**
+   * Called with each weight (its index in the list and the tensor) right before the forward pass uses it, in the
+   * order the pass uses them, once each; the pass computes with the returned tensor. A caller can put a tf.customGrad
+   * identity there to learn when backprop has finished that weight's gradient (computeGradient's stream does).
+   */
+  readonly onWeight?: (index: number, weight: tf.Tensor) => tf.Tensor;
 }
 
 /**
@@ -72,6 +78,6 @@ export class UNet {
       throw new RangeError(`UNet.apply: t has shape [${t.shape}] but needs one timestep per image, shape [${batch}].`);
     }
     checkWeights(this.specs, weights);
-    return tf.tidy(() => forwardUNet(this.config, this.specs, weights, xt, t, options.dropoutKeys));
+    return tf.tidy(() => forwardUNet(this.config, this.specs, weights, xt, t, options.dropoutKeys, options.onWeight));
   }
 }

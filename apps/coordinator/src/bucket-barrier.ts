@@ -11,6 +11,8 @@ export class BucketBarrier {
   private readonly expected = new Set<number>();
   private readonly senders: Set<number>[];
   private readonly taken: boolean[];
+  /** Worker id → how many of its parts were recorded. */
+  private readonly parts = new Map<number, number>();
 
   constructor(readonly buckets: number) {
     this.senders = Array.from({ length: buckets }, () => new Set<number>());
@@ -27,6 +29,7 @@ export class BucketBarrier {
     const senders = this.senders[bucket];
     if (senders.has(worker)) return false;
     senders.add(worker);
+    this.parts.set(worker, (this.parts.get(worker) ?? 0) + 1);
     return true;
   }
 
@@ -37,7 +40,7 @@ export class BucketBarrier {
 
   /** How many buckets `worker` has sent. */
   partsFrom(worker: number): number {
-    return this.senders.reduce((count, senders) => count + (senders.has(worker) ? 1 : 0), 0);
+    return this.parts.get(worker) ?? 0;
   }
 
   /** No bucket waits for `worker` any more (it was lost); parts it already sent stay recorded. */

@@ -157,7 +157,7 @@ export class Coordinator {
       this.finalLoss = meta.lastLoss ?? Number.NaN;
       runId = meta.runId;
     }
-    const starts = bucketStarts(this.model.specs.map((spec) => spec.shape.reduce((a, b) => a * b, 1)), options.bucketBytes ?? DEFAULT_BUCKET_BYTES);
+    const starts = bucketStarts(this.model.parameterSizes(), options.bucketBytes ?? DEFAULT_BUCKET_BYTES);
     this.reducer = new GradientReducer(this.optimizer.params.length, starts);
     this.checksum = parameterChecksum(this.optimizer.params);
     this.snapshots = new UpdateSnapshots(this.optimizer.params.length);
@@ -363,17 +363,13 @@ export class Coordinator {
       await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.WRONG_STEP, `gradient for step ${body.step} but step ${current?.step ?? 'none'} is in progress; it was dropped.`)));
       return;
     }
-    const assigned = current.assigned.get(member.id);
-    const refusal =
-      assigned === undefined || !current.awaited.has(member.id) ? `no gradient is awaited from this worker for step ${body.step}`
-      : body.samples !== assigned.length ? `the gradient covers ${body.samples} samples but ${assigned.length} were assigned`
-      : body.bucket >= this.reducer.buckets ? `bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`
-      : current.buckets.has(member.id, body.bucket) ? `bucket ${body.bucket} of step ${body.step} arrived twice`
-      : undefined;
-    if (refusal !== undefined || assigned === undefined) {
-      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${refusal ?? 'unassigned'}; it was dropped.`)));
-      return;
-    }
+    const refuse = (reason: string): Promise<void> =>
+      this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`)));
+    const assigned = current.awaited.has(member.id) ? current.assigned.get(member.id) : undefined;
+    if (assigned === undefined) return refuse(`no gradient is awaited from this worker for step ${body.step}`);
+    if (body.samples !== assigned.length) return refuse(`the gradient covers ${body.samples} samples but ${assigned.length} were assigned`);
+    if (body.bucket >= this.reducer.buckets) return refuse(`bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`);
+    if (current.buckets.has(member.id, body.bucket)) return refuse(`bucket ${body.bucket} of step ${body.step} arrived twice`);
     this.snapshots.confirm(member.id);
     this.settle();
     if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
@@ -630,7 +626,6 @@ export class Coordinator {
     }
   }
 
-  /** Whether a checkpoint is due once `step` steps are done. */
   /**
    * Adopts the update whose buckets the workers already hold (parameters, Adam state, EMA) and sets the checksum the
    * step in progress is checked against. Called before anything reads them: the next proposal or Gradient, a Welcome, a
@@ -645,6 +640,7 @@ export class Coordinator {
     if (this.current !== undefined) this.current.checksum = this.checksum;
   }
 
+  /** Whether a checkpoint is due once `step` steps are done. */
   private checkpointDue(step: number, total: number): boolean {
     const policy = this.options.checkpoints;
     if (policy === undefined) return false;

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Dealer } from 'zeromq';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type OutgoingEnvelope } from '@ddpm/protocol';
-import { loadWeights } from '@ddpm/training';
+import { bucketStarts, loadWeights } from '@ddpm/training';
 import { resolvePreset, UNet } from '@ddpm/unet';
+import { DEFAULT_BUCKET_BYTES } from './coordinator.ts';
 import { COORDINATOR_BIN, freePort, jsonLines, ProcessCluster, WORKER_BIN, type ClusterProcess } from './process-cluster.ts';
 
 const FRAMES = 10_000;
@@ -20,14 +21,17 @@ function lcg(seed: number): () => number {
 }
 
 /** Valid messages a fuzzer can build once it learned the run id from an Error reply: Hellos, forged gradients, ... */
-function validMessages(runId: string, parameterCount: number): Buffer[][] {
+function validMessages(runId: string, model: UNet): Buffer[][] {
   const envelope = (body: Partial<OutgoingEnvelope>, workerId = 1, sequence = 7): OutgoingEnvelope => ({ workerId, sequence, runId, ...body }) as OutgoingEnvelope;
-  const gradient = Float32Array.from({ length: parameterCount }, (_, i) => Math.sin(i) * 100);
+  // The last gradient bucket at the coordinator's default bucket size, as a worker sends it first.
+  const starts = bucketStarts(model.parameterSizes(), DEFAULT_BUCKET_BYTES);
+  const bucket = starts.length - 1;
+  const gradient = Float32Array.from({ length: model.parameterCount() - starts[bucket] }, (_, i) => Math.sin(i) * 100);
   return [
     encodeMessage({ workerId: 0, sequence: 1, runId: '', hello: { protocolVersion: PROTOCOL_VERSION, workerName: 'fuzzer', backend: 'cpu', capabilities: { hasDataset: false } } }),
     encodeMessage({ workerId: 0, sequence: 1, runId: '', hello: { protocolVersion: PROTOCOL_VERSION, workerName: 'w1', backend: 'wasm', resume: { runId, workerId: 1, lastAppliedStep: 3, parameterChecksum: 1 } } }),
     ...[0, 1, 2, 3, 5, 8].map((step) =>
-      encodeMessage(envelope({ gradient: { step, samples: 2, loss: 0.5, gradientNorm: 1, allFinite: true, parameterChecksum: 0 } }), [{ name: 'gradient', data: gradient, shape: [parameterCount] }]),
+      encodeMessage(envelope({ gradient: { step, samples: 2, loss: 0.5, gradientNorm: 1, allFinite: true, parameterChecksum: 0, bucket } }), [{ name: 'gradient', data: gradient, shape: [gradient.length] }]),
     ),
     encodeMessage(envelope({ gradient: { step: 2, samples: 2, loss: Number.NaN, allFinite: false, nonFiniteCount: 1 } })),
     encodeMessage(envelope({ heartbeat: { sentAtUnixMs: Date.now(), step: 1 } })),
@@ -94,7 +98,7 @@ test(`${FRAMES} random, mutated and replayed messages leave a live coordinator u
   });
   await sockets[0].send([randomBytes(5)]);
   await cluster.waitFor('the run id from an Error reply', () => runId !== '', 10_000);
-  const valid = validMessages(runId, new UNet(resolvePreset('mnist-tiny')).parameterCount());
+  const valid = validMessages(runId, new UNet(resolvePreset('mnist-tiny')));
   const random = lcg(77);
   const stepsBefore = jsonLines(join(fuzzed.out, 'metrics.jsonl')).length;
   let sent = 0;

@@ -123,11 +123,6 @@ export class Adam {
     return this.count;
   }
 
-  /** The live moments (no copy): valid until the next {@link step}; do not modify them. */
-  view(): AdamState {
-    return { m: this.m, v: this.v, count: this.count };
-  }
-
   /** A copy of the state, safe to serialise while training goes on. */
   state(): AdamState {
     return { m: this.m.slice(), v: this.v.slice(), count: this.count };

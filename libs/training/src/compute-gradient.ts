@@ -148,7 +148,7 @@ function streamedGradient(
   into: Float32Array,
   stream: GradientStream,
 ): GradientResult {
-  const sizes = model.specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
+  const sizes = model.parameterSizes();
   const { offsets, bucketOf, tensorsIn } = planBuckets(sizes, params.length, stream.starts);
   const pending = [...tensorsIn];
   const reported = new Array<boolean>(pending.length).fill(false);

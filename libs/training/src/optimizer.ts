@@ -128,11 +128,6 @@ export class Optimizer {
     updateEma(this.ema, this.current, this.config.emaDecay, this.adam.updates - 1);
   }
 
-  /** Adam's moments and update count, without copying: read them before the next update. */
-  get moments(): AdamState {
-    return this.adam.view();
-  }
-
   /** A copy of the state, safe to serialise while training goes on. */
   state(): OptimizerState {
     return { params: this.current.slice(), ema: this.ema.slice(), adam: this.adam.state() };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type UNetConfig, validateConfig } from './config.ts';
 import { forwardUNet } from './forward.ts';
-import { buildParameterSpecs, type ParameterSpec } from './parameter-specs.ts';
+import { buildParameterSpecs, type ParameterSpec, shapeSize } from './parameter-specs.ts';
 import { checkWeights, countParameters, initialWeightsFlat, unflattenWeights } from './parameters.ts';
 
 /** Options of {@link UNet.apply}. */
@@ -47,6 +47,11 @@ export class UNet {
   /** The number of scalar parameters (35,746,307 for the 'cifar-ddpm' preset, as in the paper). */
   parameterCount(): number {
     return countParameters(this.specs);
+  }
+
+  /** The number of elements of each parameter tensor, in the order of the flat parameter buffer. */
+  parameterSizes(): number[] {
+    return this.specs.map((spec) => shapeSize(spec.shape));
   }
 
   /**

@@ -47,7 +47,8 @@ export function parseYamlDocuments(text: string, source: string): Yaml[] {
   const values: Yaml[] = [];
   for (const document of list) {
     const problem = document.errors[0] ?? document.warnings[0];
-    if (problem !== undefined) throw new Error(`${source}: ${problem.message}. Fix the YAML so that it parses without errors or warnings.`);
+    if (problem !== undefined)
+      throw new Error(`${source}: ${problem.message}. Fix the YAML so that it parses without errors or warnings.`);
     const value = document.toJS({ maxAliasCount: 100 }) as Yaml;
     if (value !== null && value !== undefined) values.push(value);
   }
@@ -92,7 +93,10 @@ export function hasCommand(command: string): boolean {
  * Throws with kubectl's message when rendering fails, and says how to get kubectl when it is missing.
  */
 export function renderKustomization(dir: string, loadRestrictorNone = false): YamlMap[] {
-  if (!hasCommand('kubectl')) throw new Error('kubectl is not on PATH: install kubectl >= 1.27 (its built-in kustomize renders deploy/k8s); the node machine image ships it.');
+  if (!hasCommand('kubectl'))
+    throw new Error(
+      'kubectl is not on PATH: install kubectl >= 1.27 (its built-in kustomize renders deploy/k8s); the node machine image ships it.',
+    );
   const args = ['kustomize', ...(loadRestrictorNone ? ['--load-restrictor', 'LoadRestrictionsNone'] : []), dir];
   let output: string;
   try {

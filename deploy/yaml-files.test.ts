@@ -9,7 +9,12 @@ const yamlFiles = listFiles(DEPLOY_ROOT, ['.yaml', '.yml']);
 
 test('deploy/ has the YAML files of every target', (t) => {
   const paths = yamlFiles.map(repoPath);
-  for (const expected of ['deploy/compose/compose.yaml', 'deploy/compose/compose.gpu.yaml', 'deploy/k8s/base/kustomization.yaml', 'deploy/prometheus/prometheus.yml']) {
+  for (const expected of [
+    'deploy/compose/compose.yaml',
+    'deploy/compose/compose.gpu.yaml',
+    'deploy/k8s/base/kustomization.yaml',
+    'deploy/prometheus/prometheus.yml',
+  ]) {
     t.true(paths.includes(expected), `${expected} is missing`);
   }
 });

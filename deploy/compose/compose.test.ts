@@ -15,7 +15,12 @@ const gpu = readYamlMap(join(COMPOSE_DIR, 'compose.gpu.yaml'));
 function interpolateDefaults(value: string): string {
   return value
     .split('$$')
-    .map((part) => part.replace(/\$\{(\w+)(?::?-([^}]*))?(?::?\?[^}]*)?\}/g, (_, name: string, fallback?: string) => fallback ?? `<${name}>`))
+    .map((part) =>
+      part.replace(
+        /\$\{(\w+)(?::?-([^}]*))?(?::?\?[^}]*)?\}/g,
+        (_, name: string, fallback?: string) => fallback ?? `<${name}>`,
+      ),
+    )
     .join('$');
 }
 
@@ -26,9 +31,14 @@ function services(file: YamlMap, name: string): [string, YamlMap][] {
   });
 }
 
-const dockerfileTargets = [...readFileSync(join(DEPLOY_ROOT, 'docker', 'Dockerfile'), 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]);
+const dockerfileTargets = [
+  ...readFileSync(join(DEPLOY_ROOT, 'docker', 'Dockerfile'), 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim),
+].map((m) => m[1]);
 
-for (const [fileName, file] of [[FILES[0], base], [FILES[1], gpu]] as const) {
+for (const [fileName, file] of [
+  [FILES[0], base],
+  [FILES[1], gpu],
+] as const) {
   test(`${fileName}: build contexts, Dockerfiles and targets exist`, (t) => {
     let builds = 0;
     for (const [name, service] of services(file, fileName)) {
@@ -38,7 +48,10 @@ for (const [fileName, file] of [[FILES[0], base], [FILES[1], gpu]] as const) {
       t.true(existsSync(join(context, 'package.json')), `${name}: build context ${context} is not the repository root`);
       const dockerfile = join(context, String(build.dockerfile));
       t.true(existsSync(dockerfile), `${name}: ${dockerfile} does not exist`);
-      t.true(dockerfileTargets.includes(String(build.target)), `${name}: target ${String(build.target)} is not a stage of the Dockerfile`);
+      t.true(
+        dockerfileTargets.includes(String(build.target)),
+        `${name}: target ${String(build.target)} is not a stage of the Dockerfile`,
+      );
       builds += 1;
     }
     t.true(builds >= 1);
@@ -61,10 +74,12 @@ for (const [fileName, file] of [[FILES[0], base], [FILES[1], gpu]] as const) {
 
 test('Prometheus and Grafana mount the shipped config, rules, provisioning and dashboards', (t) => {
   const mounts = (name: string): Map<string, string> =>
-    new Map(listAt(mapAt(mapAt(base, 'services', 'compose'), name, 'services'), 'volumes', name).map((v) => {
-      const [source, target] = String(v).split(':');
-      return [target, resolve(COMPOSE_DIR, source)];
-    }));
+    new Map(
+      listAt(mapAt(mapAt(base, 'services', 'compose'), name, 'services'), 'volumes', name).map((v) => {
+        const [source, target] = String(v).split(':');
+        return [target, resolve(COMPOSE_DIR, source)];
+      }),
+    );
   const prometheus = mounts('prometheus');
   t.true(existsSync(join(prometheus.get('/etc/prometheus') ?? '', 'prometheus.yml')));
   t.true(existsSync(join(prometheus.get('/etc/prometheus') ?? '', 'rules')));
@@ -84,19 +99,35 @@ test('Prometheus discovers every worker service by a name compose gives it, on t
   t.truthy(dns, 'prometheus.yml has no dns_sd_configs for the workers');
   const names = listAt(dns, 'names', 'dns_sd_configs').map(String);
   const port = String(dns.port);
-  for (const [fileName, file] of [[FILES[0], base], [FILES[1], gpu]] as const) {
+  for (const [fileName, file] of [
+    [FILES[0], base],
+    [FILES[1], gpu],
+  ] as const) {
     for (const [name, service] of services(file, fileName)) {
       const command = interpolateDefaults(JSON.stringify(service.command ?? ''));
       if (!/\bworker\b.*--connect/.test(command)) continue;
-      const aliases = isMap(service.networks) && isMap(service.networks.default) ? listAt(service.networks.default, 'aliases', name).map(String) : [];
-      t.true([name, ...aliases].some((n) => names.includes(n)), `${fileName}: worker service ${name} is not found by Prometheus (names ${names.join(', ')})`);
-      t.regex(command, new RegExp(`--metrics-port[", ]+${port}\\b`), `${fileName}: ${name} must serve /metrics on ${port}`);
+      const aliases =
+        isMap(service.networks) && isMap(service.networks.default)
+          ? listAt(service.networks.default, 'aliases', name).map(String)
+          : [];
+      t.true(
+        [name, ...aliases].some((n) => names.includes(n)),
+        `${fileName}: worker service ${name} is not found by Prometheus (names ${names.join(', ')})`,
+      );
+      t.regex(
+        command,
+        new RegExp(`--metrics-port[", ]+${port}\\b`),
+        `${fileName}: ${name} must serve /metrics on ${port}`,
+      );
       t.regex(command, /tcp:\/\/coordinator:5555/);
     }
   }
   const coordinatorJob = jobs.find((job) => job.job_name === 'ddpm-coordinator');
   t.is(JSON.stringify(coordinatorJob?.static_configs), JSON.stringify([{ targets: ['coordinator:9400'] }]));
-  t.regex(JSON.stringify(mapAt(mapAt(base, 'services', 'compose'), 'coordinator', 'services').command), /"--metrics-port","9400"/);
+  t.regex(
+    JSON.stringify(mapAt(mapAt(base, 'services', 'compose'), 'coordinator', 'services').command),
+    /"--metrics-port","9400"/,
+  );
 });
 
 test('the GPU services reserve one distinct NVIDIA GPU each', (t) => {
@@ -104,7 +135,11 @@ test('the GPU services reserve one distinct NVIDIA GPU each', (t) => {
   for (const [name, service] of services(gpu, FILES[1])) {
     const command = JSON.stringify(service.command ?? '');
     if (!command.includes('tensorflow')) continue;
-    const devices = listAt(mapAt(mapAt(mapAt(service, 'deploy', name), 'resources', name), 'reservations', name), 'devices', name).filter(isMap);
+    const devices = listAt(
+      mapAt(mapAt(mapAt(service, 'deploy', name), 'resources', name), 'reservations', name),
+      'devices',
+      name,
+    ).filter(isMap);
     t.is(devices.length, 1, name);
     t.is(devices[0].driver, 'nvidia');
     t.deepEqual(devices[0].capabilities, ['gpu']);

@@ -34,7 +34,10 @@ function parseDockerfile(text: string): { args: Map<string, string>; stages: Sta
     if (keyword === 'FROM') {
       const from = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(rest);
       if (from === null) throw new Error(`FROM not understood: ${rest}`);
-      const base = from[1].replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? stages.find((s) => s.name === name)?.name ?? name);
+      const base = from[1].replace(
+        /\$\{(\w+)\}/g,
+        (_, name: string) => args.get(name) ?? stages.find((s) => s.name === name)?.name ?? name,
+      );
       stages.push({ name: from[2] ?? `stage-${stages.length}`, base, instructions: [] });
     } else if (keyword === 'ARG' && stages.length === 0) {
       const [name, value = ''] = rest.split('=', 2);
@@ -81,19 +84,28 @@ for (const target of TARGETS) {
 
 test('the GPU worker runs on CUDA 11.2 + cuDNN 8 with Node 20; the CPU images on Node 20', (t) => {
   t.regex(rootImage('worker-gpu'), /^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-/);
-  t.true(chain('worker-gpu').some((i) => i.keyword === 'COPY' && /--from=node\b.*\/usr\/local\/bin\/node/.test(i.args)));
+  t.true(
+    chain('worker-gpu').some((i) => i.keyword === 'COPY' && /--from=node\b.*\/usr\/local\/bin\/node/.test(i.args)),
+  );
   t.regex(rootImage('node'), /^node:20[-.]/);
   t.regex(rootImage('coordinator'), /^node:20[-.]/);
   t.regex(rootImage('worker-cpu'), /^node:20[-.]/);
-  const engines = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const engines = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } })
+    .engines.node;
   t.is(engines, '>=20', 'package.json engines changed: check the Node version of the images');
 });
 
 test('the runtime images are separate stages from the build (multi-stage, no compilers shipped)', (t) => {
   for (const runtime of ['runtime-cpu', 'worker-gpu']) {
     const own = dockerfile.stages.find((s) => s.name === runtime)?.instructions ?? [];
-    t.true(own.some((i) => i.keyword === 'COPY' && /--from=build-/.test(i.args)), `${runtime} copies the app from a build stage`);
-    t.false(own.some((i) => i.keyword === 'RUN' && /\bg\+\+|\bnpm ci\b/.test(i.args)), `${runtime} installs no compiler and runs no npm ci`);
+    t.true(
+      own.some((i) => i.keyword === 'COPY' && /--from=build-/.test(i.args)),
+      `${runtime} copies the app from a build stage`,
+    );
+    t.false(
+      own.some((i) => i.keyword === 'RUN' && /\bg\+\+|\bnpm ci\b/.test(i.args)),
+      `${runtime} installs no compiler and runs no npm ci`,
+    );
   }
 });
 
@@ -106,7 +118,14 @@ function ignored(path: string, patterns: readonly string[]): boolean {
     const regex = new RegExp(
       `^${body
         .split('/')
-        .map((part) => (part === '**' ? '.*' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .map((part) =>
+          part === '**'
+            ? '.*'
+            : part
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+        )
         .join('/')
         .replace(/\.\*\//g, '(?:.*/)?')}(?:/.*)?$`,
     );
@@ -130,11 +149,14 @@ test('the ignore file matcher behaves like Docker on known cases', (t) => {
 });
 
 test('the build context ignore file keeps node_modules, runs/ and generated code out', (t) => {
-  for (const path of ['node_modules', 'libs/protocol/src/generated', 'runs', '.git', 'deploy/compose/.env']) t.true(ignored(path, ignorePatterns), path);
+  for (const path of ['node_modules', 'libs/protocol/src/generated', 'runs', '.git', 'deploy/compose/.env'])
+    t.true(ignored(path, ignorePatterns), path);
 });
 
 test('every COPY source from the build context exists and is not ignored', (t) => {
-  const copies = dockerfile.stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='));
+  const copies = dockerfile.stages
+    .flatMap((s) => s.instructions)
+    .filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='));
   t.true(copies.length >= 4);
   for (const copy of copies) {
     const parts = copy.args.split(/\s+/).filter((p) => !p.startsWith('--'));
@@ -144,7 +166,12 @@ test('every COPY source from the build context exists and is not ignored', (t) =
     }
   }
   // what the runtime needs and must reach the image
-  for (const needed of ['apps/cli/bin/ddpm.js', 'libs/data/assets/mnist/t10k-images-idx3-ubyte.gz', 'proto/ddpm/v1', 'tsconfig.base.json']) {
+  for (const needed of [
+    'apps/cli/bin/ddpm.js',
+    'libs/data/assets/mnist/t10k-images-idx3-ubyte.gz',
+    'proto/ddpm/v1',
+    'tsconfig.base.json',
+  ]) {
     t.false(ignored(needed, ignorePatterns), `${needed} must reach the image`);
   }
 });

@@ -8,7 +8,17 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEPLOY_ROOT, hasCommand, isMap, listAt, mapAt, readYamlMap, renderKustomization, type Yaml, type YamlMap } from '../test-support.ts';
+import {
+  DEPLOY_ROOT,
+  hasCommand,
+  isMap,
+  listAt,
+  mapAt,
+  readYamlMap,
+  renderKustomization,
+  type Yaml,
+  type YamlMap,
+} from '../test-support.ts';
 
 const K8S = join(DEPLOY_ROOT, 'k8s');
 const rendered = {
@@ -55,19 +65,32 @@ function podSpec(workload: YamlMap): YamlMap {
 }
 
 function podLabels(workload: YamlMap): YamlMap {
-  return mapAt(mapAt(mapAt(mapAt(workload, 'spec', 'workload'), 'template', 'spec'), 'metadata', 'template'), 'labels', 'metadata');
+  return mapAt(
+    mapAt(mapAt(mapAt(workload, 'spec', 'workload'), 'template', 'spec'), 'metadata', 'template'),
+    'labels',
+    'metadata',
+  );
 }
 
 function container(workload: YamlMap, name: string): YamlMap {
-  const found = listAt(podSpec(workload), 'containers', 'spec').filter(isMap).find((c) => c.name === name);
+  const found = listAt(podSpec(workload), 'containers', 'spec')
+    .filter(isMap)
+    .find((c) => c.name === name);
   if (found === undefined) throw new Error(`no container ${name}`);
   return found;
 }
 
 /** The container's args with $(VAR) replaced by the literal values of its env. */
 function resolvedArgs(c: YamlMap): string[] {
-  const env = new Map(listAt(c, 'env', 'container').filter(isMap).filter((e) => typeof e.value === 'string').map((e) => [String(e.name), String(e.value)]));
-  return listAt(c, 'args', 'container').map((arg) => String(arg).replace(/\$\((\w+)\)/g, (whole, name: string) => env.get(name) ?? whole));
+  const env = new Map(
+    listAt(c, 'env', 'container')
+      .filter(isMap)
+      .filter((e) => typeof e.value === 'string')
+      .map((e) => [String(e.name), String(e.value)]),
+  );
+  return listAt(c, 'args', 'container').map((arg) =>
+    String(arg).replace(/\$\((\w+)\)/g, (whole, name: string) => env.get(name) ?? whole),
+  );
 }
 
 function flag(args: readonly string[], name: string): string | undefined {
@@ -76,7 +99,9 @@ function flag(args: readonly string[], name: string): string | undefined {
 }
 
 test('the validator rejects a malformed object (the schema check is live)', async (t) => {
-  const problems = await validateAll([{ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'x' }, spec: { parallelism: 'two', template: {} } }]);
+  const problems = await validateAll([
+    { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'x' }, spec: { parallelism: 'two', template: {} } },
+  ]);
   t.is(problems.length, 1);
   t.regex(problems[0], /parallelism/);
 });
@@ -85,7 +110,12 @@ for (const [name, objects] of Object.entries(rendered)) {
   test(`${name}: every rendered object validates against the Kubernetes schemas`, async (t) => {
     t.true(objects.length >= 6);
     t.deepEqual(await validateAll(objects), []);
-    for (const object of objects) t.is(mapAt(object, 'metadata', 'object').namespace ?? 'ddpm', 'ddpm', `${String(object.kind)} outside namespace ddpm`);
+    for (const object of objects)
+      t.is(
+        mapAt(object, 'metadata', 'object').namespace ?? 'ddpm',
+        'ddpm',
+        `${String(object.kind)} outside namespace ddpm`,
+      );
   });
 }
 
@@ -95,11 +125,18 @@ for (const overlay of ['cpu', 'gpu'] as const) {
   test(`${overlay}: the coordinator Service selects the coordinator pod and its named ports`, (t) => {
     const coordinator = find(objects, 'Job', 'ddpm-coordinator');
     const labels = podLabels(coordinator);
-    const ports = listAt(container(coordinator, 'coordinator'), 'ports', 'coordinator').filter(isMap).map((p) => [p.name, p.containerPort]);
+    const ports = listAt(container(coordinator, 'coordinator'), 'ports', 'coordinator')
+      .filter(isMap)
+      .map((p) => [p.name, p.containerPort]);
     for (const serviceName of ['ddpm-coordinator', 'ddpm-coordinator-metrics']) {
       const spec = mapAt(find(objects, 'Service', serviceName), 'spec', serviceName);
-      for (const [key, value] of Object.entries(mapAt(spec, 'selector', serviceName))) t.is(labels[key], value, `${serviceName} selector ${key}`);
-      for (const port of listAt(spec, 'ports', serviceName).filter(isMap)) t.true(ports.some(([n]) => n === port.targetPort), `${serviceName} port ${String(port.targetPort)}`);
+      for (const [key, value] of Object.entries(mapAt(spec, 'selector', serviceName)))
+        t.is(labels[key], value, `${serviceName} selector ${key}`);
+      for (const port of listAt(spec, 'ports', serviceName).filter(isMap))
+        t.true(
+          ports.some(([n]) => n === port.targetPort),
+          `${serviceName} port ${String(port.targetPort)}`,
+        );
     }
     const args = resolvedArgs(container(coordinator, 'coordinator'));
     t.is(flag(args, '--bind'), 'tcp://*:5555');
@@ -111,13 +148,20 @@ for (const overlay of ['cpu', 'gpu'] as const) {
     const coordinator = find(objects, 'Job', 'ddpm-coordinator');
     const spec = podSpec(coordinator);
     t.is(spec.restartPolicy, 'OnFailure');
-    const claim = listAt(spec, 'volumes', 'spec').filter(isMap).find((v) => isMap(v.persistentVolumeClaim));
+    const claim = listAt(spec, 'volumes', 'spec')
+      .filter(isMap)
+      .find((v) => isMap(v.persistentVolumeClaim));
     t.truthy(claim, 'no PVC volume');
     const claimName = isMap(claim?.persistentVolumeClaim) ? String(claim.persistentVolumeClaim.claimName) : '';
     find(objects, 'PersistentVolumeClaim', claimName);
-    const mount = listAt(container(coordinator, 'coordinator'), 'volumeMounts', 'coordinator').filter(isMap).find((m) => m.name === claim?.name);
+    const mount = listAt(container(coordinator, 'coordinator'), 'volumeMounts', 'coordinator')
+      .filter(isMap)
+      .find((m) => m.name === claim?.name);
     const out = flag(resolvedArgs(container(coordinator, 'coordinator')), '--out') ?? '';
-    t.true(out.startsWith(`${String(mount?.mountPath)}/`), `--out ${out} is not on the PVC mounted at ${String(mount?.mountPath)}`);
+    t.true(
+      out.startsWith(`${String(mount?.mountPath)}/`),
+      `--out ${out} is not on the PVC mounted at ${String(mount?.mountPath)}`,
+    );
   });
 
   test(`${overlay}: workers form an Indexed Job, connect to the coordinator Service and are found by Prometheus`, (t) => {
@@ -130,7 +174,9 @@ for (const overlay of ['cpu', 'gpu'] as const) {
     t.is(flag(args, '--backend'), overlay === 'gpu' ? 'tensorflow' : 'wasm');
     t.is(flag(args, '--metrics-port'), '9401');
     t.regex(flag(args, '--name') ?? '', /\$\(WORKER_INDEX\)/);
-    const index = listAt(container(workers, 'worker'), 'env', 'worker').filter(isMap).find((e) => e.name === 'WORKER_INDEX');
+    const index = listAt(container(workers, 'worker'), 'env', 'worker')
+      .filter(isMap)
+      .find((e) => e.name === 'WORKER_INDEX');
     t.regex(JSON.stringify(index?.valueFrom), /job-completion-index/);
     const selector = mapAt(mapAt(find(objects, 'Service', 'ddpm-worker-metrics'), 'spec', 'svc'), 'selector', 'svc');
     for (const [key, value] of Object.entries(selector)) t.is(podLabels(workers)[key], value);
@@ -151,15 +197,28 @@ for (const overlay of ['cpu', 'gpu'] as const) {
   });
 
   test(`${overlay}: pods run as non-root and carry the Prometheus annotations of their metrics port`, (t) => {
-    for (const [job, name, port] of [['ddpm-coordinator', 'coordinator', '9400'], ['ddpm-worker', 'worker', '9401']] as const) {
+    for (const [job, name, port] of [
+      ['ddpm-coordinator', 'coordinator', '9400'],
+      ['ddpm-worker', 'worker', '9401'],
+    ] as const) {
       const workload = find(objects, 'Job', job);
       t.is(mapAt(podSpec(workload), 'securityContext', job).runAsNonRoot, true);
-      const annotations = mapAt(mapAt(mapAt(mapAt(workload, 'spec', job), 'template', job), 'metadata', job), 'annotations', job);
+      const annotations = mapAt(
+        mapAt(mapAt(mapAt(workload, 'spec', job), 'template', job), 'metadata', job),
+        'annotations',
+        job,
+      );
       t.is(annotations['prometheus.io/scrape'], 'true');
       t.is(annotations['prometheus.io/port'], port);
       t.is(flag(resolvedArgs(container(workload, name)), '--metrics-port'), port);
-      const curve = listAt(podSpec(workload), 'volumes', job).filter(isMap).find((v) => isMap(v.secret));
-      t.is(isMap(curve?.secret) ? curve.secret.secretName : undefined, 'ddpm-curve', 'CURVE keys come from Secret ddpm-curve');
+      const curve = listAt(podSpec(workload), 'volumes', job)
+        .filter(isMap)
+        .find((v) => isMap(v.secret));
+      t.is(
+        isMap(curve?.secret) ? curve.secret.secretName : undefined,
+        'ddpm-curve',
+        'CURVE keys come from Secret ddpm-curve',
+      );
     }
   });
 }
@@ -174,17 +233,27 @@ test('monitoring: Prometheus and Grafana mount the config maps kustomize generat
       t.true(configMaps.includes(name), `${deployment} mounts ConfigMap ${name}, which kustomize did not generate`);
     }
   }
-  const dashboards = objects.find((o) => o.kind === 'ConfigMap' && String(mapAt(o, 'metadata', 'cm').name).startsWith('grafana-dashboards'));
+  const dashboards = objects.find(
+    (o) => o.kind === 'ConfigMap' && String(mapAt(o, 'metadata', 'cm').name).startsWith('grafana-dashboards'),
+  );
   t.true(isMap(dashboards?.data) && typeof dashboards.data['ddpm-training.json'] === 'string');
-  const password = listAt(container(find(objects, 'Deployment', 'grafana'), 'grafana'), 'env', 'grafana').filter(isMap).find((e) => e.name === 'GF_SECURITY_ADMIN_PASSWORD');
-  t.true(isMap(password?.valueFrom) && isMap(password.valueFrom.secretKeyRef), 'the Grafana password must come from a Secret');
+  const password = listAt(container(find(objects, 'Deployment', 'grafana'), 'grafana'), 'env', 'grafana')
+    .filter(isMap)
+    .find((e) => e.name === 'GF_SECURITY_ADMIN_PASSWORD');
+  t.true(
+    isMap(password?.valueFrom) && isMap(password.valueFrom.secretKeyRef),
+    'the Grafana password must come from a Secret',
+  );
 });
 
 test('monitoring: Prometheus scrapes the headless metrics Services of the base', (t) => {
   const config = readYamlMap(join(K8S, 'monitoring', 'prometheus.yml'));
   const jobs = listAt(config, 'scrape_configs', 'prometheus.yml').filter(isMap);
   const services = rendered.cpu.filter((o) => o.kind === 'Service');
-  for (const [job, service, port] of [['ddpm-coordinator', 'ddpm-coordinator-metrics', 9400], ['ddpm-worker', 'ddpm-worker-metrics', 9401]] as const) {
+  for (const [job, service, port] of [
+    ['ddpm-coordinator', 'ddpm-coordinator-metrics', 9400],
+    ['ddpm-worker', 'ddpm-worker-metrics', 9401],
+  ] as const) {
     const dns = listAt(jobs.find((j) => j.job_name === job) ?? {}, 'dns_sd_configs', job).filter(isMap)[0];
     t.deepEqual(dns?.names, [`${service}.ddpm.svc`]);
     t.is(dns?.port, port);
@@ -204,7 +273,10 @@ test('monitoring/prometheus.yml passes promtool check config (with the shipped r
     copyFileSync(join(K8S, 'monitoring', 'prometheus.yml'), join(dir, 'prometheus.yml'));
     const rulesDir = join(DEPLOY_ROOT, 'prometheus', 'rules');
     for (const file of readdirSync(rulesDir)) copyFileSync(join(rulesDir, file), join(dir, 'rules', file));
-    const output = execFileSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = execFileSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     t.regex(output, /SUCCESS: \d+ rule files? found/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -212,6 +284,12 @@ test('monitoring/prometheus.yml passes promtool check config (with the shipped r
 });
 
 test('a Yaml value helper sanity check: resolvedArgs substitutes env values only', (t) => {
-  const c: Record<string, Yaml> = { args: ['--a', '$(X)', '$(Y)'], env: [{ name: 'X', value: '1' }, { name: 'Y', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] };
+  const c: Record<string, Yaml> = {
+    args: ['--a', '$(X)', '$(Y)'],
+    env: [
+      { name: 'X', value: '1' },
+      { name: 'Y', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ],
+  };
   t.deepEqual(resolvedArgs(c), ['--a', '1', '$(Y)']);
 });

@@ -32,17 +32,28 @@ test('sbatch directives: one task per GPU, requeue, TERM before the time limit',
   t.regex(directives.get('signal') ?? '', /^B:TERM@\d+$/);
   // no #SBATCH line after the first command: sbatch ignores those
   const firstCommand = text.split('\n').findIndex((line) => line !== '' && !line.startsWith('#'));
-  t.false(text.split('\n').slice(firstCommand).some((line) => line.startsWith('#SBATCH')));
+  t.false(
+    text
+      .split('\n')
+      .slice(firstCommand)
+      .some((line) => line.startsWith('#SBATCH')),
+  );
 });
 
 test('workers run through srun on every task; the coordinator on the batch (first) node', (t) => {
   const text = readFileSync(SBATCH, 'utf8');
-  t.regex(text, /^srun --ntasks="\$WORKERS" --gpus-per-task=1 .*\\\n\s+bash "\$DDPM_HOME\/deploy\/slurm\/ddpm-worker\.sh" &$/m);
+  t.regex(
+    text,
+    /^srun --ntasks="\$WORKERS" --gpus-per-task=1 .*\\\n\s+bash "\$DDPM_HOME\/deploy\/slurm\/ddpm-worker\.sh" &$/m,
+  );
   t.true(existsSync(join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh')));
   t.regex(text, /^WORKERS="\$SLURM_NTASKS"$/m);
   t.regex(text, /^ddpm coordinator --bind "tcp:\/\/\*:\$DDPM_PORT" --min-workers "\$WORKERS"/m);
   t.regex(text, /head -n 1\)"$/m);
-  t.regex(readFileSync(join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh'), 'utf8'), /--connect "tcp:\/\/\$DDPM_COORDINATOR_HOST:/);
+  t.regex(
+    readFileSync(join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh'), 'utf8'),
+    /--connect "tcp:\/\/\$DDPM_COORDINATOR_HOST:/,
+  );
 });
 
 test('the run directory is on DDPM_RUNS_DIR and named by DDPM_RUN, never by the job id', (t) => {

@@ -24,7 +24,8 @@ export async function loadAppCommands(): Promise<Command[]> {
     APP_COMMANDS.map(async ({ module, factory }) => {
       const loaded = (await import(new URL(module, import.meta.url).href)) as Record<string, unknown>;
       const make = loaded[factory];
-      if (typeof make !== 'function') throw new Error(`${module} does not export ${factory}(); fix APP_COMMANDS in apps/cli/src/app-commands.ts.`);
+      if (typeof make !== 'function')
+        throw new Error(`${module} does not export ${factory}(); fix APP_COMMANDS in apps/cli/src/app-commands.ts.`);
       return (make as () => Command)();
     }),
   );

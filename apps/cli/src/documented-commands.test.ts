@@ -84,9 +84,17 @@ function shellWords(text: string): string[] {
  * catch misspelt subcommands where the text is surely a command); `atStart` takes only commands that begin the
  * line or follow `&&`, `;` or a `$ ` prompt (for fenced Markdown blocks, which also hold diagrams).
  */
-function commandsInLine(line: string, commandNames: readonly string[], where: string, anyWord: boolean, atStart = false): DocumentedCommand[] {
+function commandsInLine(
+  line: string,
+  commandNames: readonly string[],
+  where: string,
+  anyWord: boolean,
+  atStart = false,
+): DocumentedCommand[] {
   const found: DocumentedCommand[] = [];
-  const pattern = atStart ? /(?:^\s*(?:\$\s+)?|&&\s*|;\s*)(?:npx\s+)?ddpm\s+(?=([a-z][\w-]*)(?:[\s"'`]|$))/g : /(?:^|[\s"'`(])(?:npx\s+)?ddpm\s+(?=([a-z][\w-]*)(?:[\s"'`]|$))/g;
+  const pattern = atStart
+    ? /(?:^\s*(?:\$\s+)?|&&\s*|;\s*)(?:npx\s+)?ddpm\s+(?=([a-z][\w-]*)(?:[\s"'`]|$))/g
+    : /(?:^|[\s"'`(])(?:npx\s+)?ddpm\s+(?=([a-z][\w-]*)(?:[\s"'`]|$))/g;
   for (const match of line.matchAll(pattern)) {
     if (!anyWord && !commandNames.includes(match[1])) continue;
     const args = shellWords(line.slice((match.index ?? 0) + match[0].length)).map((word) => substitute(word));
@@ -102,7 +110,8 @@ function joinedLines(text: string): { line: string; number: number }[] {
   for (let i = 0; i < lines.length; i++) {
     const number = i + 1;
     let line = lines[i];
-    while (line.endsWith('\\') && i + 1 < lines.length) line = `${line.slice(0, -1)} ${lines[++i].trim().replace(/^#\s*/, '')}`;
+    while (line.endsWith('\\') && i + 1 < lines.length)
+      line = `${line.slice(0, -1)} ${lines[++i].trim().replace(/^#\s*/, '')}`;
     result.push({ line, number });
   }
   return result;
@@ -118,7 +127,9 @@ function fromMarkdown(text: string, names: readonly string[], file: string): Doc
     }
     const where = `${file}:${number}`;
     if (fenced) found.push(...commandsInLine(line, names, where, true, true));
-    else for (const span of line.matchAll(/`([^`]+)`/g)) found.push(...commandsInLine(span[1], names, where, /^(npx\s+)?ddpm\s/.test(span[1])));
+    else
+      for (const span of line.matchAll(/`([^`]+)`/g))
+        found.push(...commandsInLine(span[1], names, where, /^(npx\s+)?ddpm\s/.test(span[1])));
   }
   return found;
 }
@@ -151,25 +162,42 @@ function fromYaml(text: string, names: readonly string[], file: string): Documen
     } else if (value !== null && typeof value === 'object') {
       const vars = Array.isArray(value.env) ? value.env : [];
       const ownEnv = new Map(env);
-      for (const entry of vars) if (entry !== null && typeof entry === 'object' && !Array.isArray(entry) && typeof entry.value === 'string') ownEnv.set(String(entry.name), entry.value);
+      for (const entry of vars)
+        if (entry !== null && typeof entry === 'object' && !Array.isArray(entry) && typeof entry.value === 'string')
+          ownEnv.set(String(entry.name), entry.value);
       for (const [key, child] of Object.entries(value)) visit(child, path === '' ? key : `${path}.${key}`, ownEnv);
     }
   };
-  for (const document of parseAllDocuments(text, { merge: true })) visit(document.toJS({ maxAliasCount: 100 }) as Yaml, '', new Map());
+  for (const document of parseAllDocuments(text, { merge: true }))
+    visit(document.toJS({ maxAliasCount: 100 }) as Yaml, '', new Map());
   // comments are documentation too
-  found.push(...fromShell(text.split('\n').map((line) => (/^\s*#/.test(line) ? line : '')).join('\n'), names, file));
+  found.push(
+    ...fromShell(
+      text
+        .split('\n')
+        .map((line) => (/^\s*#/.test(line) ? line : ''))
+        .join('\n'),
+      names,
+      file,
+    ),
+  );
   return found;
 }
 
 /** Every documented `ddpm` command in README.md, docs/ and deploy/. */
 function documentedCommands(names: readonly string[]): DocumentedCommand[] {
-  const files = [join(REPO_ROOT, 'README.md'), ...listFiles(join(REPO_ROOT, 'docs')), ...listFiles(join(REPO_ROOT, 'deploy'))].filter(existsSync);
+  const files = [
+    join(REPO_ROOT, 'README.md'),
+    ...listFiles(join(REPO_ROOT, 'docs')),
+    ...listFiles(join(REPO_ROOT, 'deploy')),
+  ].filter(existsSync);
   return files.flatMap((path) => {
     const file = relative(REPO_ROOT, path);
     const text = readFileSync(path, 'utf8');
     if (file.endsWith('.md')) return fromMarkdown(text, names, file);
     if (/\.ya?ml$/.test(file)) return fromYaml(text, names, file);
-    if (basename(file).startsWith('Dockerfile') && !file.endsWith('.dockerignore')) return fromDockerfile(text, names, file);
+    if (basename(file).startsWith('Dockerfile') && !file.endsWith('.dockerignore'))
+      return fromDockerfile(text, names, file);
     if (/\.(sh|sbatch|example)$/.test(file)) return fromShell(text, names, file);
     return [];
   });
@@ -206,30 +234,66 @@ const commands = documentedCommands(commandNames);
 test('the parser check is live: unknown commands, unknown flags and bad values are rejected', async (t) => {
   await t.notThrowsAsync(parseWithoutRunning(['worker', '--connect', 'tcp://10.0.0.1:5555', '--name', 'w0']));
   await t.notThrowsAsync(parseWithoutRunning(['coordinator', '--help']));
-  await t.throwsAsync(parseWithoutRunning(['worker', '--connect', 'tcp://h:1', '--no-such-flag']), { message: /unknown option/ });
+  await t.throwsAsync(parseWithoutRunning(['worker', '--connect', 'tcp://h:1', '--no-such-flag']), {
+    message: /unknown option/,
+  });
   await t.throwsAsync(parseWithoutRunning(['coordinator', '--steps', 'ten']));
   await t.throwsAsync(parseWithoutRunning(['coordinater']), { message: /unknown command/ });
   await t.throwsAsync(parseWithoutRunning(['worker', '--connect']), { message: /argument missing/ });
 });
 
 test('extraction: shell words, variables, markdown code and YAML command lists', (t) => {
-  t.deepEqual(shellWords(`worker --name "$(hostname)" --a 'b c' x\\ y | tee log`), ['worker', '--name', '$(hostname)', '--a', 'b c', 'x y']);
+  t.deepEqual(shellWords(`worker --name "$(hostname)" --a 'b c' x\\ y | tee log`), [
+    'worker',
+    '--name',
+    '$(hostname)',
+    '--a',
+    'b c',
+    'x y',
+  ]);
   t.deepEqual(shellWords('coordinator --min-workers 2 ...'), ['coordinator', '--min-workers', '2']);
   t.is(substitute('${DDPM_STEPS:-2000}'), '2000');
   t.is(substitute('tcp://$HOST:${PORT}'), 'tcp://1:1');
   t.is(substitute('$(DDPM_BACKEND)', new Map([['DDPM_BACKEND', 'wasm']])), 'wasm');
-  t.deepEqual(fromMarkdown('run `npx ddpm local --workers 2` or\n```sh\nddpm train \\\n  --steps 5\n```\n', ['local', 'train'], 'x.md'), [
-    { args: ['local', '--workers', '2'], where: 'x.md:1' },
-    { args: ['train', '--steps', '5'], where: 'x.md:3' },
-  ]);
-  t.deepEqual(fromYaml('c:\n  env: [{name: B, value: wasm}]\n  args: [worker, --backend, $(B)]\n', ['worker'], 'x.yaml'), [{ args: ['worker', '--backend', 'wasm'], where: 'x.yaml c.args' }]);
+  t.deepEqual(
+    fromMarkdown(
+      'run `npx ddpm local --workers 2` or\n```sh\nddpm train \\\n  --steps 5\n```\n',
+      ['local', 'train'],
+      'x.md',
+    ),
+    [
+      { args: ['local', '--workers', '2'], where: 'x.md:1' },
+      { args: ['train', '--steps', '5'], where: 'x.md:3' },
+    ],
+  );
+  t.deepEqual(
+    fromYaml('c:\n  env: [{name: B, value: wasm}]\n  args: [worker, --backend, $(B)]\n', ['worker'], 'x.yaml'),
+    [{ args: ['worker', '--backend', 'wasm'], where: 'x.yaml c.args' }],
+  );
 });
 
 test('the deploy files and the README document ddpm commands of every target', (t) => {
-  const where = (prefix: string, subcommand: string): boolean => commands.some((c) => c.where.startsWith(prefix) && c.args[0] === subcommand);
-  for (const prefix of ['deploy/compose/compose.yaml', 'deploy/k8s/base/coordinator-job.yaml', 'deploy/slurm/ddpm.sbatch', 'deploy/docker/Dockerfile']) t.true(where(prefix, 'coordinator'), `no ddpm coordinator found in ${prefix}`);
-  for (const prefix of ['deploy/compose/compose.yaml', 'deploy/compose/compose.gpu.yaml', 'deploy/k8s/base/worker-job.yaml', 'deploy/slurm/ddpm-worker.sh', 'deploy/docker/Dockerfile']) t.true(where(prefix, 'worker'), `no ddpm worker found in ${prefix}`);
-  t.true(commands.some((c) => c.where.startsWith('README.md')), 'no ddpm command found in README.md');
+  const where = (prefix: string, subcommand: string): boolean =>
+    commands.some((c) => c.where.startsWith(prefix) && c.args[0] === subcommand);
+  for (const prefix of [
+    'deploy/compose/compose.yaml',
+    'deploy/k8s/base/coordinator-job.yaml',
+    'deploy/slurm/ddpm.sbatch',
+    'deploy/docker/Dockerfile',
+  ])
+    t.true(where(prefix, 'coordinator'), `no ddpm coordinator found in ${prefix}`);
+  for (const prefix of [
+    'deploy/compose/compose.yaml',
+    'deploy/compose/compose.gpu.yaml',
+    'deploy/k8s/base/worker-job.yaml',
+    'deploy/slurm/ddpm-worker.sh',
+    'deploy/docker/Dockerfile',
+  ])
+    t.true(where(prefix, 'worker'), `no ddpm worker found in ${prefix}`);
+  t.true(
+    commands.some((c) => c.where.startsWith('README.md')),
+    'no ddpm command found in README.md',
+  );
 });
 
 for (const { args, where } of commands) {

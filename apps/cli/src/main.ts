@@ -9,7 +9,8 @@ import { trainCommand } from './commands/train-command.ts';
 /** Builds the whole `ddpm` command tree. Exported so tests and deploy checks parse flags through the real parser. */
 export async function buildProgram(): Promise<Command> {
   const program = new Command('ddpm').description('Distributed DDPM training: train, run a cluster, sample, benchmark');
-  for (const command of [trainCommand(), localCommand(), ...(await loadAppCommands()), sampleCommand(), benchCommand()]) program.addCommand(command);
+  for (const command of [trainCommand(), localCommand(), ...(await loadAppCommands()), sampleCommand(), benchCommand()])
+    program.addCommand(command);
   return program;
 }
 

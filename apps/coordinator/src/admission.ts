@@ -23,15 +23,24 @@ export function admit(member: Member, message: DecodedMessage, runId: string): A
   const { sequence, workerId } = message.envelope;
   const ahead = (sequence - member.lastSequence) >>> 0;
   if (ahead === 0 || ahead >= 0x80000000) {
-    return refuse(ErrorCode.BAD_MESSAGE, `sequence ${sequence} is not after ${member.lastSequence}: a replayed or reordered message; it was ignored.`);
+    return refuse(
+      ErrorCode.BAD_MESSAGE,
+      `sequence ${sequence} is not after ${member.lastSequence}: a replayed or reordered message; it was ignored.`,
+    );
   }
   member.lastSequence = sequence;
   const anonymous = workerId === 0 && (member.state === 'pending' || message.kind === 'heartbeat');
   if (workerId !== member.id && !anonymous) {
-    return refuse(ErrorCode.UNKNOWN_WORKER, `this connection is worker ${member.id} but the message claims worker ${workerId}; it was ignored.`);
+    return refuse(
+      ErrorCode.UNKNOWN_WORKER,
+      `this connection is worker ${member.id} but the message claims worker ${workerId}; it was ignored.`,
+    );
   }
   if (!anonymous && message.envelope.runId !== runId) {
-    return refuse(ErrorCode.STALE_STATE, `the message is for run '${message.envelope.runId}' but this run is '${runId}'; send a Hello to join it.`);
+    return refuse(
+      ErrorCode.STALE_STATE,
+      `the message is for run '${message.envelope.runId}' but this run is '${runId}'; send a Hello to join it.`,
+    );
   }
   return { accepted: true, lost: ahead - 1 };
 }

@@ -1,7 +1,15 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { Dealer } from 'zeromq';
-import { decodeMessage, encodeMessage, parameterChecksum, PROTOCOL_VERSION, UpdateKind, type DecodedMessage, type OutgoingEnvelope } from '@ddpm/protocol';
+import {
+  decodeMessage,
+  encodeMessage,
+  parameterChecksum,
+  PROTOCOL_VERSION,
+  UpdateKind,
+  type DecodedMessage,
+  type OutgoingEnvelope,
+} from '@ddpm/protocol';
 import { bucketRange, DEFAULT_OPTIMIZER, Optimizer } from '@ddpm/training';
 import { COORDINATOR_BIN, freePort, ProcessCluster } from './process-cluster.ts';
 
@@ -13,9 +21,17 @@ class ScriptedWorker {
 
   constructor(readonly dealer: Dealer) {}
 
-  async send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
+  async send(
+    body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>,
+    tensors: Parameters<typeof encodeMessage>[1] = [],
+  ): Promise<void> {
     this.sequence += 1;
-    await this.dealer.send(encodeMessage({ workerId: this.workerId, sequence: this.sequence, runId: this.runId, ...body } as OutgoingEnvelope, tensors));
+    await this.dealer.send(
+      encodeMessage(
+        { workerId: this.workerId, sequence: this.sequence, runId: this.runId, ...body } as OutgoingEnvelope,
+        tensors,
+      ),
+    );
   }
 
   /** The next message other than a Heartbeat; rejects (EAGAIN) when none comes within the receive timeout. */
@@ -28,7 +44,10 @@ class ScriptedWorker {
 
   async expect<K extends DecodedMessage['kind']>(kind: K): Promise<Extract<DecodedMessage, { kind: K }>> {
     const message = await this.next();
-    if (message.kind !== kind) throw new Error(`expected ${kind}, got ${message.kind}${message.kind === 'error' ? `: ${message.body.message}` : ''}`);
+    if (message.kind !== kind)
+      throw new Error(
+        `expected ${kind}, got ${message.kind}${message.kind === 'error' ? `: ${message.body.message}` : ''}`,
+      );
     return message as Extract<DecodedMessage, { kind: K }>;
   }
 
@@ -54,9 +73,47 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
   const cluster = new ProcessCluster(t, 'ddpm-buckets-');
   const endpoint = `tcp://127.0.0.1:${await freePort()}`;
   cluster.start('coordinator', COORDINATOR_BIN, [
-    '--preset', 'mnist-tiny', '--steps', '4', '--batch', '1', '--seed', '3', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1',
-    '--backend', 'cpu', '--dataset-limit', '3', '--checkpoint-every', '0', '--checkpoint-seconds', '0', '--bind', endpoint, '--min-workers', '2',
-    '--heartbeat-interval', '5', '--heartbeat-timeout', '60', '--bucket-mb', '0.0625', '--lr', '0.001', '--warmup', '2', '--no-metrics', '--out', join(cluster.dir, 'run'),
+    '--preset',
+    'mnist-tiny',
+    '--steps',
+    '4',
+    '--batch',
+    '1',
+    '--seed',
+    '3',
+    '--timesteps',
+    '100',
+    '--sample-every',
+    '0',
+    '--sample-count',
+    '1',
+    '--sample-steps',
+    '1',
+    '--backend',
+    'cpu',
+    '--dataset-limit',
+    '3',
+    '--checkpoint-every',
+    '0',
+    '--checkpoint-seconds',
+    '0',
+    '--bind',
+    endpoint,
+    '--min-workers',
+    '2',
+    '--heartbeat-interval',
+    '5',
+    '--heartbeat-timeout',
+    '60',
+    '--bucket-mb',
+    '0.0625',
+    '--lr',
+    '0.001',
+    '--warmup',
+    '2',
+    '--no-metrics',
+    '--out',
+    join(cluster.dir, 'run'),
   ]);
   const workers = ['a', 'b'].map((name) => {
     const dealer = new Dealer({ linger: 0, receiveTimeout: 30_000 });
@@ -66,7 +123,14 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
   });
   const welcomes = [];
   for (const { name, worker } of workers) {
-    await worker.send({ hello: { protocolVersion: PROTOCOL_VERSION, workerName: name, backend: 'cpu', capabilities: { hasDataset: false } } });
+    await worker.send({
+      hello: {
+        protocolVersion: PROTOCOL_VERSION,
+        workerName: name,
+        backend: 'cpu',
+        capabilities: { hasDataset: false },
+      },
+    });
     const welcome = await worker.expect('welcome');
     worker.workerId = welcome.body.workerId;
     worker.runId = welcome.body.runId;
@@ -79,20 +143,43 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
   const initial = welcomes[0].tensors[0].data as Float32Array;
   const hyper = welcomes[0].body.hyperParameters;
   const reference = new Optimizer(initial, {
-    ...DEFAULT_OPTIMIZER, lr: hyper?.learningRate ?? 0, warmup: hyper?.warmupSteps ?? 0, clip: hyper?.gradientClipNorm ?? 0, emaDecay: hyper?.emaDecay ?? 0,
+    ...DEFAULT_OPTIMIZER,
+    lr: hyper?.learningRate ?? 0,
+    warmup: hyper?.warmupSteps ?? 0,
+    clip: hyper?.gradientClipNorm ?? 0,
+    emaDecay: hyper?.emaDecay ?? 0,
   });
 
   let checksum = welcomes[0].body.parameterChecksum;
   // Per step: the workers given samples, and the gradient size (1e-3 keeps the global norm under --clip 1, 1 puts it
   // far above). Worker a's gradient is sin, b's is cos.
-  const steps = [{ step: 0, senders: [a, b], size: 1e-3 }, { step: 1, senders: [a], size: 1e-3 }, { step: 2, senders: [a, b], size: 1 }];
+  const steps = [
+    { step: 0, senders: [a, b], size: 1e-3 },
+    { step: 1, senders: [a], size: 1e-3 },
+    { step: 2, senders: [a, b], size: 1 },
+  ];
   for (const { step, senders, size } of steps) {
     for (const worker of senders) t.is((await worker.expect('stepStart')).body.step, step);
-    const gradients = senders.map((_, w) => Float32Array.from({ length: count }, (_, i) => (w === 0 ? Math.sin(i + step) : Math.cos(i + step)) * size));
+    const gradients = senders.map((_, w) =>
+      Float32Array.from({ length: count }, (_, i) => (w === 0 ? Math.sin(i + step) : Math.cos(i + step)) * size),
+    );
     const sendBucket = (worker: ScriptedWorker, gradient: Float32Array, bucket: number): Promise<void> => {
       const { start, end } = bucketRange(starts, count, bucket);
       const part = gradient.subarray(start, end);
-      return worker.send({ gradient: { step, samples: 1, loss: 0.5, gradientNorm: 1, allFinite: true, parameterChecksum: checksum, bucket } }, [{ name: 'gradient', data: part, shape: [part.length] }]);
+      return worker.send(
+        {
+          gradient: {
+            step,
+            samples: 1,
+            loss: 0.5,
+            gradientNorm: 1,
+            allFinite: true,
+            parameterChecksum: checksum,
+            bucket,
+          },
+        },
+        [{ name: 'gradient', data: part, shape: [part.length] }],
+      );
     };
     const last = starts.length - 1;
     const firsts: Float32Array[] = [];
@@ -103,7 +190,11 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
       if (size < 1) {
         for (const worker of [a, b]) {
           const first = await worker.expect('updateBucket');
-          t.deepEqual([first.body.step, first.body.bucket], [step, last], 'the completed bucket comes back while b has not sent the rest');
+          t.deepEqual(
+            [first.body.step, first.body.bucket],
+            [step, last],
+            'the completed bucket comes back while b has not sent the rest',
+          );
           firsts.push(first.tensors[0].data as Float32Array);
         }
         t.true(await a.silentFor(300), 'the other buckets wait for b');
@@ -116,7 +207,9 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
     }
 
     // The coordinator's reducer: float64 sums of samples·gradient, times 1/Σsamples, stored as float32.
-    const mean = Float32Array.from(gradients[0], (value, i) => (gradients.length === 2 ? (value + gradients[1][i]) * 0.5 : value));
+    const mean = Float32Array.from(gradients[0], (value, i) =>
+      gradients.length === 2 ? (value + gradients[1][i]) * 0.5 : value,
+    );
     const plan = reference.apply(mean, step);
     for (const [w, worker] of [a, b].entries()) {
       const assembled = new Float32Array(count);
@@ -136,7 +229,11 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
         t.is(message.kind, 'update', `worker ${w} at step ${step}`);
         if (message.kind !== 'update') break;
         if (plan.clipScale === 1) {
-          t.is(received.size, starts.length, 'every bucket arrived before the Update, also at the worker given no samples');
+          t.is(
+            received.size,
+            starts.length,
+            'every bucket arrived before the Update, also at the worker given no samples',
+          );
           t.true(step < 2);
           t.is(message.body.kind, UpdateKind.BUCKETS);
           t.deepEqual(assembled, reference.params, 'the UpdateBuckets are the Adam update, bit for bit');
@@ -152,5 +249,9 @@ test('buckets stream both ways: an UpdateBucket leaves as soon as every worker s
     checksum = parameterChecksum(reference.params);
   }
   const third = await a.expect('stepStart');
-  t.is(third.body.parameterChecksum, checksum, 'after a clipped step the StepStart carries the checksum of the clipped update');
+  t.is(
+    third.body.parameterChecksum,
+    checksum,
+    'after a clipped step the StepStart carries the checksum of the clipped update',
+  );
 });

@@ -1,6 +1,13 @@
 import test from 'ava';
 import { join } from 'node:path';
-import { COORDINATOR_BIN, freePort, jsonLines, ProcessCluster, WORKER_BIN, type ClusterProcess } from './process-cluster.ts';
+import {
+  COORDINATOR_BIN,
+  freePort,
+  jsonLines,
+  ProcessCluster,
+  WORKER_BIN,
+  type ClusterProcess,
+} from './process-cluster.ts';
 
 const DATASET = 10;
 const TIMEOUT_S = 3;
@@ -34,14 +41,58 @@ test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: 
     'coordinator',
     COORDINATOR_BIN,
     [
-      '--preset', 'mnist-tiny', '--steps', '100000', '--batch', '2', '--seed', '3', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1',
-      '--backend', 'wasm', '--dataset-limit', String(DATASET), '--checkpoint-every', '0', '--checkpoint-seconds', '0', '--bind', endpoint, '--min-workers', '1',
-      '--no-metrics', '--heartbeat-interval', '0.25', '--heartbeat-timeout', String(TIMEOUT_S), '--out', out,
+      '--preset',
+      'mnist-tiny',
+      '--steps',
+      '100000',
+      '--batch',
+      '2',
+      '--seed',
+      '3',
+      '--timesteps',
+      '100',
+      '--sample-every',
+      '0',
+      '--sample-count',
+      '1',
+      '--sample-steps',
+      '1',
+      '--backend',
+      'wasm',
+      '--dataset-limit',
+      String(DATASET),
+      '--checkpoint-every',
+      '0',
+      '--checkpoint-seconds',
+      '0',
+      '--bind',
+      endpoint,
+      '--min-workers',
+      '1',
+      '--no-metrics',
+      '--heartbeat-interval',
+      '0.25',
+      '--heartbeat-timeout',
+      String(TIMEOUT_S),
+      '--out',
+      out,
     ],
     { DDPM_LOG_LEVEL: 'debug' },
   );
   const worker = (name: string): ClusterProcess =>
-    cluster.start(name, WORKER_BIN, ['--connect', endpoint, '--name', name, '--backend', 'wasm', '--dataset-limit', String(DATASET), '--no-metrics', '--reconnect-timeout', '60']);
+    cluster.start(name, WORKER_BIN, [
+      '--connect',
+      endpoint,
+      '--name',
+      name,
+      '--backend',
+      'wasm',
+      '--dataset-limit',
+      String(DATASET),
+      '--no-metrics',
+      '--reconnect-timeout',
+      '60',
+    ]);
   const steps = (): number => jsonLines(metrics).length;
   const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(worker);
   await cluster.waitFor('three workers in a step', () => jsonLines(metrics).some((r) => r.workers === 3), 90_000);
@@ -63,7 +114,11 @@ test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: 
   // Resumed before its own patience (2 timeouts) runs out: it comes back on its old connection and is told it is stale.
   w2.child.kill('SIGCONT');
   t.log(`w2 stopped for ${Date.now() - stoppedAt} ms`);
-  await cluster.waitFor('w2 rejoined', () => has(w2, /does not know this replica/) && messages(w2).filter((m) => m === 'joined the run').length === 2, 30_000);
+  await cluster.waitFor(
+    'w2 rejoined',
+    () => has(w2, /does not know this replica/) && messages(w2).filter((m) => m === 'joined the run').length === 2,
+    30_000,
+  );
 
   // 3. A join and a clean leave.
   const w4 = worker('w4');
@@ -80,18 +135,32 @@ test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: 
   t.deepEqual(await coordinator.exited, { code: 0, signal: null });
   w2.child.kill('SIGTERM');
   w4.child.kill('SIGTERM');
-  t.deepEqual(await Promise.all([w2.exited, w4.exited]), [{ code: 0, signal: null }, { code: 0, signal: null }]);
+  t.deepEqual(await Promise.all([w2.exited, w4.exited]), [
+    { code: 0, signal: null },
+    { code: 0, signal: null },
+  ]);
 
   t.is(messages(w4).filter((m) => m === 'joined the run').length, 1, 'no worker restarted: w4 joined once');
   const records = jsonLines(metrics);
-  t.deepEqual(records.map((r) => r.step), Array.from({ length: records.length }, (_, i) => i + 1), 'steps 1..N, each once');
+  t.deepEqual(
+    records.map((r) => r.step),
+    Array.from({ length: records.length }, (_, i) => i + 1),
+    'steps 1..N, each once',
+  );
   t.true(records.every((r) => r.skipped === false));
   const epochs = consumedByEpoch(coordinator);
   const finished = [...epochs.keys()].sort((a, b) => a - b).slice(0, -1);
   t.true(finished.length >= 5, `${finished.length} finished epochs`);
   const all = Array.from({ length: DATASET }, (_, i) => i);
-  for (const epoch of finished) t.deepEqual([...(epochs.get(epoch) ?? [])].sort((a, b) => a - b), all, `epoch ${epoch} consumed each sample exactly once`);
+  for (const epoch of finished)
+    t.deepEqual(
+      [...(epochs.get(epoch) ?? [])].sort((a, b) => a - b),
+      all,
+      `epoch ${epoch} consumed each sample exactly once`,
+    );
   const last = epochs.get(Math.max(...epochs.keys())) ?? [];
   t.is(new Set(last).size, last.length, 'no repeat in the unfinished epoch');
-  t.log(`${records.length} steps over ${finished.length} finished epochs; workers per step: ${[...new Set(records.map((r) => r.workers))].join(', ')}`);
+  t.log(
+    `${records.length} steps over ${finished.length} finished epochs; workers per step: ${[...new Set(records.map((r) => r.workers))].join(', ')}`,
+  );
 });

@@ -6,12 +6,33 @@ import type { CoordinatorMetrics } from '@ddpm/metrics';
 import { makeSchedule } from '@ddpm/diffusion-core';
 import { datasetFingerprint, splitGlobalBatch, type Dataset } from '@ddpm/data';
 import {
-  decodeMessage, ErrorCode, expectOnlyTensors, expectTensor, isProtocolError, nextSequence, parameterChecksum,
-  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, type DecodedMessage, type ProtocolLimits,
+  decodeMessage,
+  ErrorCode,
+  expectOnlyTensors,
+  expectTensor,
+  isProtocolError,
+  nextSequence,
+  parameterChecksum,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  TENSOR_NAMES,
+  type DecodedMessage,
+  type ProtocolLimits,
 } from '@ddpm/protocol';
 import {
-  bucketStarts, CHECKPOINT_FORMAT, checkDatasetFits, DataOrder, globalNorm, Optimizer, RunRecorder, type Checkpoint, type CheckpointStore,
-  type FoundCheckpoint, type RunConfig, type StepRecord, type UpdateResult,
+  bucketStarts,
+  CHECKPOINT_FORMAT,
+  checkDatasetFits,
+  DataOrder,
+  globalNorm,
+  Optimizer,
+  RunRecorder,
+  type Checkpoint,
+  type CheckpointStore,
+  type FoundCheckpoint,
+  type RunConfig,
+  type StepRecord,
+  type UpdateResult,
 } from '@ddpm/training';
 import { flattenWeights, UNet } from '@ddpm/unet';
 import { admit } from './admission.ts';
@@ -22,7 +43,15 @@ import { judgeHello } from './hello-verdict.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 import { Membership, type Member } from './membership.ts';
 import {
-  errorFrames, heartbeatFrames, shutdownFrames, stepStartFrames, updateBucketFrames, updateFrames, welcomeFrames, type RunDescription, type StepOutcome,
+  errorFrames,
+  heartbeatFrames,
+  shutdownFrames,
+  stepStartFrames,
+  updateBucketFrames,
+  updateFrames,
+  welcomeFrames,
+  type RunDescription,
+  type StepOutcome,
 } from './messages.ts';
 import { SendQueue } from './send-queue.ts';
 import { Serial } from './serial.ts';
@@ -67,7 +96,11 @@ export interface CoordinatorOptions {
    */
   readonly bucketBytes?: number;
   /** Extra ZeroMQ socket options for the ROUTER (CURVE server keys). */
-  readonly socketOptions?: { readonly curveServer?: boolean; readonly curveSecretKey?: string; readonly curvePublicKey?: string };
+  readonly socketOptions?: {
+    readonly curveServer?: boolean;
+    readonly curveSecretKey?: string;
+    readonly curvePublicKey?: string;
+  };
   readonly onStep?: (record: StepRecord) => void;
   readonly onSampleGrid?: (path: string, step: number) => void;
 }
@@ -135,7 +168,10 @@ export class Coordinator {
   private lastTickMs = Date.now();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: CoordinatorOptions, private readonly dataset: Dataset) {
+  constructor(
+    private readonly options: CoordinatorOptions,
+    private readonly dataset: Dataset,
+  ) {
     const { run, resume } = options;
     this.model = new UNet(checkDatasetFits(run.preset, dataset));
     this.fingerprint = datasetFingerprint(dataset);
@@ -165,8 +201,15 @@ export class Coordinator {
     if (resume !== undefined) this.recorder.resumeAt(this.step);
     this.stragglers = new StragglerDetector(options.straggler.factor);
     this.description = {
-      runId, run, model: this.model.config, parameterCount: this.optimizer.params.length, datasetSize: dataset.count,
-      limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs, heartbeatTimeoutMs: options.heartbeatTimeoutMs, bucketStarts: starts,
+      runId,
+      run,
+      model: this.model.config,
+      parameterCount: this.optimizer.params.length,
+      datasetSize: dataset.count,
+      limits: options.limits,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      bucketStarts: starts,
     };
     // The largest message a worker may send is a Gradient: parameter_count float32 plus the envelope. Anything bigger
     // is refused by libzmq before it is allocated (maxMessageSize applies per frame).
@@ -175,7 +218,10 @@ export class Coordinator {
     // are views of shared buffers, not copies) plus the few other messages a step sends; a worker stalled longer than
     // that misses an UpdateBucket, reports STALE_STATE and is resynchronised.
     this.router = new Router({
-      linger: 0, maxMessageSize: Math.min(options.limits.maxMessageBytes, largestGradient), sendHighWaterMark: 64 + 2 * starts.length, receiveHighWaterMark: 1000 + 4 * starts.length,
+      linger: 0,
+      maxMessageSize: Math.min(options.limits.maxMessageBytes, largestGradient),
+      sendHighWaterMark: 64 + 2 * starts.length,
+      receiveHighWaterMark: 1000 + 4 * starts.length,
       ...options.socketOptions,
     });
     this.sends = new SendQueue(
@@ -200,9 +246,19 @@ export class Coordinator {
     try {
       await this.router.bind(this.options.bind);
     } catch (error) {
-      throw new Error(`Cannot bind ${this.options.bind}: ${(error as Error).message}. Pass a free --bind endpoint such as tcp://*:5556.`);
+      throw new Error(
+        `Cannot bind ${this.options.bind}: ${(error as Error).message}. Pass a free --bind endpoint such as tcp://*:5556.`,
+      );
     }
-    this.options.log.info({ endpoint: this.endpoint, runId: this.description.runId, params: this.description.parameterCount, step: this.step }, 'coordinator listening');
+    this.options.log.info(
+      {
+        endpoint: this.endpoint,
+        runId: this.description.runId,
+        params: this.description.parameterCount,
+        step: this.step,
+      },
+      'coordinator listening',
+    );
   }
 
   /**
@@ -217,7 +273,10 @@ export class Coordinator {
     }, tickMs);
     try {
       if (this.step >= this.options.run.steps) {
-        this.options.log.info({ step: this.step, steps: this.options.run.steps }, `the run already has ${this.step} steps (--steps ${this.options.run.steps}); nothing to train. Raise --steps to continue it.`);
+        this.options.log.info(
+          { step: this.step, steps: this.options.run.steps },
+          `the run already has ${this.step} steps (--steps ${this.options.run.steps}); nothing to train. Raise --steps to continue it.`,
+        );
         this.finished = true;
       } else {
         this.logWaiting();
@@ -240,7 +299,10 @@ export class Coordinator {
       return { ...summary, stopped: this.stopped };
     }
     this.settle();
-    const { weightsPath, grid } = await this.recorder.finish(this.step, this.optimizer.params, this.optimizer.ema, { ...summary, preset: this.options.run.preset });
+    const { weightsPath, grid } = await this.recorder.finish(this.step, this.optimizer.params, this.optimizer.ema, {
+      ...summary,
+      preset: this.options.run.preset,
+    });
     this.options.onSampleGrid?.(grid, this.step);
     this.closeAfterFlush();
     return { ...summary, weightsPath };
@@ -256,7 +318,8 @@ export class Coordinator {
       if (this.finished || this.stopped !== undefined) return;
       const checkpoint = this.options.checkpoints === undefined ? undefined : this.writeCheckpoint(`stop (${signal})`);
       const message = `the coordinator is stopping (${signal}) at step ${this.step}; keep the worker running: it reconnects when the coordinator is restarted with --resume latest.`;
-      for (const member of this.members.all()) await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.SHUTTING_DOWN, message)));
+      for (const member of this.members.all())
+        await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.SHUTTING_DOWN, message)));
       await this.sends.drain();
       this.stopped = { signal, checkpoint };
       this.router.close();
@@ -295,7 +358,10 @@ export class Coordinator {
       await this.replyToStranger(
         identity,
         stale
-          ? new ProtocolError(ErrorCode.STALE_STATE, `worker ${message.envelope.workerId} is not (or no longer) part of this run: it was dropped after missing heartbeats, or the coordinator restarted; send a Hello with resume to rejoin.`)
+          ? new ProtocolError(
+              ErrorCode.STALE_STATE,
+              `worker ${message.envelope.workerId} is not (or no longer) part of this run: it was dropped after missing heartbeats, or the coordinator restarted; send a Hello with resume to rejoin.`,
+            )
           : new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered; send Hello first.'),
       );
       return;
@@ -305,7 +371,11 @@ export class Coordinator {
       if (message.kind !== 'error') await this.sendTo(member, this.errorFrames(member.id, admission.error));
       return;
     }
-    if (admission.lost > 0) this.options.log.warn({ worker: member.name, sequence: member.lastSequence, lost: admission.lost }, 'sequence gap: messages from this worker were lost');
+    if (admission.lost > 0)
+      this.options.log.warn(
+        { worker: member.name, sequence: member.lastSequence, lost: admission.lost },
+        'sequence gap: messages from this worker were lost',
+      );
     member.lastSeenMs = Date.now();
     switch (message.kind) {
       case 'gradient':
@@ -313,25 +383,47 @@ export class Coordinator {
       case 'heartbeat':
         return;
       case 'leave':
-        this.options.log.info({ worker: member.name, reason: message.body.reason }, `worker ${member.name} left (${message.body.reason || 'no reason given'})`);
+        this.options.log.info(
+          { worker: member.name, reason: message.body.reason },
+          `worker ${member.name} left (${message.body.reason || 'no reason given'})`,
+        );
         return this.dropMember(member, 'left');
       case 'error':
         if (message.body.code === ErrorCode.STALE_STATE) {
-          this.options.log.warn({ worker: member.name, reason: message.body.message }, `worker ${member.name} reports stale parameters; it gets the current state at the next step boundary`);
+          this.options.log.warn(
+            { worker: member.name, reason: message.body.message },
+            `worker ${member.name} reports stale parameters; it gets the current state at the next step boundary`,
+          );
           return this.resynchronise(member);
         }
-        this.options.log.warn({ worker: member.name, code: message.body.code, reason: message.body.message }, 'worker reported an error');
+        this.options.log.warn(
+          { worker: member.name, code: message.body.code, reason: message.body.message },
+          'worker reported an error',
+        );
         if (message.body.fatal) return this.dropMember(member, 'error');
         return;
       default:
-        await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `a coordinator does not accept ${message.kind} messages from workers.`)));
+        await this.sendTo(
+          member,
+          this.errorFrames(
+            member.id,
+            new ProtocolError(
+              ErrorCode.UNEXPECTED_MESSAGE,
+              `a coordinator does not accept ${message.kind} messages from workers.`,
+            ),
+          ),
+        );
     }
   }
 
   private async onHello(identity: Buffer, message: Extract<DecodedMessage, { kind: 'hello' }>): Promise<void> {
     const context = {
-      runId: this.description.runId, fingerprint: this.fingerprint, maxWorkers: this.options.maxWorkers,
-      heartbeatIntervalMs: this.options.heartbeatIntervalMs, members: this.members, nowMs: Date.now(),
+      runId: this.description.runId,
+      fingerprint: this.fingerprint,
+      maxWorkers: this.options.maxWorkers,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      members: this.members,
+      nowMs: Date.now(),
     };
     const verdict = judgeHello(message.body, identity, context);
     if (verdict.kind === 'refuse') return this.replyToStranger(identity, verdict.error);
@@ -342,12 +434,22 @@ export class Coordinator {
       return;
     }
     if (verdict.replaces !== undefined) {
-      this.options.log.info({ worker: verdict.replaces.name }, `worker ${verdict.replaces.name} reconnected on a new connection; replacing its old one`);
+      this.options.log.info(
+        { worker: verdict.replaces.name },
+        `worker ${verdict.replaces.name} reconnected on a new connection; replacing its old one`,
+      );
       await this.dropMember(verdict.replaces, 'disconnected');
     }
     const { name, hasDataset } = verdict;
-    const member = this.members.add(identity, { name, backend: message.body.backend, hasDataset, sequence: message.envelope.sequence }, Date.now());
-    this.options.log.info({ worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: message.body.resume != null }, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
+    const member = this.members.add(
+      identity,
+      { name, backend: message.body.backend, hasDataset, sequence: message.envelope.sequence },
+      Date.now(),
+    );
+    this.options.log.info(
+      { worker: member.name, id: member.id, backend: member.backend, hasDataset, rejoin: message.body.resume != null },
+      `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`,
+    );
     this.options.metrics?.workerJoined(member.name);
     if (this.current === undefined) {
       await this.admitPending();
@@ -360,20 +462,44 @@ export class Coordinator {
     const body = message.body;
     const current = this.current;
     if (current === undefined || body.step !== current.step) {
-      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.WRONG_STEP, `gradient for step ${body.step} but step ${current?.step ?? 'none'} is in progress; it was dropped.`)));
+      await this.sendTo(
+        member,
+        this.errorFrames(
+          member.id,
+          new ProtocolError(
+            ErrorCode.WRONG_STEP,
+            `gradient for step ${body.step} but step ${current?.step ?? 'none'} is in progress; it was dropped.`,
+          ),
+        ),
+      );
       return;
     }
     const refuse = (reason: string): Promise<void> =>
-      this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`)));
+      this.sendTo(
+        member,
+        this.errorFrames(member.id, new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`)),
+      );
     const assigned = current.awaited.has(member.id) ? current.assigned.get(member.id) : undefined;
     if (assigned === undefined) return refuse(`no gradient is awaited from this worker for step ${body.step}`);
-    if (body.samples !== assigned.length) return refuse(`the gradient covers ${body.samples} samples but ${assigned.length} were assigned`);
-    if (body.bucket >= this.reducer.buckets) return refuse(`bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`);
-    if (current.buckets.has(member.id, body.bucket)) return refuse(`bucket ${body.bucket} of step ${body.step} arrived twice`);
+    if (body.samples !== assigned.length)
+      return refuse(`the gradient covers ${body.samples} samples but ${assigned.length} were assigned`);
+    if (body.bucket >= this.reducer.buckets)
+      return refuse(`bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${this.reducer.buckets})`);
+    if (current.buckets.has(member.id, body.bucket))
+      return refuse(`bucket ${body.bucket} of step ${body.step} arrived twice`);
     this.snapshots.confirm(member.id);
     this.settle();
     if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
-      await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.STALE_STATE, `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`)));
+      await this.sendTo(
+        member,
+        this.errorFrames(
+          member.id,
+          new ProtocolError(
+            ErrorCode.STALE_STATE,
+            `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`,
+          ),
+        ),
+      );
       await this.resynchronise(member);
       return;
     }
@@ -381,16 +507,23 @@ export class Coordinator {
     let part: Float32Array | undefined;
     try {
       expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
-      if (body.allFinite && Number.isFinite(body.loss)) part = expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32');
+      if (body.allFinite && Number.isFinite(body.loss))
+        part = expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32');
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       await this.sendTo(member, this.errorFrames(member.id, error));
       return;
     }
     // add() checks finiteness while it adds; a worker whose gradient is non-finite skips the step for everyone.
-    if ((part === undefined || !this.reducer.add(body.bucket, part, body.samples)) && !current.nonFinite.includes(member.name)) {
+    if (
+      (part === undefined || !this.reducer.add(body.bucket, part, body.samples)) &&
+      !current.nonFinite.includes(member.name)
+    ) {
       current.nonFinite.push(member.name);
-      this.options.log.warn({ worker: member.name, step: body.step, bucket: body.bucket, nonFinite: body.nonFiniteCount, loss: body.loss }, `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`);
+      this.options.log.warn(
+        { worker: member.name, step: body.step, bucket: body.bucket, nonFinite: body.nonFiniteCount, loss: body.loss },
+        `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`,
+      );
     }
     current.buckets.record(member.id, body.bucket);
     await this.reduceCompleteBuckets(current);
@@ -429,7 +562,10 @@ export class Coordinator {
       const proposed = this.optimizer.propose(mean, this.reducer.range(bucket).start, current.step);
       const crc = parameterChecksum(proposed);
       for (const member of this.members.active()) {
-        await this.sendTo(member, updateBucketFrames(this.description, member.id, this.nextSeq(), current.step, bucket, proposed, crc));
+        await this.sendTo(
+          member,
+          updateBucketFrames(this.description, member.id, this.nextSeq(), current.step, bucket, proposed, crc),
+        );
       }
     }
   }
@@ -443,8 +579,12 @@ export class Coordinator {
     const indices = current.assigned.get(member.id) ?? new Uint32Array(0);
     this.order.giveBack(current.epoch, indices);
     const parts = current.buckets.partsFrom(member.id);
-    const kept = parts === 0 ? '' : ` (the ${parts} of ${current.buckets.buckets} gradient buckets it sent stay in their means)`;
-    this.options.log.warn({ worker: member.name, step: current.step, samples: indices.length, parts }, `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order${kept}`);
+    const kept =
+      parts === 0 ? '' : ` (the ${parts} of ${current.buckets.buckets} gradient buckets it sent stay in their means)`;
+    this.options.log.warn(
+      { worker: member.name, step: current.step, samples: indices.length, parts },
+      `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order${kept}`,
+    );
     await this.reduceCompleteBuckets(current);
     if (current.awaited.size === 0) await this.completeStep(current);
   }
@@ -480,7 +620,10 @@ export class Coordinator {
     const params = this.optimizer.params.slice();
     for (const member of pending) {
       member.state = 'active';
-      await this.sendTo(member, welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params));
+      await this.sendTo(
+        member,
+        welcomeFrames(this.description, member.id, this.nextSeq(), this.step, this.checksum, params),
+      );
     }
     this.options.metrics?.setActiveWorkers(this.members.active().length);
   }
@@ -503,9 +646,23 @@ export class Coordinator {
     const checksum = checksumLater ? 0 : this.checksum;
     const startedMs = performance.now();
     const current: StepInProgress = {
-      step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), sentMs: new Map(), nonFinite: [], consumed: [],
-      buckets: new BucketBarrier(this.description.bucketStarts.length), normSquared: 0, proposed: 0,
-      lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0,
+      step: this.step,
+      epoch,
+      startedMs,
+      checksum,
+      orderBefore,
+      assigned: new Map(),
+      awaited: new Set(),
+      sentMs: new Map(),
+      nonFinite: [],
+      consumed: [],
+      buckets: new BucketBarrier(this.description.bucketStarts.length),
+      normSquared: 0,
+      proposed: 0,
+      lastArrivalMs: startedMs,
+      lossSum: 0,
+      samples: 0,
+      contributors: 0,
     };
     this.current = current;
     for (const [shardIndex, member] of active.entries()) {
@@ -515,8 +672,25 @@ export class Coordinator {
       current.awaited.add(member.id);
       current.buckets.expect(member.id);
       current.sentMs.set(member.id, performance.now());
-      const assignment = { step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length, globalBatchSize: indices.length, checksum };
-      await this.sendTo(member, stepStartFrames(this.description, member.id, this.nextSeq(), assignment, member.hasDataset ? undefined : this.dataset));
+      const assignment = {
+        step: this.step,
+        epoch,
+        indices: slice,
+        shardIndex,
+        shardCount: active.length,
+        globalBatchSize: indices.length,
+        checksum,
+      };
+      await this.sendTo(
+        member,
+        stepStartFrames(
+          this.description,
+          member.id,
+          this.nextSeq(),
+          assignment,
+          member.hasDataset ? undefined : this.dataset,
+        ),
+      );
     }
   }
 
@@ -526,7 +700,10 @@ export class Coordinator {
     if (current.contributors === 0 && current.nonFinite.length === 0) {
       this.current = undefined;
       this.reducer.reset();
-      this.options.log.warn({ step: current.step }, `step ${current.step} lost every worker before any gradient arrived; it runs again when workers are available`);
+      this.options.log.warn(
+        { step: current.step },
+        `step ${current.step} lost every worker before any gradient arrived; it runs again when workers are available`,
+      );
       await this.admitPending();
       await this.startStep();
       return;
@@ -544,17 +721,32 @@ export class Coordinator {
     if (mean === undefined) this.reducer.reset();
     const plan = mean === undefined ? undefined : this.optimizer.plan(mean, current.step);
     const skipped = plan === undefined || plan.skipped;
-    const skipDetail = current.nonFinite.length > 0 ? `non-finite gradient from ${current.nonFinite.join(', ')}` : skipped ? 'non-finite averaged gradient' : '';
+    const skipDetail =
+      current.nonFinite.length > 0
+        ? `non-finite gradient from ${current.nonFinite.join(', ')}`
+        : skipped
+          ? 'non-finite averaged gradient'
+          : '';
     if (skipped) {
       metrics?.recordSkippedStep('non_finite_gradient');
       this.skippedSteps += 1;
-      this.options.log.warn({ step: current.step, workers: current.nonFinite }, `step ${current.step} skipped for every worker: ${skipDetail}`);
+      this.options.log.warn(
+        { step: current.step, workers: current.nonFinite },
+        `step ${current.step} skipped for every worker: ${skipDetail}`,
+      );
     }
     const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
     if (!skipped) this.finalLoss = loss;
     const outcome: StepOutcome = {
-      step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: plan?.lr ?? 0, loss, gradientNorm: plan?.gradientNorm ?? Number.NaN,
-      samples: current.samples, contributors: current.contributors,
+      step: current.step,
+      epoch: current.epoch,
+      skipped,
+      skipDetail,
+      learningRate: plan?.lr ?? 0,
+      loss,
+      gradientNorm: plan?.gradientNorm ?? Number.NaN,
+      samples: current.samples,
+      contributors: current.contributors,
     };
     const active = this.members.active();
     const total = this.options.run.steps;
@@ -563,11 +755,18 @@ export class Coordinator {
     // the Update only confirms them. When nothing before the next step needs the new parameters on the coordinator (no
     // sample grid, checkpoint or newcomer is due, the run goes on), the next StepStart follows at once, without a
     // checksum; the coordinator adopts the update itself before it reads the next Gradient (settle).
-    const adoptable = plan !== undefined && !plan.skipped && plan.clipScale === 1 && current.proposed === this.reducer.buckets;
-    const early = adoptable && next < total && this.members.pending().length === 0 && !this.recorder.gridDue(next, total) && !this.checkpointDue(next, total);
+    const adoptable =
+      plan !== undefined && !plan.skipped && plan.clipScale === 1 && current.proposed === this.reducer.buckets;
+    const early =
+      adoptable &&
+      next < total &&
+      this.members.pending().length === 0 &&
+      !this.recorder.gridDue(next, total) &&
+      !this.checkpointDue(next, total);
     const communicationDone = metrics?.startPhase('communication');
     if (adoptable) {
-      for (const member of active) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
+      for (const member of active)
+        await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, 0));
       this.unsettled = plan;
     } else if (plan !== undefined && mean !== undefined && !plan.skipped) {
       // Clipped: the proposal is void; the update is applied in place and sent whole.
@@ -583,14 +782,41 @@ export class Coordinator {
     // Workers get the new parameters whole when the step was clipped. The frames are zero-copy views: they get a
     // snapshot, as the next step updates optimizer.params in place.
     const receivers = adoptable ? [] : active;
-    const params = skipped || adoptable ? undefined : this.snapshots.take(this.optimizer.params, receivers.map((member) => member.id));
-    for (const member of receivers) await this.sendTo(member, updateFrames(this.description, member.id, this.nextSeq(), outcome, this.checksum, params));
+    const params =
+      skipped || adoptable
+        ? undefined
+        : this.snapshots.take(
+            this.optimizer.params,
+            receivers.map((member) => member.id),
+          );
+    for (const member of receivers)
+      await this.sendTo(
+        member,
+        updateFrames(this.description, member.id, this.nextSeq(), outcome, this.checksum, params),
+      );
     communicationDone?.();
     this.options.log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
-    if (!skipped) metrics?.recordStep({ step: this.step, epoch: current.epoch, loss, images: current.samples, durationSeconds: seconds, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
+    if (!skipped)
+      metrics?.recordStep({
+        step: this.step,
+        epoch: current.epoch,
+        loss,
+        images: current.samples,
+        durationSeconds: seconds,
+        learningRate: outcome.learningRate,
+        gradientGlobalNorm: outcome.gradientNorm,
+      });
     const record: StepRecord = {
-      step: this.step, loss, imgs_per_s: current.samples / seconds, epoch: current.epoch, lr: outcome.learningRate, grad_norm: outcome.gradientNorm,
-      skipped, step_seconds: seconds, workers: current.contributors + current.nonFinite.length, samples: current.consumed.length,
+      step: this.step,
+      loss,
+      imgs_per_s: current.samples / seconds,
+      epoch: current.epoch,
+      lr: outcome.learningRate,
+      grad_norm: outcome.gradientNorm,
+      skipped,
+      step_seconds: seconds,
+      workers: current.contributors + current.nonFinite.length,
+      samples: current.consumed.length,
     };
     this.recorder.recordStep(record);
     this.options.onStep?.(record);
@@ -612,14 +838,32 @@ export class Coordinator {
       const member = this.members.get(verdict.id);
       if (member === undefined || !verdict.changed) continue;
       this.options.metrics?.setStraggler(member.name, verdict.straggler);
-      const figures = { worker: member.name, stepMs: Math.round(verdict.ms), othersMedianMs: Math.round(verdict.othersMs), factor };
+      const figures = {
+        worker: member.name,
+        stepMs: Math.round(verdict.ms),
+        othersMedianMs: Math.round(verdict.othersMs),
+        factor,
+      };
       if (!verdict.straggler) {
         this.options.log.info(figures, `worker ${member.name} is no longer a straggler`);
         continue;
       }
-      this.options.log.warn(figures, `worker ${member.name} is a straggler: ${figures.stepMs} ms per step against a median of ${figures.othersMedianMs} ms for the others (--straggler-factor ${factor})`);
+      this.options.log.warn(
+        figures,
+        `worker ${member.name} is a straggler: ${figures.stepMs} ms per step against a median of ${figures.othersMedianMs} ms for the others (--straggler-factor ${factor})`,
+      );
       if (exclude && this.members.active().length - 1 >= this.options.minWorkers) {
-        await this.sendTo(member, this.errorFrames(member.id, new ProtocolError(ErrorCode.TIMEOUT, `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${factor} --exclude-stragglers); run it on a faster host or with a smaller load.`, { fatal: true })));
+        await this.sendTo(
+          member,
+          this.errorFrames(
+            member.id,
+            new ProtocolError(
+              ErrorCode.TIMEOUT,
+              `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${factor} --exclude-stragglers); run it on a faster host or with a smaller load.`,
+              { fatal: true },
+            ),
+          ),
+        );
         this.options.log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
         await this.dropMember(member, 'error');
       }
@@ -656,9 +900,19 @@ export class Coordinator {
     this.settle();
     const checkpoint: Checkpoint = {
       meta: {
-        kind: 'checkpoint', format: CHECKPOINT_FORMAT, protocolVersion: PROTOCOL_VERSION, runId: this.description.runId, step: this.step,
-        dataOrder: this.current?.orderBefore ?? this.order.state(), rng: {}, run: this.options.run, model: this.model.config,
-        datasetFingerprint: this.fingerprint, adamCount: 0, skippedSteps: this.skippedSteps, lastLoss: Number.isFinite(this.finalLoss) ? this.finalLoss : null,
+        kind: 'checkpoint',
+        format: CHECKPOINT_FORMAT,
+        protocolVersion: PROTOCOL_VERSION,
+        runId: this.description.runId,
+        step: this.step,
+        dataOrder: this.current?.orderBefore ?? this.order.state(),
+        rng: {},
+        run: this.options.run,
+        model: this.model.config,
+        datasetFingerprint: this.fingerprint,
+        adamCount: 0,
+        skippedSteps: this.skippedSteps,
+        lastLoss: Number.isFinite(this.finalLoss) ? this.finalLoss : null,
         writtenAt: new Date().toISOString(),
       },
       optimizer: this.optimizer.state(),
@@ -667,7 +921,10 @@ export class Coordinator {
     this.lastCheckpointMs = Date.now();
     this.members.forgive(this.lastCheckpointMs);
     this.options.metrics?.recordCheckpoint({ step: this.step, durationSeconds: seconds });
-    this.options.log.info({ step: this.step, path, seconds: Number(seconds.toFixed(3)), why }, `checkpoint of step ${this.step} written (${why})`);
+    this.options.log.info(
+      { step: this.step, path, seconds: Number(seconds.toFixed(3)), why },
+      `checkpoint of step ${this.step} written (${why})`,
+    );
     return path;
   }
 
@@ -682,17 +939,28 @@ export class Coordinator {
     for (const member of this.members.all()) {
       const silentMs = now - member.lastSeenMs;
       if (silentMs > heartbeatTimeoutMs) {
-        this.options.log.warn({ worker: member.name, silentMs }, `worker ${member.name} silent for ${(silentMs / 1000).toFixed(1)} s (--heartbeat-timeout ${heartbeatTimeoutMs / 1000} s); dropped`);
+        this.options.log.warn(
+          { worker: member.name, silentMs },
+          `worker ${member.name} silent for ${(silentMs / 1000).toFixed(1)} s (--heartbeat-timeout ${heartbeatTimeoutMs / 1000} s); dropped`,
+        );
         await this.dropMember(member, 'timeout');
       }
     }
     for (const member of this.members.all()) {
-      if (now - member.lastSentMs >= heartbeatIntervalMs) await this.sendTo(member, heartbeatFrames(this.description, member.id, this.nextSeq(), this.step, this.current !== undefined));
+      if (now - member.lastSentMs >= heartbeatIntervalMs)
+        await this.sendTo(
+          member,
+          heartbeatFrames(this.description, member.id, this.nextSeq(), this.step, this.current !== undefined),
+        );
     }
   }
 
   private async shutdown(reason: string, completed: boolean): Promise<void> {
-    for (const member of this.members.all()) await this.sendTo(member, shutdownFrames(this.description, member.id, this.nextSeq(), reason, this.step, completed));
+    for (const member of this.members.all())
+      await this.sendTo(
+        member,
+        shutdownFrames(this.description, member.id, this.nextSeq(), reason, this.step, completed),
+      );
     await this.sends.drain();
     this.finished = true;
   }
@@ -715,7 +983,9 @@ export class Coordinator {
   private logWaiting(): void {
     const connected = this.members.active().length + this.members.pending().length;
     if (connected < this.options.minWorkers) {
-      this.options.log.info(`waiting for workers: ${connected}/${this.options.minWorkers} connected (--min-workers ${this.options.minWorkers}); start workers with: ddpm worker --connect tcp://HOST:PORT`);
+      this.options.log.info(
+        `waiting for workers: ${connected}/${this.options.minWorkers} connected (--min-workers ${this.options.minWorkers}); start workers with: ddpm worker --connect tcp://HOST:PORT`,
+      );
     }
   }
 

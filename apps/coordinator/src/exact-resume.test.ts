@@ -17,15 +17,61 @@ const K: Record<Backend, number> = { wasm: 2, cpu: 1 };
 
 function coordinatorArgs(backend: Backend, out: string, port: number, resume: boolean): string[] {
   return [
-    '--preset', 'mnist-tiny', '--steps', String(2 * K[backend]), '--batch', '1', '--seed', '7', '--lr', '2e-3', '--warmup', '1', '--timesteps', '100',
-    '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--backend', backend, '--dataset-limit', '3', '--checkpoint-every', '1',
-    '--bind', `tcp://127.0.0.1:${port}`, '--min-workers', '1', '--no-metrics', '--heartbeat-interval', '0.5', '--heartbeat-timeout', '60', '--out', out,
+    '--preset',
+    'mnist-tiny',
+    '--steps',
+    String(2 * K[backend]),
+    '--batch',
+    '1',
+    '--seed',
+    '7',
+    '--lr',
+    '2e-3',
+    '--warmup',
+    '1',
+    '--timesteps',
+    '100',
+    '--sample-every',
+    '0',
+    '--sample-count',
+    '1',
+    '--sample-steps',
+    '1',
+    '--backend',
+    backend,
+    '--dataset-limit',
+    '3',
+    '--checkpoint-every',
+    '1',
+    '--bind',
+    `tcp://127.0.0.1:${port}`,
+    '--min-workers',
+    '1',
+    '--no-metrics',
+    '--heartbeat-interval',
+    '0.5',
+    '--heartbeat-timeout',
+    '60',
+    '--out',
+    out,
     ...(resume ? ['--resume', 'latest'] : []),
   ];
 }
 
 function workerArgs(backend: Backend, port: number): string[] {
-  return ['--connect', `tcp://127.0.0.1:${port}`, '--name', 'w1', '--backend', backend, '--dataset-limit', '3', '--no-metrics', '--reconnect-timeout', '120'];
+  return [
+    '--connect',
+    `tcp://127.0.0.1:${port}`,
+    '--name',
+    'w1',
+    '--backend',
+    backend,
+    '--dataset-limit',
+    '3',
+    '--no-metrics',
+    '--reconnect-timeout',
+    '120',
+  ];
 }
 
 const straightRuns = new Map<Backend, Promise<Weights>>();
@@ -41,7 +87,8 @@ function straightRun(t: ConstructorParameters<typeof ProcessCluster>[0], backend
       const coordinator = cluster.start('coordinator', COORDINATOR_BIN, coordinatorArgs(backend, out, port, false));
       const worker = cluster.start('worker', WORKER_BIN, workerArgs(backend, port));
       const [c, w] = await Promise.all([coordinator.exited, worker.exited]);
-      if (c.code !== 0 || w.code !== 0) throw new Error(`straight ${backend} run failed (${JSON.stringify([c, w])}):\n${cluster.dumpLogs()}`);
+      if (c.code !== 0 || w.code !== 0)
+        throw new Error(`straight ${backend} run failed (${JSON.stringify([c, w])}):\n${cluster.dumpLogs()}`);
       return loadWeights(join(out, 'weights.ddpm'));
     })();
     straightRuns.set(backend, run);
@@ -67,23 +114,42 @@ const resumesExactly = test.macro({
     if (signal === 'SIGTERM') t.is(stopped.code, 0, 'a SIGTERM writes a checkpoint and exits cleanly');
     const latest = store.latest();
     t.deepEqual(latest?.rejected, [], 'the newest checkpoint is readable');
-    const { step, dataOrder } = latest?.checkpoint.meta ?? { step: -1, dataOrder: { cursor: { epoch: -1, position: -1 } } };
-    t.log(`${backend}/${signal}: resuming at step ${step}, epoch ${dataOrder.cursor.epoch}, position ${dataOrder.cursor.position} of 3`);
+    const { step, dataOrder } = latest?.checkpoint.meta ?? {
+      step: -1,
+      dataOrder: { cursor: { epoch: -1, position: -1 } },
+    };
+    t.log(
+      `${backend}/${signal}: resuming at step ${step}, epoch ${dataOrder.cursor.epoch}, position ${dataOrder.cursor.position} of 3`,
+    );
     t.true(step >= k && step < 2 * k, `resumed at step ${step}`);
     const second = cluster.start('coordinator', COORDINATOR_BIN, coordinatorArgs(backend, out, port, true));
     const [finished, workerExit] = await Promise.all([second.exited, worker.exited]);
     t.deepEqual([finished.code, workerExit.code], [0, 0], cluster.dumpLogs());
-    const resumedFrom = jsonLines(second.logPath).find((r) => typeof r.msg === 'string' && r.msg.startsWith('resuming from'));
+    const resumedFrom = jsonLines(second.logPath).find(
+      (r) => typeof r.msg === 'string' && r.msg.startsWith('resuming from'),
+    );
     t.is(resumedFrom?.step, step, 'the second coordinator resumed from the newest checkpoint');
     const resumed = loadWeights(join(out, 'weights.ddpm'));
     const reference = await straight;
     t.is(resumed.meta.step, 2 * k);
-    t.true(Buffer.from(resumed.params.buffer).equals(Buffer.from(reference.params.buffer)), 'parameters are bitwise identical');
+    t.true(
+      Buffer.from(resumed.params.buffer).equals(Buffer.from(reference.params.buffer)),
+      'parameters are bitwise identical',
+    );
     t.true(Buffer.from(resumed.ema.buffer).equals(Buffer.from(reference.ema.buffer)), 'EMA is bitwise identical');
-    t.deepEqual(jsonLines(metrics).map((r) => r.step), Array.from({ length: 2 * k }, (_, i) => i + 1), 'metrics.jsonl holds each step once after the resume');
-    t.is(jsonLines(worker.logPath).filter((r) => r.msg === 'joined the run').length, 2, 'the same worker process joined both coordinators');
+    t.deepEqual(
+      jsonLines(metrics).map((r) => r.step),
+      Array.from({ length: 2 * k }, (_, i) => i + 1),
+      'metrics.jsonl holds each step once after the resume',
+    );
+    t.is(
+      jsonLines(worker.logPath).filter((r) => r.msg === 'joined the run').length,
+      2,
+      'the same worker process joined both coordinators',
+    );
   },
-  title: (_, backend: Backend, signal: string) => `${2 * K[backend]} steps straight equal ${K[backend]} step(s), ${signal} of the coordinator, --resume latest and ${K[backend]} more, bit for bit, mid-epoch (${backend} backend)`,
+  title: (_, backend: Backend, signal: string) =>
+    `${2 * K[backend]} steps straight equal ${K[backend]} step(s), ${signal} of the coordinator, --resume latest and ${K[backend]} more, bit for bit, mid-epoch (${backend} backend)`,
 });
 
 for (const backend of ['wasm', 'cpu'] as const) {

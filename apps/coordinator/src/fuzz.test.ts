@@ -6,7 +6,14 @@ import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type OutgoingEnvelope }
 import { bucketStarts, loadWeights } from '@ddpm/training';
 import { resolvePreset, UNet } from '@ddpm/unet';
 import { DEFAULT_BUCKET_BYTES } from './coordinator.ts';
-import { COORDINATOR_BIN, freePort, jsonLines, ProcessCluster, WORKER_BIN, type ClusterProcess } from './process-cluster.ts';
+import {
+  COORDINATOR_BIN,
+  freePort,
+  jsonLines,
+  ProcessCluster,
+  WORKER_BIN,
+  type ClusterProcess,
+} from './process-cluster.ts';
 
 const FRAMES = 10_000;
 const SOCKETS = 8;
@@ -22,18 +29,46 @@ function lcg(seed: number): () => number {
 
 /** Valid messages a fuzzer can build once it learned the run id from an Error reply: Hellos, forged gradients, ... */
 function validMessages(runId: string, model: UNet): Buffer[][] {
-  const envelope = (body: Partial<OutgoingEnvelope>, workerId = 1, sequence = 7): OutgoingEnvelope => ({ workerId, sequence, runId, ...body }) as OutgoingEnvelope;
+  const envelope = (body: Partial<OutgoingEnvelope>, workerId = 1, sequence = 7): OutgoingEnvelope =>
+    ({ workerId, sequence, runId, ...body }) as OutgoingEnvelope;
   // The last gradient bucket at the coordinator's default bucket size, as a worker sends it first.
   const starts = bucketStarts(model.parameterSizes(), DEFAULT_BUCKET_BYTES);
   const bucket = starts.length - 1;
   const gradient = Float32Array.from({ length: model.parameterCount() - starts[bucket] }, (_, i) => Math.sin(i) * 100);
   return [
-    encodeMessage({ workerId: 0, sequence: 1, runId: '', hello: { protocolVersion: PROTOCOL_VERSION, workerName: 'fuzzer', backend: 'cpu', capabilities: { hasDataset: false } } }),
-    encodeMessage({ workerId: 0, sequence: 1, runId: '', hello: { protocolVersion: PROTOCOL_VERSION, workerName: 'w1', backend: 'wasm', resume: { runId, workerId: 1, lastAppliedStep: 3, parameterChecksum: 1 } } }),
+    encodeMessage({
+      workerId: 0,
+      sequence: 1,
+      runId: '',
+      hello: {
+        protocolVersion: PROTOCOL_VERSION,
+        workerName: 'fuzzer',
+        backend: 'cpu',
+        capabilities: { hasDataset: false },
+      },
+    }),
+    encodeMessage({
+      workerId: 0,
+      sequence: 1,
+      runId: '',
+      hello: {
+        protocolVersion: PROTOCOL_VERSION,
+        workerName: 'w1',
+        backend: 'wasm',
+        resume: { runId, workerId: 1, lastAppliedStep: 3, parameterChecksum: 1 },
+      },
+    }),
     ...[0, 1, 2, 3, 5, 8].map((step) =>
-      encodeMessage(envelope({ gradient: { step, samples: 2, loss: 0.5, gradientNorm: 1, allFinite: true, parameterChecksum: 0, bucket } }), [{ name: 'gradient', data: gradient, shape: [gradient.length] }]),
+      encodeMessage(
+        envelope({
+          gradient: { step, samples: 2, loss: 0.5, gradientNorm: 1, allFinite: true, parameterChecksum: 0, bucket },
+        }),
+        [{ name: 'gradient', data: gradient, shape: [gradient.length] }],
+      ),
     ),
-    encodeMessage(envelope({ gradient: { step: 2, samples: 2, loss: Number.NaN, allFinite: false, nonFiniteCount: 1 } })),
+    encodeMessage(
+      envelope({ gradient: { step: 2, samples: 2, loss: Number.NaN, allFinite: false, nonFiniteCount: 1 } }),
+    ),
     encodeMessage(envelope({ heartbeat: { sentAtUnixMs: Date.now(), step: 1 } })),
     encodeMessage(envelope({ leave: { reason: 'forged', lastAppliedStep: 1 } })),
     encodeMessage(envelope({ error: { code: 9, message: 'forged stale', fatal: true } })),
@@ -46,12 +81,14 @@ function validMessages(runId: string, model: UNet): Buffer[][] {
 function fuzzFrames(random: () => number, valid: Buffer[][]): Buffer[] {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const r = random();
-  if (r < 0.3) return Array.from({ length: 1 + Math.floor(random() * 3) }, () => randomBytes(Math.floor(random() * 300)));
+  if (r < 0.3)
+    return Array.from({ length: 1 + Math.floor(random() * 3) }, () => randomBytes(Math.floor(random() * 300)));
   if (r < 0.75) {
     const frames = pick(valid).map((frame) => Buffer.from(frame));
     const target = frames[Math.floor(random() * frames.length)];
     const flips = 1 + Math.floor(random() * 4);
-    for (let k = 0; k < flips && target.length > 0; k++) target[Math.floor(random() * target.length)] ^= 1 << Math.floor(random() * 8);
+    for (let k = 0; k < flips && target.length > 0; k++)
+      target[Math.floor(random() * target.length)] ^= 1 << Math.floor(random() * 8);
     if (random() < 0.2) frames[0] = frames[0].subarray(0, Math.floor(random() * frames[0].length));
     if (random() < 0.1) frames.push(randomBytes(16));
     if (random() < 0.1 && frames.length > 1) frames.pop();
@@ -61,14 +98,57 @@ function fuzzFrames(random: () => number, valid: Buffer[][]): Buffer[] {
   return [pick(valid)[0], ...Array.from({ length: 70 }, () => Buffer.alloc(0))];
 }
 
-function startRun(cluster: ProcessCluster, name: string, port: number): { coordinator: ClusterProcess; worker: ClusterProcess; out: string } {
+function startRun(
+  cluster: ProcessCluster,
+  name: string,
+  port: number,
+): { coordinator: ClusterProcess; worker: ClusterProcess; out: string } {
   const endpoint = `tcp://127.0.0.1:${port}`;
   const out = join(cluster.dir, name);
   const coordinator = cluster.start(`${name}-coordinator`, COORDINATOR_BIN, [
-    '--preset', 'mnist-tiny', '--steps', '30', '--batch', '2', '--seed', '21', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1',
-    '--backend', 'wasm', '--dataset-limit', '20', '--checkpoint-every', '0', '--bind', endpoint, '--min-workers', '1', '--max-workers', '1', '--no-metrics', '--out', out,
+    '--preset',
+    'mnist-tiny',
+    '--steps',
+    '30',
+    '--batch',
+    '2',
+    '--seed',
+    '21',
+    '--timesteps',
+    '100',
+    '--sample-every',
+    '0',
+    '--sample-count',
+    '1',
+    '--sample-steps',
+    '1',
+    '--backend',
+    'wasm',
+    '--dataset-limit',
+    '20',
+    '--checkpoint-every',
+    '0',
+    '--bind',
+    endpoint,
+    '--min-workers',
+    '1',
+    '--max-workers',
+    '1',
+    '--no-metrics',
+    '--out',
+    out,
   ]);
-  const worker = cluster.start(`${name}-worker`, WORKER_BIN, ['--connect', endpoint, '--name', 'w1', '--backend', 'wasm', '--dataset-limit', '20', '--no-metrics']);
+  const worker = cluster.start(`${name}-worker`, WORKER_BIN, [
+    '--connect',
+    endpoint,
+    '--name',
+    'w1',
+    '--backend',
+    'wasm',
+    '--dataset-limit',
+    '20',
+    '--no-metrics',
+  ]);
   return { coordinator, worker, out };
 }
 
@@ -77,9 +157,16 @@ test(`${FRAMES} random, mutated and replayed messages leave a live coordinator u
   const [fuzzPort, cleanPort] = await Promise.all([freePort(), freePort()]);
   const fuzzed = startRun(cluster, 'fuzzed', fuzzPort);
   const clean = startRun(cluster, 'clean', cleanPort);
-  await cluster.waitFor('the fuzzed run training', () => jsonLines(join(fuzzed.out, 'metrics.jsonl')).length >= 1, 90_000);
+  await cluster.waitFor(
+    'the fuzzed run training',
+    () => jsonLines(join(fuzzed.out, 'metrics.jsonl')).length >= 1,
+    90_000,
+  );
 
-  const sockets = Array.from({ length: SOCKETS }, () => new Dealer({ linger: 0, sendTimeout: 2000, receiveTimeout: 5000, sendHighWaterMark: 2000 }));
+  const sockets = Array.from(
+    { length: SOCKETS },
+    () => new Dealer({ linger: 0, sendTimeout: 2000, receiveTimeout: 5000, sendHighWaterMark: 2000 }),
+  );
   t.teardown(() => sockets.forEach((s) => s.close()));
   const replies = new Map<string, number>();
   let runId = '';
@@ -116,17 +203,31 @@ test(`${FRAMES} random, mutated and replayed messages leave a live coordinator u
   await Promise.all(readers);
   const stepsDuring = jsonLines(join(fuzzed.out, 'metrics.jsonl')).length - stepsBefore;
   const answered = [...replies.values()].reduce((a, b) => a + b, 0);
-  t.log(`sent ${sent} messages (${oversized} oversized) in ${fuzzMs} ms; ${answered} replies: ${JSON.stringify(Object.fromEntries(replies))}; ${stepsDuring} steps completed meanwhile`);
+  t.log(
+    `sent ${sent} messages (${oversized} oversized) in ${fuzzMs} ms; ${answered} replies: ${JSON.stringify(Object.fromEntries(replies))}; ${stepsDuring} steps completed meanwhile`,
+  );
   t.true(sent >= FRAMES);
   t.true(answered >= FRAMES / 2, 'most hostile messages got an Error reply');
   t.false(replies.has('welcome') || replies.has('stepStart'), 'no fuzzer connection was ever admitted');
 
-  const [fc, fw, cc, cw] = await Promise.all([fuzzed.coordinator.exited, fuzzed.worker.exited, clean.coordinator.exited, clean.worker.exited]);
-  t.deepEqual([fc, fw, cc, cw].map((e) => e.code), [0, 0, 0, 0], cluster.dumpLogs());
+  const [fc, fw, cc, cw] = await Promise.all([
+    fuzzed.coordinator.exited,
+    fuzzed.worker.exited,
+    clean.coordinator.exited,
+    clean.worker.exited,
+  ]);
+  t.deepEqual(
+    [fc, fw, cc, cw].map((e) => e.code),
+    [0, 0, 0, 0],
+    cluster.dumpLogs(),
+  );
   const a = loadWeights(join(fuzzed.out, 'weights.ddpm'));
   const b = loadWeights(join(clean.out, 'weights.ddpm'));
   t.is(a.meta.step, 30);
-  t.true(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer)), 'the fuzzed run ends with exactly the parameters of the clean run');
+  t.true(
+    Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer)),
+    'the fuzzed run ends with exactly the parameters of the clean run',
+  );
   t.true(Buffer.from(a.ema.buffer).equals(Buffer.from(b.ema.buffer)));
   t.false(jsonLines(fuzzed.coordinator.logPath).some((r) => r.msg === 'coordinator failed'));
 });

@@ -26,7 +26,9 @@ test('the reducer returns the sample-weighted mean of the gradients', (t) => {
 });
 
 test('the mean does not depend on the order in which gradients arrive, nor on the buckets', (t) => {
-  const gradients = Array.from({ length: 6 }, (_, k) => Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 0.37 + k) * 10 ** ((i % 7) - 3)));
+  const gradients = Array.from({ length: 6 }, (_, k) =>
+    Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 0.37 + k) * 10 ** ((i % 7) - 3)),
+  );
   const samples = [3, 5, 7, 2, 8, 1];
   const reduce = (order: number[], starts: number[]): Float32Array => {
     const reducer = new GradientReducer(1000, starts);
@@ -38,7 +40,7 @@ test('the mean does not depend on the order in which gradients arrive, nor on th
   t.deepEqual(reduce([5, 3, 1, 4, 0, 2], [0, 10, 500, 999]), reference);
 });
 
-test('buckets average over the parts they received: a bucket without one worker is the others\' mean', (t) => {
+test("buckets average over the parts they received: a bucket without one worker is the others' mean", (t) => {
   const reducer = new GradientReducer(4, [0, 2]);
   reducer.add(0, Float32Array.of(1, 1), 1);
   reducer.add(1, Float32Array.of(2, 2), 1);
@@ -59,10 +61,18 @@ test('a part of the wrong size, a bad bucket and an empty bucket are refused', (
 const reportsFinite = test.macro({
   exec(t, values: number[], finite: boolean) {
     const reducer = new GradientReducer(values.length);
-    t.true(reducer.add(0, Float32Array.from(values, () => 1), 1), 'an all-finite part reports true');
+    t.true(
+      reducer.add(
+        0,
+        Float32Array.from(values, () => 1),
+        1,
+      ),
+      'an all-finite part reports true',
+    );
     t.is(reducer.add(0, Float32Array.from(values), 2), finite);
   },
-  title: (_, values: number[], finite: boolean) => `add reports ${finite ? 'finite' : 'non-finite'} for [${values.join(', ')}]`,
+  title: (_, values: number[], finite: boolean) =>
+    `add reports ${finite ? 'finite' : 'non-finite'} for [${values.join(', ')}]`,
 });
 
 test(reportsFinite, [1, -2, 3.4e38, -3.4e38, 0], true);

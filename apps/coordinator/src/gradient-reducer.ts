@@ -20,9 +20,18 @@ export class GradientReducer {
   readonly size: number;
 
   /** `starts`: the ascending element offsets where buckets start (Welcome.bucket_starts); the first must be 0. */
-  constructor(size: number, readonly starts: readonly number[] = [0]) {
-    if (starts.length === 0 || starts[0] !== 0 || starts.some((start, b) => b > 0 && !(start > starts[b - 1] && start < size))) {
-      throw new RangeError(`GradientReducer: bucket starts must begin at 0 and rise strictly below ${size}, got [${starts.join(', ')}].`);
+  constructor(
+    size: number,
+    readonly starts: readonly number[] = [0],
+  ) {
+    if (
+      starts.length === 0 ||
+      starts[0] !== 0 ||
+      starts.some((start, b) => b > 0 && !(start > starts[b - 1] && start < size))
+    ) {
+      throw new RangeError(
+        `GradientReducer: bucket starts must begin at 0 and rise strictly below ${size}, got [${starts.join(', ')}].`,
+      );
     }
     this.size = size;
     this.sum = new Float64Array(size);
@@ -37,7 +46,8 @@ export class GradientReducer {
 
   /** The element range [start, end) of `bucket`. */
   range(bucket: number): { start: number; end: number } {
-    if (!Number.isInteger(bucket) || bucket < 0 || bucket >= this.starts.length) throw new RangeError(`bucket ${bucket} is not in [0, ${this.starts.length}).`);
+    if (!Number.isInteger(bucket) || bucket < 0 || bucket >= this.starts.length)
+      throw new RangeError(`bucket ${bucket} is not in [0, ${this.starts.length}).`);
     return { start: this.starts[bucket], end: bucket + 1 < this.starts.length ? this.starts[bucket + 1] : this.size };
   }
 
@@ -49,7 +59,10 @@ export class GradientReducer {
    */
   add(bucket: number, part: Float32Array, samples: number): boolean {
     const { start, end } = this.range(bucket);
-    if (part.length !== end - start) throw new Error(`GradientReducer.add: got ${part.length} values for bucket ${bucket} of ${end - start} parameters.`);
+    if (part.length !== end - start)
+      throw new Error(
+        `GradientReducer.add: got ${part.length} values for bucket ${bucket} of ${end - start} parameters.`,
+      );
     const sum = this.sum;
     let probe = 0;
     for (let i = 0; i < part.length; i++) {
@@ -72,7 +85,8 @@ export class GradientReducer {
    */
   mean(bucket: number): Float32Array {
     const { start, end } = this.range(bucket);
-    if (this.samples[bucket] === 0) throw new Error(`GradientReducer.mean: no gradient was added to bucket ${bucket} this step.`);
+    if (this.samples[bucket] === 0)
+      throw new Error(`GradientReducer.mean: no gradient was added to bucket ${bucket} this step.`);
     const inverse = 1 / this.samples[bucket];
     const means = this.means;
     for (let i = start; i < end; i++) means[i] = this.sum[i] * inverse;

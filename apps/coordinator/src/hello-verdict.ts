@@ -32,26 +32,45 @@ export interface HelloContext {
  * Does not: change the membership or send anything (the coordinator acts on the verdict).
  */
 export function judgeHello(hello: Hello, identity: Buffer, context: HelloContext): HelloVerdict {
-  const refuse = (code: ErrorCode, message: string, fatal = true): HelloVerdict => ({ kind: 'refuse', error: new ProtocolError(code, message, { fatal }) });
+  const refuse = (code: ErrorCode, message: string, fatal = true): HelloVerdict => ({
+    kind: 'refuse',
+    error: new ProtocolError(code, message, { fatal }),
+  });
   if (hello.protocolVersion !== PROTOCOL_VERSION) {
-    return refuse(ErrorCode.VERSION_MISMATCH, `Hello says protocol version ${hello.protocolVersion} but this coordinator speaks ${PROTOCOL_VERSION}; run the same ddpm version on both sides.`);
+    return refuse(
+      ErrorCode.VERSION_MISMATCH,
+      `Hello says protocol version ${hello.protocolVersion} but this coordinator speaks ${PROTOCOL_VERSION}; run the same ddpm version on both sides.`,
+    );
   }
   const name = hello.workerName || 'worker';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || hello.backend.length > 64) {
-    return refuse(ErrorCode.BAD_MESSAGE, 'worker_name must be 1-64 of A-Z a-z 0-9 _ . - and backend at most 64 characters; pass a short --name.');
+    return refuse(
+      ErrorCode.BAD_MESSAGE,
+      'worker_name must be 1-64 of A-Z a-z 0-9 _ . - and backend at most 64 characters; pass a short --name.',
+    );
   }
   const existing = context.members.byIdentity(identity);
   if (existing !== undefined) return { kind: 'resynchronise', member: existing };
   const resume = hello.resume;
   const rejoining = resume != null && resume.runId === context.runId;
   const old = rejoining ? context.members.get(resume.workerId ?? 0) : undefined;
-  const replaces = old !== undefined && old.name === name && context.nowMs - old.lastSeenMs >= 2 * context.heartbeatIntervalMs ? old : undefined;
+  const replaces =
+    old !== undefined && old.name === name && context.nowMs - old.lastSeenMs >= 2 * context.heartbeatIntervalMs
+      ? old
+      : undefined;
   if (context.members.size - (replaces === undefined ? 0 : 1) >= context.maxWorkers) {
-    return refuse(ErrorCode.RESOURCE_EXHAUSTED, `the job already has --max-workers ${context.maxWorkers} workers (joined or joining); raise it on the coordinator or stop this worker.`, !rejoining);
+    return refuse(
+      ErrorCode.RESOURCE_EXHAUSTED,
+      `the job already has --max-workers ${context.maxWorkers} workers (joined or joining); raise it on the coordinator or stop this worker.`,
+      !rejoining,
+    );
   }
   const hasDataset = hello.capabilities?.hasDataset === true;
   if (hasDataset && hello.capabilities?.datasetFingerprint !== context.fingerprint) {
-    return refuse(ErrorCode.DATASET_MISMATCH, `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${context.fingerprint}); point --data at the same files (and the same --dataset-limit), or use --data stream to receive samples from the coordinator.`);
+    return refuse(
+      ErrorCode.DATASET_MISMATCH,
+      `the worker's dataset (${hello.capabilities?.datasetFingerprint}) differs from the coordinator's (${context.fingerprint}); point --data at the same files (and the same --dataset-limit), or use --data stream to receive samples from the coordinator.`,
+    );
   }
   return { kind: 'register', name, hasDataset, replaces };
 }

@@ -34,15 +34,27 @@ export class Membership {
    * id handed out by its predecessor is not given to another worker while the old holder may still reconnect.
    */
   constructor(firstId = 1) {
-    if (!Number.isInteger(firstId) || firstId < 1 || firstId > 0xffff0000) throw new RangeError(`Membership: firstId must be an integer in [1, 2^32 - 65536], got ${firstId}.`);
+    if (!Number.isInteger(firstId) || firstId < 1 || firstId > 0xffff0000)
+      throw new RangeError(`Membership: firstId must be an integer in [1, 2^32 - 65536], got ${firstId}.`);
     this.nextId = firstId;
   }
 
   /** Registers a worker that said Hello; it becomes active at the next step boundary. */
-  add(identity: Buffer, fields: { name: string; backend: string; hasDataset: boolean; sequence: number }, nowMs: number): Member {
+  add(
+    identity: Buffer,
+    fields: { name: string; backend: string; hasDataset: boolean; sequence: number },
+    nowMs: number,
+  ): Member {
     const member: Member = {
-      id: this.nextId++, identity: Buffer.from(identity), name: fields.name, backend: fields.backend, hasDataset: fields.hasDataset,
-      state: 'pending', lastSeenMs: nowMs, lastSentMs: nowMs, lastSequence: fields.sequence,
+      id: this.nextId++,
+      identity: Buffer.from(identity),
+      name: fields.name,
+      backend: fields.backend,
+      hasDataset: fields.hasDataset,
+      state: 'pending',
+      lastSeenMs: nowMs,
+      lastSentMs: nowMs,
+      lastSequence: fields.sequence,
     };
     this.byId.set(member.id, member);
     this.idByIdentity.set(identity.toString('hex'), member.id);

@@ -1,5 +1,13 @@
 import type { Dataset } from '@ddpm/data';
-import { encodeMessage, Phase, SkipReason, TENSOR_NAMES, UpdateKind, type ProtocolError, type ProtocolLimits } from '@ddpm/protocol';
+import {
+  encodeMessage,
+  Phase,
+  SkipReason,
+  TENSOR_NAMES,
+  UpdateKind,
+  type ProtocolError,
+  type ProtocolLimits,
+} from '@ddpm/protocol';
 import type { RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 
@@ -30,22 +38,44 @@ export interface ModelDescription {
  * Frames of a Welcome carrying the current parameters (also the answer to a worker with stale state). The array goes
  * out zero-copy: pass a copy nothing else writes to.
  */
-export function welcomeFrames(run: RunDescription, workerId: number, sequence: number, step: number, checksum: number, params: Float32Array): Buffer[] {
+export function welcomeFrames(
+  run: RunDescription,
+  workerId: number,
+  sequence: number,
+  step: number,
+  checksum: number,
+  params: Float32Array,
+): Buffer[] {
   const { optimizer } = run.run;
   const model: ModelDescription = { unet: run.model, schedule: run.run.schedule };
   return encodeMessage(
     {
-      workerId, sequence, runId: run.runId,
+      workerId,
+      sequence,
+      runId: run.runId,
       welcome: {
-        workerId, runId: run.runId, step, parameterChecksum: checksum,
+        workerId,
+        runId: run.runId,
+        step,
+        parameterChecksum: checksum,
         model: { preset: run.run.preset, configJson: JSON.stringify(model), parameterCount: run.parameterCount },
         hyperParameters: {
-          learningRate: optimizer.lr, adamBeta1: optimizer.adam.beta1, adamBeta2: optimizer.adam.beta2, adamEpsilon: optimizer.adam.epsilon,
-          emaDecay: optimizer.emaDecay, globalBatchSize: 0, gradientClipNorm: optimizer.clip, warmupSteps: optimizer.warmup,
-          diffusionSteps: run.run.schedule.timesteps, seed: run.run.seed,
+          learningRate: optimizer.lr,
+          adamBeta1: optimizer.adam.beta1,
+          adamBeta2: optimizer.adam.beta2,
+          adamEpsilon: optimizer.adam.epsilon,
+          emaDecay: optimizer.emaDecay,
+          globalBatchSize: 0,
+          gradientClipNorm: optimizer.clip,
+          warmupSteps: optimizer.warmup,
+          diffusionSteps: run.run.schedule.timesteps,
+          seed: run.run.seed,
         },
-        heartbeatIntervalMs: run.heartbeatIntervalMs, heartbeatTimeoutMs: run.heartbeatTimeoutMs,
-        maxMessageBytes: run.limits.maxMessageBytes, datasetSize: run.datasetSize, bucketStarts: [...run.bucketStarts],
+        heartbeatIntervalMs: run.heartbeatIntervalMs,
+        heartbeatTimeoutMs: run.heartbeatTimeoutMs,
+        maxMessageBytes: run.limits.maxMessageBytes,
+        datasetSize: run.datasetSize,
+        bucketStarts: [...run.bucketStarts],
       },
     },
     [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
@@ -64,21 +94,39 @@ export interface StepAssignment {
   readonly checksum: number;
 }
 
-export function stepStartFrames(run: RunDescription, workerId: number, sequence: number, a: StepAssignment, inlineFrom?: Dataset): Buffer[] {
+export function stepStartFrames(
+  run: RunDescription,
+  workerId: number,
+  sequence: number,
+  a: StepAssignment,
+  inlineFrom?: Dataset,
+): Buffer[] {
   const tensors = [];
   if (inlineFrom !== undefined) {
     const { height, width, channels } = inlineFrom;
     const size = height * width * channels;
     const samples = new Uint8Array(a.indices.length * size);
-    a.indices.forEach((index, i) => samples.set(inlineFrom.images.subarray(index * size, (index + 1) * size), i * size));
+    a.indices.forEach((index, i) =>
+      samples.set(inlineFrom.images.subarray(index * size, (index + 1) * size), i * size),
+    );
     tensors.push({ name: TENSOR_NAMES.samples, data: samples, shape: [a.indices.length, height, width, channels] });
   }
   return encodeMessage(
     {
-      workerId, sequence, runId: run.runId,
+      workerId,
+      sequence,
+      runId: run.runId,
       stepStart: {
-        step: a.step, epoch: a.epoch, indices: Array.from(a.indices), samplesInline: inlineFrom !== undefined, seed: run.run.seed,
-        shardIndex: a.shardIndex, shardCount: a.shardCount, globalBatchSize: a.globalBatchSize, parameterChecksum: a.checksum, timeoutMs: 0,
+        step: a.step,
+        epoch: a.epoch,
+        indices: Array.from(a.indices),
+        samplesInline: inlineFrom !== undefined,
+        seed: run.run.seed,
+        shardIndex: a.shardIndex,
+        shardCount: a.shardCount,
+        globalBatchSize: a.globalBatchSize,
+        parameterChecksum: a.checksum,
+        timeoutMs: 0,
       },
     },
     tensors,
@@ -87,9 +135,17 @@ export function stepStartFrames(run: RunDescription, workerId: number, sequence:
 }
 
 /** A coordinator Heartbeat: its clock, the step in progress (or next), and whether it waits for gradients. */
-export function heartbeatFrames(run: RunDescription, workerId: number, sequence: number, step: number, waiting: boolean): Buffer[] {
+export function heartbeatFrames(
+  run: RunDescription,
+  workerId: number,
+  sequence: number,
+  step: number,
+  waiting: boolean,
+): Buffer[] {
   return encodeMessage({
-    workerId, sequence, runId: run.runId,
+    workerId,
+    sequence,
+    runId: run.runId,
     heartbeat: { sentAtUnixMs: Date.now(), echoUnixMs: 0, step, phase: waiting ? Phase.WAITING : Phase.IDLE },
   });
 }
@@ -113,19 +169,43 @@ export interface StepOutcome {
  * snapshot the caller keeps unchanged until the send completed) whose CRC-32 is `checksum`, or, when `params` is
  * undefined, kind BUCKETS: the step's UpdateBuckets are the new parameters (checksum 0 when not computed yet).
  */
-export function updateFrames(run: RunDescription, workerId: number, sequence: number, outcome: StepOutcome, checksum: number, params?: Float32Array): Buffer[] {
+export function updateFrames(
+  run: RunDescription,
+  workerId: number,
+  sequence: number,
+  outcome: StepOutcome,
+  checksum: number,
+  params?: Float32Array,
+): Buffer[] {
   const { skipped } = outcome;
-  const kind = skipped ? UpdateKind.UPDATE_KIND_UNSPECIFIED : params === undefined ? UpdateKind.BUCKETS : UpdateKind.PARAMETERS;
+  const kind = skipped
+    ? UpdateKind.UPDATE_KIND_UNSPECIFIED
+    : params === undefined
+      ? UpdateKind.BUCKETS
+      : UpdateKind.PARAMETERS;
   return encodeMessage(
     {
-      workerId, sequence, runId: run.runId,
+      workerId,
+      sequence,
+      runId: run.runId,
       update: {
-        step: outcome.step, skipped, skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
-        skipDetail: outcome.skipDetail, parameterChecksum: checksum, learningRate: outcome.learningRate, kind,
-        loss: outcome.loss, gradientNorm: outcome.gradientNorm, samples: outcome.samples, contributors: outcome.contributors, epoch: outcome.epoch,
+        step: outcome.step,
+        skipped,
+        skipReason: skipped ? SkipReason.NON_FINITE_GRADIENT : SkipReason.SKIP_REASON_UNSPECIFIED,
+        skipDetail: outcome.skipDetail,
+        parameterChecksum: checksum,
+        learningRate: outcome.learningRate,
+        kind,
+        loss: outcome.loss,
+        gradientNorm: outcome.gradientNorm,
+        samples: outcome.samples,
+        contributors: outcome.contributors,
+        epoch: outcome.epoch,
       },
     },
-    params === undefined ? [] : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
+    params === undefined
+      ? []
+      : [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
     run.limits,
   );
 }
@@ -134,7 +214,15 @@ export function updateFrames(run: RunDescription, workerId: number, sequence: nu
  * Frames of an UpdateBucket: bucket `bucket`'s proposed parameters after step `step` (a view Optimizer.propose keeps
  * intact long enough) and their CRC-32, computed once for all recipients.
  */
-export function updateBucketFrames(run: RunDescription, workerId: number, sequence: number, step: number, bucket: number, params: Float32Array, crc32: number): Buffer[] {
+export function updateBucketFrames(
+  run: RunDescription,
+  workerId: number,
+  sequence: number,
+  step: number,
+  bucket: number,
+  params: Float32Array,
+  crc32: number,
+): Buffer[] {
   return encodeMessage(
     { workerId, sequence, runId: run.runId, updateBucket: { step, bucket } },
     [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32 }],
@@ -143,7 +231,14 @@ export function updateBucketFrames(run: RunDescription, workerId: number, sequen
 }
 
 /** Frames of a Shutdown: the run is over (completed) or abandoned, at `finalStep`. */
-export function shutdownFrames(run: RunDescription, workerId: number, sequence: number, reason: string, finalStep: number, completed: boolean): Buffer[] {
+export function shutdownFrames(
+  run: RunDescription,
+  workerId: number,
+  sequence: number,
+  reason: string,
+  finalStep: number,
+  completed: boolean,
+): Buffer[] {
   return encodeMessage({ workerId, sequence, runId: run.runId, shutdown: { reason, finalStep, completed } });
 }
 

@@ -1,7 +1,14 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { COORDINATOR_BIN, freePort, jsonLines, ProcessCluster, WORKER_BIN, type ClusterProcess } from './process-cluster.ts';
+import {
+  COORDINATOR_BIN,
+  freePort,
+  jsonLines,
+  ProcessCluster,
+  WORKER_BIN,
+  type ClusterProcess,
+} from './process-cluster.ts';
 
 const TIMEOUT_S = 3;
 
@@ -10,7 +17,8 @@ function ip(...args: string[]): void {
 }
 
 /** Creates a network namespace joined to this one by a veth pair; returns its name and both addresses, or why it cannot. */
-function createNamespace(): { ns: string; host: string; guest: string; cut: () => void; heal: () => void; remove: () => void } | string {
+function createNamespace():
+  { ns: string; host: string; guest: string; cut: () => void; heal: () => void; remove: () => void } | string {
   const id = process.pid % 100000;
   const ns = `ddpm-${id}`;
   const [outside, inside] = [`dv${id}a`, `dv${id}b`];
@@ -40,7 +48,10 @@ function createNamespace(): { ns: string; host: string; guest: string; cut: () =
     return `could not wire the namespace: ${(error as Error).message.split('\n')[0]}`;
   }
   return {
-    ns, host: `${net}.1`, guest: `${net}.2`, remove,
+    ns,
+    host: `${net}.1`,
+    guest: `${net}.2`,
+    remove,
     cut: () => ip('netns', 'exec', ns, 'ip', 'link', 'set', inside, 'down'),
     heal: () => ip('netns', 'exec', ns, 'ip', 'link', 'set', inside, 'up'),
   };
@@ -59,11 +70,51 @@ test('a worker in another network namespace that is cut off is dropped, the othe
   const out = join(cluster.dir, 'run');
   const metrics = join(out, 'metrics.jsonl');
   const coordinator = cluster.start('coordinator', COORDINATOR_BIN, [
-    '--preset', 'mnist-tiny', '--steps', '100000', '--batch', '2', '--timesteps', '100', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--backend', 'wasm',
-    '--dataset-limit', '12', '--checkpoint-every', '0', '--checkpoint-seconds', '0', '--bind', `tcp://${namespace.host}:${port}`, '--min-workers', '1', '--no-metrics',
-    '--heartbeat-interval', '0.25', '--heartbeat-timeout', String(TIMEOUT_S), '--out', out,
+    '--preset',
+    'mnist-tiny',
+    '--steps',
+    '100000',
+    '--batch',
+    '2',
+    '--timesteps',
+    '100',
+    '--sample-every',
+    '0',
+    '--sample-count',
+    '1',
+    '--sample-steps',
+    '1',
+    '--backend',
+    'wasm',
+    '--dataset-limit',
+    '12',
+    '--checkpoint-every',
+    '0',
+    '--checkpoint-seconds',
+    '0',
+    '--bind',
+    `tcp://${namespace.host}:${port}`,
+    '--min-workers',
+    '1',
+    '--no-metrics',
+    '--heartbeat-interval',
+    '0.25',
+    '--heartbeat-timeout',
+    String(TIMEOUT_S),
+    '--out',
+    out,
   ]);
-  const args = (name: string): string[] => ['--connect', `tcp://${namespace.host}:${port}`, '--name', name, '--backend', 'wasm', '--dataset-limit', '12', '--no-metrics'];
+  const args = (name: string): string[] => [
+    '--connect',
+    `tcp://${namespace.host}:${port}`,
+    '--name',
+    name,
+    '--backend',
+    'wasm',
+    '--dataset-limit',
+    '12',
+    '--no-metrics',
+  ];
   const local = cluster.start('local', WORKER_BIN, args('local'));
   const remote = cluster.start('remote', WORKER_BIN, args('remote'), {}, ['ip', 'netns', 'exec', namespace.ns]);
   const steps = (): Record<string, unknown>[] => jsonLines(metrics);
@@ -72,21 +123,44 @@ test('a worker in another network namespace that is cut off is dropped, the othe
 
   namespace.cut();
   const cutAt = Date.now();
-  await cluster.waitFor('the remote worker dropped', () => log(coordinator).some((m) => /worker remote silent/.test(m)), 6 * TIMEOUT_S * 1000);
+  await cluster.waitFor(
+    'the remote worker dropped',
+    () => log(coordinator).some((m) => /worker remote silent/.test(m)),
+    6 * TIMEOUT_S * 1000,
+  );
   const stepsWhileCut = steps().length;
   await cluster.waitFor('the local worker training alone', () => steps().length >= stepsWhileCut + 3, 30_000);
   namespace.heal();
   t.log(`link down for ${Date.now() - cutAt} ms`);
-  await cluster.waitFor('the remote worker back', () => log(remote).filter((m) => m === 'joined the run').length === 2, 60_000);
+  await cluster.waitFor(
+    'the remote worker back',
+    () => log(remote).filter((m) => m === 'joined the run').length === 2,
+    60_000,
+  );
   const rejoinedAt = steps().length;
-  await cluster.waitFor('a step with both again', () => steps().slice(rejoinedAt).some((r) => r.workers === 2), 30_000);
+  await cluster.waitFor(
+    'a step with both again',
+    () =>
+      steps()
+        .slice(rejoinedAt)
+        .some((r) => r.workers === 2),
+    30_000,
+  );
   const told = log(remote).some((m) => /does not know this replica/.test(m));
-  t.log(told ? 'the remote worker was told its state was stale on its old connection' : 'the remote worker reconnected on a new connection with resume');
+  t.log(
+    told
+      ? 'the remote worker was told its state was stale on its old connection'
+      : 'the remote worker reconnected on a new connection with resume',
+  );
 
   coordinator.child.kill('SIGTERM');
   t.is((await coordinator.exited).code, 0);
   local.child.kill('SIGTERM');
   remote.child.kill('SIGTERM');
-  t.deepEqual((await Promise.all([local.exited, remote.exited])).map((e) => e.code), [0, 0], 'neither worker restarted or failed');
+  t.deepEqual(
+    (await Promise.all([local.exited, remote.exited])).map((e) => e.code),
+    [0, 0],
+    'neither worker restarted or failed',
+  );
   t.is(log(local).filter((m) => m === 'joined the run').length, 1, 'the local worker never noticed');
 });

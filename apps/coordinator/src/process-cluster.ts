@@ -50,11 +50,15 @@ export class ProcessCluster {
   readonly dir: string;
   private readonly processes: ClusterProcess[] = [];
 
-  constructor(private readonly t: TestContext, prefix = 'ddpm-cluster-') {
+  constructor(
+    private readonly t: TestContext,
+    prefix = 'ddpm-cluster-',
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
     mkdirSync(join(this.dir, 'logs'));
     t.teardown(async () => {
-      for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      for (const p of this.processes)
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       await Promise.all(this.processes.map((p) => p.exited));
       rmSync(this.dir, { recursive: true, force: true });
     });
@@ -64,14 +68,25 @@ export class ProcessCluster {
    * Starts `bin args` with DDPM_LOG_LEVEL (default info) and extra `env`; the log goes to DIR/logs/NAME.log (appended).
    * `prefix` runs it through another command that execs it, e.g. ['ip', 'netns', 'exec', NS].
    */
-  start(name: string, bin: string, args: readonly string[], env: Record<string, string> = {}, prefix: readonly string[] = []): ClusterProcess {
+  start(
+    name: string,
+    bin: string,
+    args: readonly string[],
+    env: Record<string, string> = {},
+    prefix: readonly string[] = [],
+  ): ClusterProcess {
     const logPath = join(this.dir, 'logs', `${name}.log`);
     const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
-    const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DDPM_LOG_LEVEL: 'info', ...env } });
+    const child = spawn(command, rest, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DDPM_LOG_LEVEL: 'info', ...env },
+    });
     const out = createWriteStream(logPath, { flags: 'a' });
     child.stdout?.pipe(out, { end: false });
     child.stderr?.pipe(out, { end: false });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     const proc: ClusterProcess = { name, child, logPath, exited };
     this.processes.push(proc);
     return proc;
@@ -92,7 +107,10 @@ export class ProcessCluster {
   /** The last lines of every log, for a failing test's output. */
   dumpLogs(lines = 15): string {
     return this.processes
-      .map((p) => `--- ${p.name}\n${existsSync(p.logPath) ? readFileSync(p.logPath, 'utf8').trim().split('\n').slice(-lines).join('\n') : ''}`)
+      .map(
+        (p) =>
+          `--- ${p.name}\n${existsSync(p.logPath) ? readFileSync(p.logPath, 'utf8').trim().split('\n').slice(-lines).join('\n') : ''}`,
+      )
       .join('\n');
   }
 }

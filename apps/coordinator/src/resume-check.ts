@@ -5,10 +5,18 @@ import type { CheckpointMeta, RunConfig } from '@ddpm/training';
  * preset, local batch, seed, optimizer and schedule must be the same, and so must the dataset (by fingerprint) and the
  * parameter count. --steps, --out and the sample-grid flags may differ (a run can be extended).
  */
-export function checkResumeCompatible(path: string, meta: CheckpointMeta, run: RunConfig, fingerprint: string, parameterCount: number, savedCount: number): void {
+export function checkResumeCompatible(
+  path: string,
+  meta: CheckpointMeta,
+  run: RunConfig,
+  fingerprint: string,
+  parameterCount: number,
+  savedCount: number,
+): void {
   const differences: string[] = [];
   const compare = (flag: string, now: unknown, saved: unknown): void => {
-    if (JSON.stringify(now) !== JSON.stringify(saved)) differences.push(`${flag} is ${JSON.stringify(now)} but the checkpoint has ${JSON.stringify(saved)}`);
+    if (JSON.stringify(now) !== JSON.stringify(saved))
+      differences.push(`${flag} is ${JSON.stringify(now)} but the checkpoint has ${JSON.stringify(saved)}`);
   };
   compare('--preset', run.preset, meta.run.preset);
   compare('--batch', run.batch, meta.run.batch);
@@ -22,6 +30,8 @@ export function checkResumeCompatible(path: string, meta: CheckpointMeta, run: R
   compare('the dataset (--data, --dataset-limit)', fingerprint, meta.datasetFingerprint);
   compare('the parameter count', parameterCount, savedCount);
   if (differences.length > 0) {
-    throw new Error(`Cannot resume from ${path}: ${differences.join('; ')}. Resume with the flags the run was started with, or start a new run in another --out.`);
+    throw new Error(
+      `Cannot resume from ${path}: ${differences.join('; ')}. Resume with the flags the run was started with, or start a new run in another --out.`,
+    );
   }
 }

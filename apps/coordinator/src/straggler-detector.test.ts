@@ -15,7 +15,10 @@ test('a worker persistently slower than factor × the others is flagged after `p
     if (verdict?.changed) changes.push(step);
   });
   t.deepEqual(flags.slice(0, 6), [false, false, true, true, true, true], 'flagged at the third slow step');
-  t.true(flags.slice(-3).every((f) => !f), 'cleared once its median is back to normal');
+  t.true(
+    flags.slice(-3).every((f) => !f),
+    'cleared once its median is back to normal',
+  );
   t.is(changes.length, 2, 'one report when flagged, one when cleared');
 });
 
@@ -37,5 +40,11 @@ test('with two workers the slow one is compared with the other, not with a media
   detector.record(1, 100);
   detector.record(2, 400);
   const verdicts = detector.evaluate([1, 2]);
-  t.deepEqual(verdicts.map((v) => [v.id, v.straggler, v.othersMs]), [[1, false, 400], [2, true, 100]]);
+  t.deepEqual(
+    verdicts.map((v) => [v.id, v.straggler, v.othersMs]),
+    [
+      [1, false, 400],
+      [2, true, 100],
+    ],
+  );
 });

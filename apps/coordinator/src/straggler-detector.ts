@@ -38,7 +38,8 @@ export class StragglerDetector {
     readonly window = 5,
     readonly patience = 3,
   ) {
-    if (!(factor > 1)) throw new RangeError(`StragglerDetector: factor must be > 1, got ${factor}; pass e.g. --straggler-factor 2.`);
+    if (!(factor > 1))
+      throw new RangeError(`StragglerDetector: factor must be > 1, got ${factor}; pass e.g. --straggler-factor 2.`);
   }
 
   record(id: number, ms: number): void {

@@ -27,7 +27,8 @@ export class UpdateSnapshots {
 
   /** A copy of `params` in a buffer nobody reads any more, recorded as about to be sent to `recipients`. */
   take(params: Float32Array, recipients: Iterable<number>): Float32Array {
-    if (params.length !== this.size) throw new RangeError(`UpdateSnapshots.take: got ${params.length} parameters for snapshots of ${this.size}.`);
+    if (params.length !== this.size)
+      throw new RangeError(`UpdateSnapshots.take: got ${params.length} parameters for snapshots of ${this.size}.`);
     const buffer = this.free.pop() ?? new Float32Array(this.size);
     buffer.set(params);
     const waiting = new Set(recipients);

@@ -21,7 +21,8 @@ export function z85Encode(bytes: Uint8Array): string {
 
 /** Decodes Z85 text (length a multiple of 5) to bytes; throws a RangeError naming the problem for anything else. */
 export function z85Decode(text: string): Uint8Array {
-  if (text.length % 5 !== 0) throw new RangeError(`z85Decode: ${text.length} characters is not a multiple of 5; a CURVE key is 40 characters.`);
+  if (text.length % 5 !== 0)
+    throw new RangeError(`z85Decode: ${text.length} characters is not a multiple of 5; a CURVE key is 40 characters.`);
   const out = new Uint8Array((text.length / 5) * 4);
   for (let i = 0; i < text.length; i += 5) {
     let value = 0;
@@ -30,7 +31,8 @@ export function z85Decode(text: string): Uint8Array {
       if (digit < 0) throw new RangeError(`z85Decode: '${text[i + k]}' is not a Z85 character.`);
       value = value * 85 + digit;
     }
-    if (value > 0xffffffff) throw new RangeError('z85Decode: a 5-character group exceeds 32 bits; the key text is damaged.');
+    if (value > 0xffffffff)
+      throw new RangeError('z85Decode: a 5-character group exceeds 32 bits; the key text is damaged.');
     const o = (i / 5) * 4;
     out[o] = value >>> 24;
     out[o + 1] = (value >>> 16) & 0xff;

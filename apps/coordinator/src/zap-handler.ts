@@ -39,9 +39,19 @@ export class ZapHandler {
       const ok = mechanism?.toString() === 'CURVE' && this.allowed.has(publicKey);
       if (!ok) {
         this.refused += 1;
-        this.log.warn({ address: address?.toString(), mechanism: mechanism?.toString(), publicKey }, 'refused a peer: its CURVE public key is not in --allow-keys');
+        this.log.warn(
+          { address: address?.toString(), mechanism: mechanism?.toString(), publicKey },
+          'refused a peer: its CURVE public key is not in --allow-keys',
+        );
       }
-      await this.socket.send([version ?? '1.0', requestId ?? '', ok ? '200' : '400', ok ? 'OK' : 'public key not allowed', ok ? publicKey : '', '']);
+      await this.socket.send([
+        version ?? '1.0',
+        requestId ?? '',
+        ok ? '200' : '400',
+        ok ? 'OK' : 'public key not allowed',
+        ok ? publicKey : '',
+        '',
+      ]);
     }
   }
 

@@ -11,7 +11,8 @@ export class Backoff {
     readonly maxMs: number,
     private readonly random: () => number = Math.random,
   ) {
-    if (!(baseMs > 0 && maxMs >= baseMs)) throw new RangeError(`Backoff: need 0 < baseMs <= maxMs, got ${baseMs} and ${maxMs}.`);
+    if (!(baseMs > 0 && maxMs >= baseMs))
+      throw new RangeError(`Backoff: need 0 < baseMs <= maxMs, got ${baseMs} and ${maxMs}.`);
   }
 
   /** The delay before the next attempt, in milliseconds. */

@@ -5,8 +5,24 @@ import type { WorkerMetrics } from '@ddpm/metrics';
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import { createDataset, datasetFingerprint, gatherBatchTensor, type Dataset } from '@ddpm/data';
 import {
-  countNonFinite, decodeMessage, encodeMessage, ErrorCode, expectTensor, isProtocolError, nextSequence, findTensor, parameterChecksum, Phase,
-  PROTOCOL_VERSION, ProtocolError, TENSOR_NAMES, UpdateKind, type CurveKeyPair, type DecodedMessage, type OutgoingEnvelope, type ProtocolLimits,
+  countNonFinite,
+  decodeMessage,
+  encodeMessage,
+  ErrorCode,
+  expectTensor,
+  isProtocolError,
+  nextSequence,
+  findTensor,
+  parameterChecksum,
+  Phase,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  TENSOR_NAMES,
+  UpdateKind,
+  type CurveKeyPair,
+  type DecodedMessage,
+  type OutgoingEnvelope,
+  type ProtocolLimits,
 } from '@ddpm/protocol';
 import { bucketRange, computeGradient, drawTrainingInputs, globalNorm } from '@ddpm/training';
 import { UNet, type UNetConfig } from '@ddpm/unet';
@@ -77,7 +93,10 @@ interface Session {
   readonly heartbeatTimeoutMs: number;
 }
 
-type Outcome = { readonly kind: 'shutdown'; readonly completed: boolean } | { readonly kind: 'left' } | { readonly kind: 'lost'; readonly reason: string };
+type Outcome =
+  | { readonly kind: 'shutdown'; readonly completed: boolean }
+  | { readonly kind: 'left' }
+  | { readonly kind: 'lost'; readonly reason: string };
 
 /** Liveness defaults before the first Welcome says the coordinator's. */
 const DEFAULT_HEARTBEAT_MS = 2000;
@@ -126,13 +145,20 @@ export class Worker {
       if (outcome.kind === 'left' || this.leaving !== undefined) return { steps: this.steps, completed: false };
       const now = Date.now();
       if (this.session === undefined && now - startedMs > this.options.connectTimeoutMs) {
-        throw new Error(`No answer from the coordinator at ${this.options.connect} within ${this.options.connectTimeoutMs / 1000} s. Check the address and port, and that \`ddpm coordinator\` is running and reachable (and, with CURVE, that this worker's public key is in its --allow-keys).`);
+        throw new Error(
+          `No answer from the coordinator at ${this.options.connect} within ${this.options.connectTimeoutMs / 1000} s. Check the address and port, and that \`ddpm coordinator\` is running and reachable (and, with CURVE, that this worker's public key is in its --allow-keys).`,
+        );
       }
       if (this.session !== undefined && now - lastContactMs > this.options.reconnectTimeoutMs) {
-        throw new Error(`Lost the coordinator at ${this.options.connect} ${((now - lastContactMs) / 1000).toFixed(0)} s ago and could not reconnect (--reconnect-timeout ${this.options.reconnectTimeoutMs / 1000} s). Restart the coordinator with --resume latest, then this worker.`);
+        throw new Error(
+          `Lost the coordinator at ${this.options.connect} ${((now - lastContactMs) / 1000).toFixed(0)} s ago and could not reconnect (--reconnect-timeout ${this.options.reconnectTimeoutMs / 1000} s). Restart the coordinator with --resume latest, then this worker.`,
+        );
       }
       const delayMs = this.backoff.next();
-      this.options.log.warn({ reason: outcome.reason, delayMs }, `coordinator lost (${outcome.reason}); reconnecting in ${(delayMs / 1000).toFixed(2)} s`);
+      this.options.log.warn(
+        { reason: outcome.reason, delayMs },
+        `coordinator lost (${outcome.reason}); reconnecting in ${(delayMs / 1000).toFixed(2)} s`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (this.leaving !== undefined) return { steps: this.steps, completed: false };
     }
@@ -145,7 +171,9 @@ export class Worker {
     const socket = this.socket;
     if (socket === undefined || socket.closed) return;
     if (this.session !== undefined && !this.joining) {
-      await this.send({ leave: { reason, lastAppliedStep: Math.max(0, this.session.appliedStep) } }).catch(() => undefined);
+      await this.send({ leave: { reason, lastAppliedStep: Math.max(0, this.session.appliedStep) } }).catch(
+        () => undefined,
+      );
     }
     socket.linger = 1000;
     socket.close();
@@ -158,31 +186,57 @@ export class Worker {
     // The high-water marks leave room for every gradient bucket of a step to be queued while the compute goes on, and
     // for every UpdateBucket that arrives meanwhile (0: no limit; the coordinator sends one step's worth at a time).
     const socket = new Dealer({
-      linger: 0, maxMessageSize: limits.maxMessageBytes, sendHighWaterMark: 4096, receiveHighWaterMark: 0, sendTimeout: Math.max(5000, timeoutMs), receiveTimeout: timeoutMs,
-      ...(curve === undefined ? {} : { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
+      linger: 0,
+      maxMessageSize: limits.maxMessageBytes,
+      sendHighWaterMark: 4096,
+      receiveHighWaterMark: 0,
+      sendTimeout: Math.max(5000, timeoutMs),
+      receiveTimeout: timeoutMs,
+      ...(curve === undefined
+        ? {}
+        : {
+            curveServerKey: curve.serverKey,
+            curvePublicKey: curve.keys.publicKey,
+            curveSecretKey: curve.keys.secretKey,
+          }),
     });
     this.socket = socket;
     this.sender = new OrderedSender(socket);
     this.sequence = 0;
     socket.connect(this.options.connect);
     const intervalMs = this.session?.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
-    const timer = setInterval(() => {
-      if (Date.now() - this.lastSentMs >= intervalMs && !socket.closed) {
-        this.sendHeartbeat(this.joining ? Phase.LOADING : Phase.IDLE).catch((error: unknown) => this.options.log.debug({ err: (error as Error).message }, 'heartbeat not sent'));
-      }
-    }, Math.max(10, intervalMs / 2));
+    const timer = setInterval(
+      () => {
+        if (Date.now() - this.lastSentMs >= intervalMs && !socket.closed) {
+          this.sendHeartbeat(this.joining ? Phase.LOADING : Phase.IDLE).catch((error: unknown) =>
+            this.options.log.debug({ err: (error as Error).message }, 'heartbeat not sent'),
+          );
+        }
+      },
+      Math.max(10, intervalMs / 2),
+    );
     let contactMs: number | undefined;
     try {
       await this.sendHello();
-      this.options.log.info({ connect: this.options.connect, rejoin: this.session !== undefined }, 'hello sent; waiting for the coordinator');
+      this.options.log.info(
+        { connect: this.options.connect, rejoin: this.session !== undefined },
+        'hello sent; waiting for the coordinator',
+      );
       for await (const [envelope, ...tensorFrames] of socket) {
         contactMs = Date.now();
         const outcome = await this.onMessage([envelope, ...tensorFrames]);
         if (outcome !== undefined) return { outcome, contactMs };
       }
-      return { outcome: this.leaving !== undefined ? { kind: 'left' } : { kind: 'lost', reason: 'connection closed' }, contactMs };
+      return {
+        outcome: this.leaving !== undefined ? { kind: 'left' } : { kind: 'lost', reason: 'connection closed' },
+        contactMs,
+      };
     } catch (error) {
-      if ((error as { code?: string }).code === 'EAGAIN') return { outcome: { kind: 'lost', reason: `no message for ${(socket.receiveTimeout / 1000).toFixed(1)} s` }, contactMs };
+      if ((error as { code?: string }).code === 'EAGAIN')
+        return {
+          outcome: { kind: 'lost', reason: `no message for ${(socket.receiveTimeout / 1000).toFixed(1)} s` },
+          contactMs,
+        };
       if (this.leaving !== undefined) return { outcome: { kind: 'left' }, contactMs };
       throw error;
     } finally {
@@ -207,7 +261,10 @@ export class Worker {
       message = decodeMessage(frames, this.options.limits);
     } catch (error) {
       if (!isProtocolError(error)) throw error;
-      this.options.log.warn({ code: error.codeName, reason: error.message }, 'rejected a malformed message from the coordinator');
+      this.options.log.warn(
+        { code: error.codeName, reason: error.message },
+        'rejected a malformed message from the coordinator',
+      );
       return undefined;
     }
     switch (message.kind) {
@@ -224,7 +281,10 @@ export class Worker {
         await this.onUpdate(message);
         return undefined;
       case 'shutdown':
-        this.options.log.info({ reason: message.body.reason, finalStep: message.body.finalStep }, 'coordinator shut the run down');
+        this.options.log.info(
+          { reason: message.body.reason, finalStep: message.body.finalStep },
+          'coordinator shut the run down',
+        );
         return { kind: 'shutdown', completed: message.body.completed };
       case 'error':
         return this.onError(message.body.code, message.body.message, message.body.fatal);
@@ -240,7 +300,10 @@ export class Worker {
     // before answering): say Hello again. The coordinator only sends it in reply to our heartbeats, so this repeats at
     // most once per heartbeat interval.
     if ((code === ErrorCode.STALE_STATE && !this.joining) || code === ErrorCode.UNKNOWN_WORKER) {
-      this.options.log.warn({ code, reason: text }, 'the coordinator does not know this replica (dropped or restarted); rejoining');
+      this.options.log.warn(
+        { code, reason: text },
+        'the coordinator does not know this replica (dropped or restarted); rejoining',
+      );
       await this.sendHello();
       return undefined;
     }
@@ -255,7 +318,9 @@ export class Worker {
     try {
       described = JSON.parse(configJson) as typeof described;
     } catch {
-      throw new Error('The coordinator sent an unreadable model config; make sure coordinator and workers run the same ddpm version.');
+      throw new Error(
+        'The coordinator sent an unreadable model config; make sure coordinator and workers run the same ddpm version.',
+      );
     }
     const reuse = this.session !== undefined && this.session.configJson === configJson;
     const model = reuse && this.session !== undefined ? this.session.model : new UNet(described.unet);
@@ -263,32 +328,59 @@ export class Worker {
     let checksum: number;
     const count = model.parameterCount();
     const bucketStarts = welcome.bucketStarts;
-    if (bucketStarts.length === 0 || bucketStarts[0] !== 0 || bucketStarts.some((start, b) => b > 0 && !(start > bucketStarts[b - 1] && start < count))) {
-      throw new Error(`The coordinator sent bucket starts [${bucketStarts.slice(0, 8).join(', ')}...] that do not cut ${count} parameters into buckets; run the same ddpm version on coordinator and workers.`);
+    if (
+      bucketStarts.length === 0 ||
+      bucketStarts[0] !== 0 ||
+      bucketStarts.some((start, b) => b > 0 && !(start > bucketStarts[b - 1] && start < count))
+    ) {
+      throw new Error(
+        `The coordinator sent bucket starts [${bucketStarts.slice(0, 8).join(', ')}...] that do not cut ${count} parameters into buckets; run the same ddpm version on coordinator and workers.`,
+      );
     }
     if (welcome.parametersOmitted) {
-      if (this.session === undefined || checksumOf(this.session) !== welcome.parameterChecksum) throw new Error('The coordinator omitted the parameters but this replica does not hold them; restart the worker.');
+      if (this.session === undefined || checksumOf(this.session) !== welcome.parameterChecksum)
+        throw new Error(
+          'The coordinator omitted the parameters but this replica does not hold them; restart the worker.',
+        );
       ({ params } = this.session);
       checksum = checksumOf(this.session);
     } else {
       ({ params, checksum } = receivedParameters(message, count));
       params = params.slice();
     }
-    if (checksum !== welcome.parameterChecksum) throw new Error('The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.');
+    if (checksum !== welcome.parameterChecksum)
+      throw new Error(
+        'The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.',
+      );
     if (this.options.dataset !== undefined && this.options.dataset.count !== welcome.datasetSize) {
-      throw new Error(`This worker's dataset has ${this.options.dataset.count} images but the coordinator's has ${welcome.datasetSize}; pass the same --data (and --dataset-limit) to both.`);
+      throw new Error(
+        `This worker's dataset has ${this.options.dataset.count} images but the coordinator's has ${welcome.datasetSize}; pass the same --data (and --dataset-limit) to both.`,
+      );
     }
     this.session = {
-      workerId: welcome.workerId, runId: welcome.runId, configJson, model, schedule: reuse && this.session !== undefined ? this.session.schedule : makeSchedule(described.schedule),
-      params, checksum, appliedStep: welcome.step - 1, bucketStarts, step: -1,
+      workerId: welcome.workerId,
+      runId: welcome.runId,
+      configJson,
+      model,
+      schedule: reuse && this.session !== undefined ? this.session.schedule : makeSchedule(described.schedule),
+      params,
+      checksum,
+      appliedStep: welcome.step - 1,
+      bucketStarts,
+      step: -1,
       gradient: reuse && this.session !== undefined ? this.session.gradient : new Float32Array(params.length),
-      next: reuse && this.session !== undefined ? this.session.next : new Float32Array(params.length), arrived: new Uint8Array(bucketStarts.length),
-      heartbeatIntervalMs: welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, heartbeatTimeoutMs: welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
+      next: reuse && this.session !== undefined ? this.session.next : new Float32Array(params.length),
+      arrived: new Uint8Array(bucketStarts.length),
+      heartbeatIntervalMs: welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS,
+      heartbeatTimeoutMs: welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
     };
     this.joining = false;
     this.backoff.reset();
     if (this.socket !== undefined) this.socket.receiveTimeout = this.coordinatorTimeoutMs();
-    this.options.log.info({ workerId: welcome.workerId, runId: welcome.runId, step: welcome.step, params: params.length }, 'joined the run');
+    this.options.log.info(
+      { workerId: welcome.workerId, runId: welcome.runId, step: welcome.step, params: params.length },
+      'joined the run',
+    );
   }
 
   private async onStepStart(message: Extract<DecodedMessage, { kind: 'stepStart' }>): Promise<void> {
@@ -297,7 +389,13 @@ export class Worker {
     const start = message.body;
     // 0: the coordinator sent this StepStart before applying the last update itself; it checks each Gradient's instead.
     if (start.parameterChecksum !== 0 && checksumOf(session) !== start.parameterChecksum) {
-      await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameters of this replica differ from the coordinator's at step ${start.step}.`), start.step);
+      await this.sendError(
+        new ProtocolError(
+          ErrorCode.STALE_STATE,
+          `parameters of this replica differ from the coordinator's at step ${start.step}.`,
+        ),
+        start.step,
+      );
       return;
     }
     this.waiting?.();
@@ -328,10 +426,21 @@ export class Worker {
     if (this.options.simulateComputeMs !== undefined) {
       await this.simulateCompute(session, this.options.simulateComputeMs, sendBucket);
     } else {
-      const x0 = start.samplesInline ? this.inlineBatch(message, indices.length, imageSize, inChannels) : gatherBatchTensor(this.requireDataset(), indices);
+      const x0 = start.samplesInline
+        ? this.inlineBatch(message, indices.length, imageSize, inChannels)
+        : gatherBatchTensor(this.requireDataset(), indices);
       dataMs = performance.now() - started;
-      const inputs = drawTrainingInputs(start.seed, start.step, indices, imageSize * imageSize * inChannels, schedule.timesteps);
-      computeGradient(model, schedule, session.params, x0, inputs, { into: session.gradient, stream: { starts: session.bucketStarts, onBucket: sendBucket } });
+      const inputs = drawTrainingInputs(
+        start.seed,
+        start.step,
+        indices,
+        imageSize * imageSize * inChannels,
+        schedule.timesteps,
+      );
+      computeGradient(model, schedule, session.params, x0, inputs, {
+        into: session.gradient,
+        stream: { starts: session.bucketStarts, onBucket: sendBucket },
+      });
       x0.dispose();
     }
     const computeMs = performance.now() - started - dataMs;
@@ -346,14 +455,34 @@ export class Worker {
   }
 
   /** Sends one bucket of this step's gradient (a zero-copy view of session.gradient) with its norm and finiteness. */
-  private sendBucket(session: Session, step: number, checksum: number, samples: number, bucket: number, loss: number, timings: { dataMs: number; computeMs: number; totalMs: number }): Promise<void> {
+  private sendBucket(
+    session: Session,
+    step: number,
+    checksum: number,
+    samples: number,
+    bucket: number,
+    loss: number,
+    timings: { dataMs: number; computeMs: number; totalMs: number },
+  ): Promise<void> {
     const { start, end } = bucketRange(session.bucketStarts, session.gradient.length, bucket);
     const part = session.gradient.subarray(start, end);
     // One pass for the norm; only a non-finite norm needs the second pass that counts the culprits.
     const gradientNorm = globalNorm(part);
     const nonFinite = (Number.isFinite(gradientNorm) ? 0 : countNonFinite(part)) + (Number.isFinite(loss) ? 0 : 1);
     return this.send(
-      { gradient: { step, samples, loss, gradientNorm, allFinite: nonFinite === 0, nonFiniteCount: nonFinite, timings, parameterChecksum: checksum, bucket } },
+      {
+        gradient: {
+          step,
+          samples,
+          loss,
+          gradientNorm,
+          allFinite: nonFinite === 0,
+          nonFiniteCount: nonFinite,
+          timings,
+          parameterChecksum: checksum,
+          bucket,
+        },
+      },
       nonFinite === 0 ? [{ name: TENSOR_NAMES.gradient, data: part, shape: [part.length] }] : [],
     );
   }
@@ -362,7 +491,11 @@ export class Worker {
    * Benchmark mode: sleeps stand in for the compute (a third of `ms` for the forward pass, the rest shared among the
    * buckets by size) and each bucket is sent after its share, last bucket first; the gradient keeps its real size.
    */
-  private async simulateCompute(session: Session, ms: number, sendBucket: (bucket: number, loss: number) => void): Promise<void> {
+  private async simulateCompute(
+    session: Session,
+    ms: number,
+    sendBucket: (bucket: number, loss: number) => void,
+  ): Promise<void> {
     const sleep = (duration: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, duration));
     const total = session.gradient.length;
     session.gradient.fill(1e-4);
@@ -388,7 +521,10 @@ export class Worker {
       session.arrived.fill(0);
     }
     if (step !== session.step || bucket >= session.bucketStarts.length) {
-      this.options.log.warn({ step, bucket, current: session.step }, 'ignored an UpdateBucket for another step or an unknown bucket');
+      this.options.log.warn(
+        { step, bucket, current: session.step },
+        'ignored an UpdateBucket for another step or an unknown bucket',
+      );
       return;
     }
     const { start, end } = bucketRange(session.bucketStarts, session.next.length, bucket);
@@ -397,7 +533,10 @@ export class Worker {
       session.arrived[bucket] = 1;
     } catch (error) {
       if (!isProtocolError(error)) throw error;
-      this.options.log.warn({ step, bucket, reason: error.message }, 'ignored a malformed UpdateBucket; the Update of this step will ask for fresh state');
+      this.options.log.warn(
+        { step, bucket, reason: error.message },
+        'ignored a malformed UpdateBucket; the Update of this step will ask for fresh state',
+      );
     }
   }
 
@@ -408,8 +547,17 @@ export class Worker {
     if (!update.skipped && update.kind === UpdateKind.BUCKETS) {
       const missing = session.arrived.length - session.arrived.reduce((sum, arrived) => sum + arrived, 0);
       if (missing > 0 || update.step !== session.step) {
-        this.options.log.error({ step: update.step, missing }, 'cannot apply the update: UpdateBuckets missing; asking the coordinator for fresh state');
-        await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `cannot apply the update of step ${update.step}: ${missing} UpdateBucket(s) missing.`), update.step);
+        this.options.log.error(
+          { step: update.step, missing },
+          'cannot apply the update: UpdateBuckets missing; asking the coordinator for fresh state',
+        );
+        await this.sendError(
+          new ProtocolError(
+            ErrorCode.STALE_STATE,
+            `cannot apply the update of step ${update.step}: ${missing} UpdateBucket(s) missing.`,
+          ),
+          update.step,
+        );
         return;
       }
       [session.params, session.next] = [session.next, session.params];
@@ -425,23 +573,46 @@ export class Worker {
       session.params.set(params);
       session.checksum = checksum;
     } else if (update.skipDetail) {
-      this.options.log.warn({ step: update.step, detail: update.skipDetail }, `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`);
+      this.options.log.warn(
+        { step: update.step, detail: update.skipDetail },
+        `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`,
+      );
     }
     session.appliedStep = update.step;
     if (checksumOf(session) !== update.parameterChecksum) {
-      this.options.log.error({ step: update.step }, 'replica checksum mismatch after the update; asking the coordinator for fresh state');
-      await this.sendError(new ProtocolError(ErrorCode.STALE_STATE, `parameter checksum mismatch after the update of step ${update.step}.`), update.step);
+      this.options.log.error(
+        { step: update.step },
+        'replica checksum mismatch after the update; asking the coordinator for fresh state',
+      );
+      await this.sendError(
+        new ProtocolError(
+          ErrorCode.STALE_STATE,
+          `parameter checksum mismatch after the update of step ${update.step}.`,
+        ),
+        update.step,
+      );
     }
   }
 
-  private inlineBatch(message: Extract<DecodedMessage, { kind: 'stepStart' }>, count: number, size: number, channels: number): tf.Tensor4D {
+  private inlineBatch(
+    message: Extract<DecodedMessage, { kind: 'stepStart' }>,
+    count: number,
+    size: number,
+    channels: number,
+  ): tf.Tensor4D {
     const images = expectTensor(message.tensors, TENSOR_NAMES.samples, [count, size, size, channels], 'uint8');
     const batch = createDataset({ name: 'inline', count, height: size, width: size, channels, images });
-    return gatherBatchTensor(batch, Array.from({ length: count }, (_, i) => i));
+    return gatherBatchTensor(
+      batch,
+      Array.from({ length: count }, (_, i) => i),
+    );
   }
 
   private requireDataset(): Dataset {
-    if (this.options.dataset === undefined) throw new Error('The coordinator assigned indices without samples to a worker without a dataset; this is a coordinator bug.');
+    if (this.options.dataset === undefined)
+      throw new Error(
+        'The coordinator assigned indices without samples to a worker without a dataset; this is a coordinator bug.',
+      );
     return this.options.dataset;
   }
 
@@ -451,15 +622,32 @@ export class Worker {
     this.joining = true;
     await this.send({
       hello: {
-        protocolVersion: PROTOCOL_VERSION, workerName: name, backend, softwareVersion: 'ddpm-worker 0.1.0',
-        capabilities: { hasDataset: dataset !== undefined, datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset), maxMessageBytes: limits.maxMessageBytes },
-        resume: session === undefined ? undefined : { runId: session.runId, workerId: session.workerId, lastAppliedStep: Math.max(0, session.appliedStep), parameterChecksum: checksumOf(session) },
+        protocolVersion: PROTOCOL_VERSION,
+        workerName: name,
+        backend,
+        softwareVersion: 'ddpm-worker 0.1.0',
+        capabilities: {
+          hasDataset: dataset !== undefined,
+          datasetFingerprint: dataset === undefined ? '' : datasetFingerprint(dataset),
+          maxMessageBytes: limits.maxMessageBytes,
+        },
+        resume:
+          session === undefined
+            ? undefined
+            : {
+                runId: session.runId,
+                workerId: session.workerId,
+                lastAppliedStep: Math.max(0, session.appliedStep),
+                parameterChecksum: checksumOf(session),
+              },
       },
     });
   }
 
   private sendHeartbeat(phase: Phase): Promise<void> {
-    return this.send({ heartbeat: { sentAtUnixMs: Date.now(), echoUnixMs: 0, step: Math.max(0, this.session?.appliedStep ?? 0), phase } });
+    return this.send({
+      heartbeat: { sentAtUnixMs: Date.now(), echoUnixMs: 0, step: Math.max(0, this.session?.appliedStep ?? 0), phase },
+    });
   }
 
   private async sendError(error: ProtocolError, step: number): Promise<void> {
@@ -471,7 +659,10 @@ export class Worker {
    * a synchronous compute. While joining, messages carry worker id 0 and no run id: the coordinator knows the
    * connection, not the id.
    */
-  private send(body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>, tensors: Parameters<typeof encodeMessage>[1] = []): Promise<void> {
+  private send(
+    body: Omit<OutgoingEnvelope, 'workerId' | 'sequence' | 'runId'>,
+    tensors: Parameters<typeof encodeMessage>[1] = [],
+  ): Promise<void> {
     const sender = this.sender;
     if (sender === undefined) return Promise.reject(new Error('not connected'));
     const hello = 'hello' in body;
@@ -481,7 +672,10 @@ export class Worker {
     try {
       this.sequence = nextSequence(this.sequence);
       const envelope = {
-        workerId: hello || joining ? 0 : (session?.workerId ?? 0), sequence: this.sequence, runId: hello || joining ? '' : (session?.runId ?? ''), ...body,
+        workerId: hello || joining ? 0 : (session?.workerId ?? 0),
+        sequence: this.sequence,
+        runId: hello || joining ? '' : (session?.runId ?? ''),
+        ...body,
       } as OutgoingEnvelope;
       frames = encodeMessage(envelope, tensors, this.options.limits);
     } catch (error) {
@@ -506,6 +700,7 @@ function checksumOf(session: Session): number {
 function receivedParameters(message: DecodedMessage, count: number): { params: Float32Array; checksum: number } {
   const params = expectTensor(message.tensors, TENSOR_NAMES.parameters, [count], 'float32');
   const tensor = findTensor(message.tensors, TENSOR_NAMES.parameters);
-  if (tensor === undefined) throw new Error('receivedParameters: expectTensor returned a tensor findTensor cannot find; this is a bug.');
+  if (tensor === undefined)
+    throw new Error('receivedParameters: expectTensor returned a tensor findTensor cannot find; this is a bug.');
   return { params, checksum: tensor.crc32 };
 }

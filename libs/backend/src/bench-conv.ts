@@ -74,7 +74,12 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
     const filter = rng.normal<tf.Tensor4D>([c.kernel, c.kernel, c.inChannels, c.outChannels]);
     const outSize = Math.ceil(c.size / c.stride);
     const dy = rng.normal<tf.Tensor4D>([batch, outSize, outSize, c.outChannels]);
-    const attrs = { strides: [c.stride, c.stride], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+    const attrs = {
+      strides: [c.stride, c.stride],
+      pad: 'same',
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    } as unknown as tf.NamedAttrMap;
     const geometry = resolveConvGradientGeometry('benchConvGradients', attrs, x.shape, filter.shape, dy.shape);
     const flops = convFlops(geometry);
     const measure = (op: ConvBenchOp, run: () => tf.TensorInfo, method?: FixedFilterStrategy): void => {
@@ -83,8 +88,18 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
     };
     try {
       measure('forward', () => tf.conv2d(x, filter, c.stride, 'same'));
-      measure('input-gradient', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: x.shape }) as tf.Tensor);
-      measure('filter-gradient', () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: filter.shape }) as tf.Tensor);
+      measure(
+        'input-gradient',
+        () =>
+          tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: x.shape }) as tf.Tensor,
+      );
+      measure(
+        'filter-gradient',
+        () =>
+          tf
+            .engine()
+            .runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: filter.shape }) as tf.Tensor,
+      );
       if (options.compareFilterStrategies === true && tf.getBackend() === 'wasm') {
         for (const method of ['conv', 'matmul', 'views'] as const) {
           if (method !== 'conv' && c.stride !== 1) continue;
@@ -100,7 +115,12 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
 }
 
 /** Runs the wasm filter-gradient computation with a fixed strategy, outside the engine; returns a disposable tensor. */
-function filterGradientWith(method: FixedFilterStrategy, x: tf.Tensor, dy: tf.Tensor, geometry: ConvGradientGeometry): tf.TensorInfo {
+function filterGradientWith(
+  method: FixedFilterStrategy,
+  x: tf.Tensor,
+  dy: tf.Tensor,
+  geometry: ConvGradientGeometry,
+): tf.TensorInfo {
   const backend = tf.backend() as unknown as DisposingBackend;
   const calls = new WasmKernelCalls(backend);
   try {

@@ -68,7 +68,16 @@ export function resolveConvGradientGeometry(
     );
   }
   rank4(dyShape, where, 'dy');
-  const info = tf.backend_util.computeConv2DInfo(input, filter, [strideHeight, strideWidth], 1, pad, roundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    input,
+    filter,
+    [strideHeight, strideWidth],
+    1,
+    pad,
+    roundingMode,
+    false,
+    'channelsLast',
+  );
   const expected = info.outShape;
   if (expected.some((size, axis) => size !== dyShape[axis])) {
     throw new Error(
@@ -115,23 +124,39 @@ function isPositiveInt(value: unknown): value is number {
 function parsePad(value: tf.NamedAttrMap[string] | undefined, where: string): Pad {
   if (value === 'same' || value === 'valid') return value as 'same' | 'valid';
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  if (Array.isArray(value) && value.length === 4 && value.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0))) {
+  if (
+    Array.isArray(value) &&
+    value.length === 4 &&
+    value.every(
+      (p) =>
+        Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0),
+    )
+  ) {
     const explicit = value as unknown as tf.backend_util.ExplicitPadding;
     if (explicit[0][0] !== 0 || explicit[0][1] !== 0 || explicit[3][0] !== 0 || explicit[3][1] !== 0) {
-      throw new Error(`${where}: explicit padding may only pad height and width, got ${JSON.stringify(value)}; use [[0,0],[top,bottom],[left,right],[0,0]].`);
+      throw new Error(
+        `${where}: explicit padding may only pad height and width, got ${JSON.stringify(value)}; use [[0,0],[top,bottom],[left,right],[0,0]].`,
+      );
     }
     return explicit;
   }
-  throw new Error(`${where}: pad must be 'same', 'valid', a non-negative integer or [[0,0],[top,bottom],[left,right],[0,0]], got ${JSON.stringify(value)}.`);
+  throw new Error(
+    `${where}: pad must be 'same', 'valid', a non-negative integer or [[0,0],[top,bottom],[left,right],[0,0]], got ${JSON.stringify(value)}.`,
+  );
 }
 
 function parseRoundingMode(value: tf.NamedAttrMap[string] | undefined, where: string): RoundingMode | undefined {
   if (value === undefined || value === null) return undefined;
   if (value === 'floor' || value === 'round' || value === 'ceil') return value as RoundingMode;
-  throw new Error(`${where}: dimRoundingMode must be 'floor', 'round' or 'ceil' (or absent), got ${JSON.stringify(value)}.`);
+  throw new Error(
+    `${where}: dimRoundingMode must be 'floor', 'round' or 'ceil' (or absent), got ${JSON.stringify(value)}.`,
+  );
 }
 
 function rank4(shape: readonly number[], where: string, name: string): [number, number, number, number] {
-  if (shape.length !== 4) throw new Error(`${where}: ${name} must be rank 4 (NHWC), got shape [${shape.join(', ')}]; reshape a single image to [1, h, w, c].`);
+  if (shape.length !== 4)
+    throw new Error(
+      `${where}: ${name} must be rank 4 (NHWC), got shape [${shape.join(', ')}]; reshape a single image to [1, h, w, c].`,
+    );
   return [shape[0], shape[1], shape[2], shape[3]];
 }

@@ -64,7 +64,8 @@ export async function gradientParity(c: ParityCase, seed: number): Promise<Parit
   const magnitudes: number[] = [];
   cpu.forEach((reference, k) => {
     const candidate = wasm[k];
-    if (candidate.length !== reference.length) throw new Error(`gradient ${k}: wasm has ${candidate.length} values, cpu ${reference.length}`);
+    if (candidate.length !== reference.length)
+      throw new Error(`gradient ${k}: wasm has ${candidate.length} values, cpu ${reference.length}`);
     let magnitude = 0;
     let error = 0;
     for (let i = 0; i < reference.length; i++) {
@@ -77,7 +78,12 @@ export async function gradientParity(c: ParityCase, seed: number): Promise<Parit
   return { relativeErrors, magnitudes };
 }
 
-async function gradientsOn(backend: 'wasm' | 'cpu', c: ParityCase, values: Float32Array[], weightSeed: number): Promise<Float32Array[]> {
+async function gradientsOn(
+  backend: 'wasm' | 'cpu',
+  c: ParityCase,
+  values: Float32Array[],
+  weightSeed: number,
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const before = tf.backend().numDataIds();
   const inputs = c.shapes.map((shape, i) => tf.tensor(values[i], shape, 'float32'));

@@ -8,10 +8,21 @@ export {
   type BackendName,
   type BackendRequest,
 } from './select-backend.ts';
-export { installWasmConvGradients, uninstallWasmConvGradients, wasmConvGradientsInstalled } from './install-wasm-conv-gradients.ts';
+export {
+  installWasmConvGradients,
+  uninstallWasmConvGradients,
+  wasmConvGradientsInstalled,
+} from './install-wasm-conv-gradients.ts';
 export { installWasmSharedIdentity, wasmSharedIdentityInstalled } from './wasm-shared-identity.ts';
 export { installWasmPooledSum, wasmPooledSumInstalled } from './wasm-pooled-sum.ts';
 export { installWasmBatchMatMul, wasmBatchMatMulInstalled } from './wasm-batch-matmul.ts';
 export { installWasmHeapSlice, wasmHeapSliceInstalled } from './wasm-heap-slice.ts';
-export { benchConvGradients, UNET_CONV_CASES, type ConvBenchCase, type ConvBenchOp, type ConvBenchOptions, type ConvBenchRecord } from './bench-conv.ts';
+export {
+  benchConvGradients,
+  UNET_CONV_CASES,
+  type ConvBenchCase,
+  type ConvBenchOp,
+  type ConvBenchOptions,
+  type ConvBenchRecord,
+} from './bench-conv.ts';
 export { type FilterGradientStrategy } from './wasm-conv-backprop-filter.ts';

@@ -37,7 +37,8 @@ export function wasmConvGradientsInstalled(): boolean {
  * compare against the stock backend. Does nothing if the kernels were never installed.
  */
 export function uninstallWasmConvGradients(): void {
-  if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')?.kernelFunc === wasmConv2DBackpropFilter) tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
+  if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')?.kernelFunc === wasmConv2DBackpropFilter)
+    tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
   if (tf.getKernel(tf.Conv2DBackpropInput, 'wasm')?.kernelFunc === wasmConv2DBackpropInput) {
     tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
     if (originalBackpropInput !== undefined) {

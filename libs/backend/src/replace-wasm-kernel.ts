@@ -9,7 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
  * Preconditions: '@tensorflow/tfjs-backend-wasm' has been imported when a stock kernel is to be replaced.
  * Does not: check that the new kernel computes the same thing (the parity tests do), or touch other backends.
  */
-export function replaceWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc, keepSetup = false): tf.KernelConfig | undefined {
+export function replaceWasmKernel(
+  kernelName: string,
+  kernelFunc: tf.KernelFunc,
+  keepSetup = false,
+): tf.KernelConfig | undefined {
   const existing = tf.getKernel(kernelName, 'wasm');
   if (existing !== undefined) tf.unregisterKernel(kernelName, 'wasm');
   const setup = keepSetup && existing?.setupFunc !== undefined ? { setupFunc: existing.setupFunc } : {};

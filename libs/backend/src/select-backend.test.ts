@@ -41,7 +41,10 @@ test.serial("'auto' falls through both native packages to wasm and records why",
       ['wasm', true],
     ],
   );
-  t.regex(choice.attempts[0].reason, /tfjs-node-gpu not installed \(optional dependency; needs .*CUDA 11\.2 \+ cuDNN 8\.1\)/);
+  t.regex(
+    choice.attempts[0].reason,
+    /tfjs-node-gpu not installed \(optional dependency; needs .*CUDA 11\.2 \+ cuDNN 8\.1\)/,
+  );
   t.regex(choice.attempts[1].reason, /tfjs-node not installed/);
   t.is(lines.length, 3, 'one line per attempt');
   t.regex(lines[0], /skipped tfjs-node-gpu/);
@@ -52,7 +55,10 @@ test.serial("'tensorflow' requested explicitly rejects with how to fix it, witho
   await tf.setBackend('cpu');
   const error = await t.throwsAsync(selectBackend('tensorflow'));
   t.regex(error?.message ?? '', /Backend 'tensorflow' could not be activated/);
-  t.regex(error?.message ?? '', /Install @tensorflow\/tfjs-node-gpu \(NVIDIA GPU with CUDA 11\.2 \+ cuDNN 8\.1\) or @tensorflow\/tfjs-node/);
+  t.regex(
+    error?.message ?? '',
+    /Install @tensorflow\/tfjs-node-gpu \(NVIDIA GPU with CUDA 11\.2 \+ cuDNN 8\.1\) or @tensorflow\/tfjs-node/,
+  );
   t.is(tf.getBackend(), 'cpu', 'the active backend is left alone');
 });
 

@@ -37,7 +37,10 @@ export function parseBackendName(value: string): BackendRequest {
   const normalised = value.trim().toLowerCase();
   if (normalised === 'tfjs-node' || normalised === 'tfjs-node-gpu') return 'tensorflow';
   const found = BACKEND_NAMES.find((name) => name === normalised);
-  if (found === undefined) throw new Error(`Unknown backend '${value}'. Use one of: ${BACKEND_NAMES.join(', ')} ('auto' picks the fastest that loads).`);
+  if (found === undefined)
+    throw new Error(
+      `Unknown backend '${value}'. Use one of: ${BACKEND_NAMES.join(', ')} ('auto' picks the fastest that loads).`,
+    );
   return found;
 }
 
@@ -78,7 +81,10 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * silently falls back.
  * Does not: set thread counts, or undo a backend activated earlier.
  */
-export async function selectBackend(requested: BackendRequest, log: (line: string) => void = () => undefined): Promise<BackendChoice> {
+export async function selectBackend(
+  requested: BackendRequest,
+  log: (line: string) => void = () => undefined,
+): Promise<BackendChoice> {
   const attempts: BackendAttempt[] = [];
   for (const candidate of ORDER[requested]) {
     const failure = await tryCandidate(candidate);
@@ -128,11 +134,13 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
   try {
     await importPackage(PACKAGE[candidate]);
   } catch (error) {
-    if (isModuleNotFound(error, PACKAGE[candidate])) return `${PACKAGE[candidate]} not installed (${NOT_INSTALLED_HINT[candidate]})`;
+    if (isModuleNotFound(error, PACKAGE[candidate]))
+      return `${PACKAGE[candidate]} not installed (${NOT_INSTALLED_HINT[candidate]})`;
     return `${PACKAGE[candidate]} is installed but failed to load: ${messageOf(error)}${candidate === 'tfjs-node-gpu' ? ' (check that CUDA 11.2 and cuDNN 8.1 libraries are on LD_LIBRARY_PATH)' : ''}`;
   }
   const backendName = candidate === 'wasm' || candidate === 'cpu' ? candidate : 'tensorflow';
-  if (tf.findBackendFactory(backendName) === null) return `${PACKAGE[candidate]} loaded but registered no '${backendName}' backend (version mismatch with @tensorflow/tfjs-core 4.22?)`;
+  if (tf.findBackendFactory(backendName) === null)
+    return `${PACKAGE[candidate]} loaded but registered no '${backendName}' backend (version mismatch with @tensorflow/tfjs-core 4.22?)`;
   if (candidate === 'wasm') {
     installWasmConvGradients();
     installWasmSharedIdentity();
@@ -141,7 +149,8 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
     installWasmHeapSlice();
   }
   try {
-    if (!(await tf.setBackend(backendName))) return `backend '${backendName}' failed to initialise (tfjs printed the cause above)`;
+    if (!(await tf.setBackend(backendName)))
+      return `backend '${backendName}' failed to initialise (tfjs printed the cause above)`;
   } catch (error) {
     return `backend '${backendName}' failed to initialise: ${messageOf(error)}`;
   }

@@ -6,8 +6,6 @@ import { parity, prepareBackends } from './gradient-parity.ts';
 
 // The non-convolution ops of a DDPM U-Net, and the whole U-Net, differentiated on wasm and on cpu.
 
-
-
 /** Self-attention over [batch, tokens, channels] with the transposed matMuls attention uses. */
 function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor {
   const scores = tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 1 / Math.sqrt(q.shape[2] ?? 1));
@@ -29,35 +27,73 @@ function groupNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: numb
   return tf.add(tf.mul(tf.reshape(normalised, [n, h, w, c]), gamma), beta);
 }
 
-test.serial('attention: matMul (transposeB, transposeA), softmax', parity, { shapes: [[2, 16, 8], [2, 16, 8], [2, 16, 8]], f: attention }, 101);
+test.serial(
+  'attention: matMul (transposeB, transposeA), softmax',
+  parity,
+  {
+    shapes: [
+      [2, 16, 8],
+      [2, 16, 8],
+      [2, 16, 8],
+    ],
+    f: attention,
+  },
+  101,
+);
 test.serial('SiLU x * sigmoid(x)', parity, { shapes: [[2, 6, 6, 8]], f: silu }, 102);
-test.serial('group normalisation via reshape + moments', parity, { shapes: [[2, 6, 6, 8], [8], [8]], f: (x, g, b) => groupNorm(x, g, b, 4) }, 103);
-test.serial('concat along channels', parity, { shapes: [[2, 5, 5, 3], [2, 5, 5, 4]], f: (a, b) => tf.mul(tf.concat([a, b], 3), tf.concat([b, a], 3)) }, 104);
+test.serial(
+  'group normalisation via reshape + moments',
+  parity,
+  { shapes: [[2, 6, 6, 8], [8], [8]], f: (x, g, b) => groupNorm(x, g, b, 4) },
+  103,
+);
+test.serial(
+  'concat along channels',
+  parity,
+  {
+    shapes: [
+      [2, 5, 5, 3],
+      [2, 5, 5, 4],
+    ],
+    f: (a, b) => tf.mul(tf.concat([a, b], 3), tf.concat([b, a], 3)),
+  },
+  104,
+);
 
-test.serial('ResizeNearestNeighborGrad: wasm sums each 2x2 block of dy; the cpu kernel of tfjs 4.22 does not for batch > 1', async (t) => {
-  await prepareBackends();
-  const [n, h, w, c] = [2, 7, 7, 4];
-  const dyValues = new Rng(106).fillNormal(new Float32Array(n * 2 * h * 2 * w * c));
-  // Independent reference: gradient of 2x nearest upsampling = sum of dy over the 2x2 block each pixel was copied to.
-  const expected = new Float64Array(n * h * w * c);
-  for (let b = 0; b < n; b++)
-    for (let i = 0; i < 2 * h; i++)
-      for (let j = 0; j < 2 * w; j++)
-        for (let k = 0; k < c; k++) expected[((b * h + (i >> 1)) * w + (j >> 1)) * c + k] += dyValues[((b * 2 * h + i) * 2 * w + j) * c + k];
-  const maxError = async (backend: 'wasm' | 'cpu'): Promise<number> => {
-    await tf.setBackend(backend);
-    const images = tf.zeros([n, h, w, c]);
-    const dy = tf.tensor(dyValues, [n, 2 * h, 2 * w, c]);
-    const grad = tf.engine().runKernel<tf.Tensor>(tf.ResizeNearestNeighborGrad, { images, dy }, { alignCorners: false, halfPixelCenters: false, size: [2 * h, 2 * w] });
-    const values = await grad.data();
-    tf.dispose([images, dy, grad]);
-    return Math.max(...Array.from(values, (v, i) => Math.abs(v - expected[i])));
-  };
-  t.true((await maxError('wasm')) < 1e-5);
-  // Canary: tfjs-backend-cpu 4.22 offsets dy by the IMAGES' batch stride. If this starts failing, tfjs fixed it and
-  // @ddpm/backend's report (use broadcastTo upsampling on cpu) can be dropped.
-  t.true((await maxError('cpu')) > 1e-2, 'tfjs-backend-cpu ResizeNearestNeighborGrad is now correct for batch > 1');
-});
+test.serial(
+  'ResizeNearestNeighborGrad: wasm sums each 2x2 block of dy; the cpu kernel of tfjs 4.22 does not for batch > 1',
+  async (t) => {
+    await prepareBackends();
+    const [n, h, w, c] = [2, 7, 7, 4];
+    const dyValues = new Rng(106).fillNormal(new Float32Array(n * 2 * h * 2 * w * c));
+    // Independent reference: gradient of 2x nearest upsampling = sum of dy over the 2x2 block each pixel was copied to.
+    const expected = new Float64Array(n * h * w * c);
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < 2 * h; i++)
+        for (let j = 0; j < 2 * w; j++)
+          for (let k = 0; k < c; k++)
+            expected[((b * h + (i >> 1)) * w + (j >> 1)) * c + k] += dyValues[((b * 2 * h + i) * 2 * w + j) * c + k];
+    const maxError = async (backend: 'wasm' | 'cpu'): Promise<number> => {
+      await tf.setBackend(backend);
+      const images = tf.zeros([n, h, w, c]);
+      const dy = tf.tensor(dyValues, [n, 2 * h, 2 * w, c]);
+      const grad = tf
+        .engine()
+        .runKernel<tf.Tensor>(
+          tf.ResizeNearestNeighborGrad,
+          { images, dy },
+          { alignCorners: false, halfPixelCenters: false, size: [2 * h, 2 * w] },
+        );
+      const values = await grad.data();
+      tf.dispose([images, dy, grad]);
+      return Math.max(...Array.from(values, (v, i) => Math.abs(v - expected[i])));
+    };
+    t.true((await maxError('wasm')) < 1e-5);
+    // Canary: tfjs-backend-cpu 4.22 offsets dy by the IMAGES' batch stride. If this starts failing, tfjs fixed it and
+    // @ddpm/backend's report (use broadcastTo upsampling on cpu) can be dropped.
+    t.true((await maxError('cpu')) > 1e-2, 'tfjs-backend-cpu ResizeNearestNeighborGrad is now correct for batch > 1');
+  },
+);
 test.serial(
   'add / mul broadcasting (timestep embedding added per channel, per-channel scale)',
   parity,
@@ -90,7 +126,11 @@ test.serial(
     wrt: tiny.specs.flatMap((spec, i) => (/attn_\d+\/k\/b$/.test(spec.name) ? [] : [i])),
     f: (...inputs) => {
       const xt = inputs[tiny.specs.length] as tf.Tensor4D;
-      const weights = tiny.specs.map((spec, i) => (spec.shape.length > 1 ? tf.mul(inputs[i], 1 / Math.sqrt(spec.shape.slice(0, -1).reduce((a, b) => a * b, 1))) : inputs[i]));
+      const weights = tiny.specs.map((spec, i) =>
+        spec.shape.length > 1
+          ? tf.mul(inputs[i], 1 / Math.sqrt(spec.shape.slice(0, -1).reduce((a, b) => a * b, 1)))
+          : inputs[i],
+      );
       return tiny.apply(weights, xt, tf.tensor1d([3, 700], 'int32'));
     },
   },

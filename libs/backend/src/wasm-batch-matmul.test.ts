@@ -40,7 +40,14 @@ const broadcastValues = test.macro({
   },
   title: (provided = '') => `wasm matMul values match cpu: ${provided}`,
 });
-test.serial('rank-4 left operand times a shared 2-D right operand', broadcastValues, [2, 3, 5, 4], [4, 6], false, false);
+test.serial(
+  'rank-4 left operand times a shared 2-D right operand',
+  broadcastValues,
+  [2, 3, 5, 4],
+  [4, 6],
+  false,
+  false,
+);
 test.serial('shared 2-D left operand, transposed, times a batch', broadcastValues, [4, 5], [3, 4, 6], true, false);
 test.serial('batch of 1 on the left, transposed right', broadcastValues, [1, 7, 3], [2, 5, 3], false, true);
 

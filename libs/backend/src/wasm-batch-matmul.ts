@@ -17,10 +17,17 @@ import { WasmKernelCalls, type DisposingBackend } from './wasm-kernel-calls.ts';
  * Does not: support other dtypes (throws, as the stock kernel does) or general broadcasting of several batch
  * dimensions of different sizes (throws a message saying how to reshape).
  */
-export function wasmBatchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function wasmBatchMatMul(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { a, b } = args.inputs;
   if (a === undefined || b === undefined) throw new Error('BatchMatMul (wasm, @ddpm/backend) needs inputs a and b.');
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (wasm, @ddpm/backend) supports float32 only, got ${a.dtype} x ${b.dtype}; cast the operands with tf.cast(x, 'float32').`);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32')
+    throw new Error(
+      `BatchMatMul (wasm, @ddpm/backend) supports float32 only, got ${a.dtype} x ${b.dtype}; cast the operands with tf.cast(x, 'float32').`,
+    );
   const transposeA = args.attrs?.['transposeA'] === true;
   const transposeB = args.attrs?.['transposeB'] === true;
   const [batchA, rowsA, columnsA] = asBatchOfMatrices(a.shape);
@@ -30,14 +37,18 @@ export function wasmBatchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: 
   const n = transposeB ? rowsB : columnsB;
   const kB = transposeB ? columnsB : rowsB;
   if (k !== kB) {
-    throw new Error(`Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+    throw new Error(
+      `Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
   }
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = outer.reduce((p, s) => p * s, 1);
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
-    throw new Error(`BatchMatMul (wasm, @ddpm/backend): batch dimensions [${outerA.join(', ')}] and [${outerB.join(', ')}] broadcast only partially; reshape both to one batch dimension (equal sizes, or 1 on one side) first.`);
+    throw new Error(
+      `BatchMatMul (wasm, @ddpm/backend): batch dimensions [${outerA.join(', ')}] and [${outerB.join(', ')}] broadcast only partially; reshape both to one batch dimension (equal sizes, or 1 on one side) first.`,
+    );
   }
   const outShape = [...outer, m, n];
   const calls = new WasmKernelCalls(args.backend as DisposingBackend);
@@ -46,7 +57,8 @@ export function wasmBatchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: 
     const right = transposeB ? calls.transpose(calls.reshape(b, [batchB, rowsB, columnsB]), [0, 2, 1]) : b;
     const out = calls.allocate([batch, m, n]);
     const views = calls.views;
-    const sharedRight = batchB === 1 && !transposeB ? (args.backend as WasmBackendInternals).dataIdMap.get(b.dataId)?.id : undefined;
+    const sharedRight =
+      batchB === 1 && !transposeB ? (args.backend as WasmBackendInternals).dataIdMap.get(b.dataId)?.id : undefined;
     for (let i = 0; i < batch; i++) {
       const aId = views.view(left, batchA === 1 ? 0 : i * m * k, m * k);
       const bId = sharedRight ?? views.view(right, batchB === 1 ? 0 : i * k * n, k * n);
@@ -59,7 +71,8 @@ export function wasmBatchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: 
 }
 
 function asBatchOfMatrices(shape: readonly number[]): [number, number, number] {
-  if (shape.length < 2) throw new Error(`BatchMatMul (wasm, @ddpm/backend) needs operands of rank >= 2, got shape [${shape.join(', ')}].`);
+  if (shape.length < 2)
+    throw new Error(`BatchMatMul (wasm, @ddpm/backend) needs operands of rank >= 2, got shape [${shape.join(', ')}].`);
   const batch = shape.slice(0, -2).reduce((p, s) => p * s, 1);
   return [batch, shape[shape.length - 2], shape[shape.length - 1]];
 }

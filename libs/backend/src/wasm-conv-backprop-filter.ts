@@ -31,15 +31,28 @@ const VIEWS_MIN_TAPS = 9;
  * Preconditions: called by the engine as the wasm kernel (`backend` is the wasm backend).
  * Does not: support NCHW or dilations > 1 (throws a message saying what to change).
  */
-export function wasmConv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function wasmConv2DBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { x, dy } = args.inputs;
   const attrs = args.attrs ?? {};
-  if (x === undefined || dy === undefined) throw new Error('Conv2DBackpropFilter (wasm, @ddpm/backend) needs inputs x and dy.');
+  if (x === undefined || dy === undefined)
+    throw new Error('Conv2DBackpropFilter (wasm, @ddpm/backend) needs inputs x and dy.');
   const filterShape = attrs['filterShape'];
   if (!Array.isArray(filterShape) || !filterShape.every((v) => typeof v === 'number')) {
-    throw new Error(`Conv2DBackpropFilter (wasm, @ddpm/backend) needs attribute filterShape [kh, kw, inChannels, outChannels], got ${JSON.stringify(filterShape)}.`);
+    throw new Error(
+      `Conv2DBackpropFilter (wasm, @ddpm/backend) needs attribute filterShape [kh, kw, inChannels, outChannels], got ${JSON.stringify(filterShape)}.`,
+    );
   }
-  const geometry = resolveConvGradientGeometry(tf.Conv2DBackpropFilter, attrs, x.shape, filterShape as number[], dy.shape);
+  const geometry = resolveConvGradientGeometry(
+    tf.Conv2DBackpropFilter,
+    attrs,
+    x.shape,
+    filterShape as number[],
+    dy.shape,
+  );
   const calls = new WasmKernelCalls(args.backend as DisposingBackend);
   try {
     return calls.keep(convFilterGradient(calls, x, dy, geometry, 'auto'));
@@ -58,15 +71,30 @@ export function chooseFilterGradientStrategy(g: ConvGradientGeometry): 'conv' | 
 }
 
 /** The computation behind {@link wasmConv2DBackpropFilter}; every tensor it creates is tracked by `calls`. */
-export function convFilterGradient(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGradientGeometry, strategy: FilterGradientStrategy): tf.TensorInfo {
+export function convFilterGradient(
+  calls: WasmKernelCalls,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGradientGeometry,
+  strategy: FilterGradientStrategy,
+): tf.TensorInfo {
   const chosen = strategy === 'auto' ? chooseFilterGradientStrategy(g) : strategy;
   if (chosen !== 'conv' && (g.strideHeight !== 1 || g.strideWidth !== 1)) {
-    throw new Error(`Filter-gradient strategy '${chosen}' supports stride 1 only, got ${g.strideHeight}x${g.strideWidth}; use 'conv' or 'auto'.`);
+    throw new Error(
+      `Filter-gradient strategy '${chosen}' supports stride 1 only, got ${g.strideHeight}x${g.strideWidth}; use 'conv' or 'auto'.`,
+    );
   }
-  const dw = chosen === 'conv' ? viaConv(calls, x, dy, g) : chosen === 'matmul' ? viaMatMul(calls, x, dy, g) : viaViews(calls, x, dy, g);
+  const dw =
+    chosen === 'conv'
+      ? viaConv(calls, x, dy, g)
+      : chosen === 'matmul'
+        ? viaMatMul(calls, x, dy, g)
+        : viaViews(calls, x, dy, g);
   const expected = [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels];
   if (dw.shape.some((size, axis) => size !== expected[axis])) {
-    throw new Error(`Conv2DBackpropFilter (wasm, @ddpm/backend) produced shape [${dw.shape.join(', ')}] instead of [${expected.join(', ')}]; this is a bug, please report the conv attributes.`);
+    throw new Error(
+      `Conv2DBackpropFilter (wasm, @ddpm/backend) produced shape [${dw.shape.join(', ')}] instead of [${expected.join(', ')}]; this is a bug, please report the conv attributes.`,
+    );
   }
   return dw;
 }
@@ -92,8 +120,21 @@ function viaConv(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, g:
   return calls.transpose(gradient, [1, 2, 0, 3]);
 }
 
-function viaMatMul(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGradientGeometry): tf.TensorInfo {
-  const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co, batch: b, outHeight: ho, outWidth: wo } = g;
+function viaMatMul(
+  calls: WasmKernelCalls,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGradientGeometry,
+): tf.TensorInfo {
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    inChannels: ci,
+    outChannels: co,
+    batch: b,
+    outHeight: ho,
+    outWidth: wo,
+  } = g;
   const rows = b * ho * wo;
   const channelsFirst = calls.transpose(x, [3, 0, 1, 2]); // [Ci, B, H, W]
   const padding = windowPadding(g);
@@ -101,10 +142,19 @@ function viaMatMul(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, 
   if (kh === 1 && kw === 1 && padding.top === 0 && padding.bottom === 0 && padding.left === 0 && padding.right === 0) {
     taps = channelsFirst;
   } else {
-    const crops = [Math.max(0, -padding.top), Math.max(0, -padding.bottom), Math.max(0, -padding.left), Math.max(0, -padding.right)];
+    const crops = [
+      Math.max(0, -padding.top),
+      Math.max(0, -padding.bottom),
+      Math.max(0, -padding.left),
+      Math.max(0, -padding.right),
+    ];
     const cropped = crops.every((c) => c === 0)
       ? channelsFirst
-      : calls.slice(channelsFirst, [0, 0, crops[0], crops[2]], [ci, b, g.inHeight - crops[0] - crops[1], g.inWidth - crops[2] - crops[3]]);
+      : calls.slice(
+          channelsFirst,
+          [0, 0, crops[0], crops[2]],
+          [ci, b, g.inHeight - crops[0] - crops[1], g.inWidth - crops[2] - crops[3]],
+        );
     const padded = calls.pad(cropped, [
       [0, 0],
       [0, 0],
@@ -112,7 +162,8 @@ function viaMatMul(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, 
       [Math.max(0, padding.left), Math.max(0, padding.right)],
     ]);
     const slices: tf.TensorInfo[] = [];
-    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) slices.push(calls.slice(padded, [0, 0, i, j], [ci, b, ho, wo]));
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) slices.push(calls.slice(padded, [0, 0, i, j], [ci, b, ho, wo]));
     taps = slices.length === 1 ? slices[0] : calls.concat(slices, 0); // [kh*kw*Ci, B, Ho, Wo], tap-major
   }
   const product = calls.matMul(calls.reshape(taps, [kh * kw * ci, rows]), calls.reshape(dy, [rows, co]));
@@ -130,7 +181,17 @@ function viaMatMul(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, 
  * Every tap's product is written straight into its [Ci, Co] block of the [kh, kw, Ci, Co] result.
  */
 function viaViews(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGradientGeometry): tf.TensorInfo {
-  const { batch: b, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
+  const {
+    batch: b,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outChannels: co,
+    outHeight: ho,
+    outWidth: wo,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = g;
   const padding = windowPadding(g);
   const gapRows = Math.max(padding.top, padding.bottom);
   const gapColumns = Math.max(padding.left, padding.right);
@@ -147,7 +208,15 @@ function viaViews(calls: WasmKernelCalls, x: tf.TensorInfo, dy: tf.TensorInfo, g
         [0, gapRows],
         [0, gapColumns],
       ]);
-  const gridded = ho === h + gapRows && wo === w + gapColumns ? dy : calls.pad(dy, [[0, 0], [0, h + gapRows - ho], [0, w + gapColumns - wo], [0, 0]]);
+  const gridded =
+    ho === h + gapRows && wo === w + gapColumns
+      ? dy
+      : calls.pad(dy, [
+          [0, 0],
+          [0, h + gapRows - ho],
+          [0, w + gapColumns - wo],
+          [0, 0],
+        ]);
   const gradient = calls.allocate([kh, kw, ci, co]);
   const dyId = calls.views.view(gridded, 0, positions * co);
   for (let i = 0; i < kh; i++) {

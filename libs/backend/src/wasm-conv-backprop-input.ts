@@ -19,15 +19,28 @@ import { WasmKernelCalls, type DisposingBackend } from './wasm-kernel-calls.ts';
  * Does not: support NCHW or dilations > 1 (throws); on odd sizes (7 -> 4) or filters smaller than the stride it
  * still multiplies the dilation zeros (~s² x the useful work).
  */
-export function wasmConv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function wasmConv2DBackpropInput(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { dy, filter } = args.inputs;
   const attrs = args.attrs ?? {};
-  if (dy === undefined || filter === undefined) throw new Error('Conv2DBackpropInput (wasm, @ddpm/backend) needs inputs dy and filter.');
+  if (dy === undefined || filter === undefined)
+    throw new Error('Conv2DBackpropInput (wasm, @ddpm/backend) needs inputs dy and filter.');
   const inputShape = attrs['inputShape'];
   if (!Array.isArray(inputShape) || !inputShape.every((v) => typeof v === 'number')) {
-    throw new Error(`Conv2DBackpropInput (wasm, @ddpm/backend) needs attribute inputShape [batch, height, width, channels], got ${JSON.stringify(inputShape)}.`);
+    throw new Error(
+      `Conv2DBackpropInput (wasm, @ddpm/backend) needs attribute inputShape [batch, height, width, channels], got ${JSON.stringify(inputShape)}.`,
+    );
   }
-  const geometry = resolveConvGradientGeometry(tf.Conv2DBackpropInput, attrs, inputShape as number[], filter.shape, dy.shape);
+  const geometry = resolveConvGradientGeometry(
+    tf.Conv2DBackpropInput,
+    attrs,
+    inputShape as number[],
+    filter.shape,
+    dy.shape,
+  );
   const calls = new WasmKernelCalls(args.backend as DisposingBackend);
   try {
     return calls.keep(convInputGradient(calls, dy, filter, geometry));
@@ -37,7 +50,13 @@ export function wasmConv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; b
 }
 
 /** The computation behind {@link wasmConv2DBackpropInput}; every tensor it creates is tracked by `calls`. */
-export function convInputGradient(calls: WasmKernelCalls, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGradientGeometry, method: InputGradientMethod = 'auto'): tf.TensorInfo {
+export function convInputGradient(
+  calls: WasmKernelCalls,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  g: ConvGradientGeometry,
+  method: InputGradientMethod = 'auto',
+): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw } = g;
   const flipped = kh === 1 && kw === 1 ? filter : calls.flipSpatially(filter);
   const swapped = calls.transpose(flipped, [0, 1, 3, 2]);
@@ -45,7 +64,9 @@ export function convInputGradient(calls: WasmKernelCalls, dy: tf.TensorInfo, fil
   const dx = usePhases ? viaPhases(calls, dy, swapped, g) : viaDilation(calls, dy, swapped, g);
   const expected = [g.batch, g.inHeight, g.inWidth, g.inChannels];
   if (dx.shape.some((size, axis) => size !== expected[axis])) {
-    throw new Error(`Conv2DBackpropInput (wasm, @ddpm/backend) produced shape [${dx.shape.join(', ')}] instead of [${expected.join(', ')}]; this is a bug, please report the conv attributes.`);
+    throw new Error(
+      `Conv2DBackpropInput (wasm, @ddpm/backend) produced shape [${dx.shape.join(', ')}] instead of [${expected.join(', ')}]; this is a bug, please report the conv attributes.`,
+    );
   }
   return dx;
 }
@@ -63,7 +84,13 @@ export type InputGradientMethod = 'auto' | 'dilation' | 'phases';
 
 function phasesApply(g: ConvGradientGeometry): boolean {
   const strided = g.strideHeight > 1 || g.strideWidth > 1;
-  return strided && g.inHeight % g.strideHeight === 0 && g.inWidth % g.strideWidth === 0 && g.filterHeight >= g.strideHeight && g.filterWidth >= g.strideWidth;
+  return (
+    strided &&
+    g.inHeight % g.strideHeight === 0 &&
+    g.inWidth % g.strideWidth === 0 &&
+    g.filterHeight >= g.strideHeight &&
+    g.filterWidth >= g.strideWidth
+  );
 }
 
 /** One phase along one axis: which flipped taps (begin, count, step s) it uses and where they sit in the shared window. */
@@ -92,10 +119,17 @@ function axisPhases(s: number, pad: number, k: number): { phases: AxisPhase[]; b
   return { phases, before, window };
 }
 
-function viaPhases(calls: WasmKernelCalls, dy: tf.TensorInfo, flippedSwapped: tf.TensorInfo, g: ConvGradientGeometry): tf.TensorInfo {
+function viaPhases(
+  calls: WasmKernelCalls,
+  dy: tf.TensorInfo,
+  flippedSwapped: tf.TensorInfo,
+  g: ConvGradientGeometry,
+): tf.TensorInfo {
   const { strideHeight: sh, strideWidth: sw, batch: b, inChannels: ci, outChannels: co } = g;
   if (!phasesApply(g)) {
-    throw new Error(`Input-gradient method 'phases' needs stride > 1 dividing the input size and a filter at least as large as the stride, got input ${g.inHeight}x${g.inWidth}, filter ${g.filterHeight}x${g.filterWidth}, strides ${sh}x${sw}; use 'dilation' or 'auto'.`);
+    throw new Error(
+      `Input-gradient method 'phases' needs stride > 1 dividing the input size and a filter at least as large as the stride, got input ${g.inHeight}x${g.inWidth}, filter ${g.filterHeight}x${g.filterWidth}, strides ${sh}x${sw}; use 'dilation' or 'auto'.`,
+    );
   }
   const qh = g.inHeight / sh;
   const qw = g.inWidth / sw;
@@ -104,16 +138,20 @@ function viaPhases(calls: WasmKernelCalls, dy: tf.TensorInfo, flippedSwapped: tf
   const blocks: tf.TensorInfo[] = [];
   for (const row of rows.phases) {
     for (const col of cols.phases) {
-      const taps = calls.run(tf.StridedSlice, { x: flippedSwapped }, {
-        begin: [row.begin, col.begin, 0, 0],
-        end: [row.begin + sh * (row.taps - 1) + 1, col.begin + sw * (col.taps - 1) + 1, co, ci],
-        strides: [sh, sw, 1, 1],
-        beginMask: 0,
-        endMask: 0,
-        ellipsisMask: 0,
-        newAxisMask: 0,
-        shrinkAxisMask: 0,
-      });
+      const taps = calls.run(
+        tf.StridedSlice,
+        { x: flippedSwapped },
+        {
+          begin: [row.begin, col.begin, 0, 0],
+          end: [row.begin + sh * (row.taps - 1) + 1, col.begin + sw * (col.taps - 1) + 1, co, ci],
+          strides: [sh, sw, 1, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
       const top = rows.before - row.before;
       const left = cols.before - col.before;
       blocks.push(
@@ -138,7 +176,12 @@ function viaPhases(calls: WasmKernelCalls, dy: tf.TensorInfo, flippedSwapped: tf
   return calls.reshape(interleaved, [b, g.inHeight, g.inWidth, ci]);
 }
 
-function viaDilation(calls: WasmKernelCalls, dy: tf.TensorInfo, swapped: tf.TensorInfo, g: ConvGradientGeometry): tf.TensorInfo {
+function viaDilation(
+  calls: WasmKernelCalls,
+  dy: tf.TensorInfo,
+  swapped: tf.TensorInfo,
+  g: ConvGradientGeometry,
+): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = g;
   const dilated = sh === 1 && sw === 1 ? dy : dilateWithZeros(calls, dy, sh, sw);
   // dilateWithZeros leaves s-1 trailing zero rows/columns: they count as padding already given.

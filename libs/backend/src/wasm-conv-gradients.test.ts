@@ -7,7 +7,6 @@ import { resolveConvGradientGeometry } from './conv-gradient-geometry.ts';
 import { convFilterGradient } from './wasm-conv-backprop-filter.ts';
 import { WasmKernelCalls, type DisposingBackend } from './wasm-kernel-calls.ts';
 
-
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
 /** conv2d case: x [n,h,w,ci], filter [k,k,ci,co] (or kh x kw), gradients w.r.t. x and filter. */
@@ -15,11 +14,25 @@ function conv(x: number[], filter: number[], strides: number | [number, number],
   return { shapes: [x, filter], f: (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad) };
 }
 
-
 test.serial('conv 3x3 stride 1 same, 8->8 channels', parity, conv([2, 12, 12, 8], [3, 3, 8, 8], 1, 'same'), 1);
-test.serial('conv 3x3 stride 1 same, 3->16 channels (matmul filter gradient)', parity, conv([2, 10, 10, 3], [3, 3, 3, 16], 1, 'same'), 2);
-test.serial('conv 3x3 stride 1 same, 24->8 channels (views filter gradient)', parity, conv([2, 9, 9, 24], [3, 3, 24, 8], 1, 'same'), 3);
-test.serial('conv 3x3 stride 1 valid (views filter gradient without gaps)', parity, conv([2, 9, 9, 8], [3, 3, 8, 4], 1, 'valid'), 25);
+test.serial(
+  'conv 3x3 stride 1 same, 3->16 channels (matmul filter gradient)',
+  parity,
+  conv([2, 10, 10, 3], [3, 3, 3, 16], 1, 'same'),
+  2,
+);
+test.serial(
+  'conv 3x3 stride 1 same, 24->8 channels (views filter gradient)',
+  parity,
+  conv([2, 9, 9, 24], [3, 3, 24, 8], 1, 'same'),
+  3,
+);
+test.serial(
+  'conv 3x3 stride 1 valid (views filter gradient without gaps)',
+  parity,
+  conv([2, 9, 9, 8], [3, 3, 8, 4], 1, 'valid'),
+  25,
+);
 test.serial(
   'conv 5x3 stride 1, explicit asymmetric padding (views filter gradient with uneven gaps)',
   parity,
@@ -36,23 +49,63 @@ test.serial('conv 3x3 stride 2 same, 14x14 -> 7x7', parity, conv([2, 14, 14, 8],
 test.serial('conv 3x3 stride 2 same, 7x7 -> 4x4', parity, conv([2, 7, 7, 8], [3, 3, 8, 8], 2, 'same'), 6);
 test.serial('conv 1x1 (network-in-network projection)', parity, conv([2, 14, 14, 16], [1, 1, 16, 8], 1, 'same'), 7);
 test.serial('conv 1x1 stride 2', parity, conv([2, 7, 7, 5], [1, 1, 5, 3], 2, 'same'), 8);
-test.serial('conv 3x3 stride 2 valid on odd input (cropped window)', parity, conv([2, 9, 9, 5], [3, 3, 5, 4], 2, 'valid'), 9);
-test.serial('conv 3x3 stride 2, explicit padding 1 (input-gradient phases shifted by the top padding)', parity, conv([2, 8, 8, 3], [3, 3, 3, 5], 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), 21);
-test.serial('conv 4x4 stride 2 same (input-gradient phases with two taps each)', parity, conv([2, 12, 12, 3], [4, 4, 3, 4], 2, 'same'), 22);
-test.serial('conv 3x3 stride 3 same (three input-gradient phases per axis)', parity, conv([2, 9, 9, 2], [3, 3, 2, 3], 3, 'same'), 23);
-test.serial('conv 3x3 stride 2 valid on even input (phases, cropped dy window)', parity, conv([2, 12, 12, 5], [3, 3, 5, 7], 2, 'valid'), 24);
+test.serial(
+  'conv 3x3 stride 2 valid on odd input (cropped window)',
+  parity,
+  conv([2, 9, 9, 5], [3, 3, 5, 4], 2, 'valid'),
+  9,
+);
+test.serial(
+  'conv 3x3 stride 2, explicit padding 1 (input-gradient phases shifted by the top padding)',
+  parity,
+  conv([2, 8, 8, 3], [3, 3, 3, 5], 2, [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ]),
+  21,
+);
+test.serial(
+  'conv 4x4 stride 2 same (input-gradient phases with two taps each)',
+  parity,
+  conv([2, 12, 12, 3], [4, 4, 3, 4], 2, 'same'),
+  22,
+);
+test.serial(
+  'conv 3x3 stride 3 same (three input-gradient phases per axis)',
+  parity,
+  conv([2, 9, 9, 2], [3, 3, 2, 3], 3, 'same'),
+  23,
+);
+test.serial(
+  'conv 3x3 stride 2 valid on even input (phases, cropped dy window)',
+  parity,
+  conv([2, 12, 12, 5], [3, 3, 5, 7], 2, 'valid'),
+  24,
+);
 test.serial(
   'conv 5x3 strides 3x2 explicit asymmetric padding',
   parity,
-  conv([2, 9, 10, 5], [5, 3, 5, 4], [3, 2], [
-    [0, 0],
-    [1, 2],
-    [0, 1],
-    [0, 0],
-  ]),
+  conv(
+    [2, 9, 10, 5],
+    [5, 3, 5, 4],
+    [3, 2],
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  ),
   10,
 );
-test.serial('first conv on the image: filter gradient only', parity, { ...conv([2, 28, 28, 1], [3, 3, 1, 8], 1, 'same'), wrt: [1] }, 11);
+test.serial(
+  'first conv on the image: filter gradient only',
+  parity,
+  { ...conv([2, 28, 28, 1], [3, 3, 1, 8], 1, 'same'), wrt: [1] },
+  11,
+);
 test.serial(
   'two stacked convs: input gradient of the second flows into the filter gradient of the first',
   parity,
@@ -63,7 +116,8 @@ test.serial(
       [3, 3, 8, 6],
     ],
     wrt: [1, 2],
-    f: (x, w1, w2) => tf.conv2d(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 2, 'same'), w2 as tf.Tensor4D, 1, 'same'),
+    f: (x, w1, w2) =>
+      tf.conv2d(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 2, 'same'), w2 as tf.Tensor4D, 1, 'same'),
   },
   12,
 );
@@ -110,7 +164,9 @@ test.serial('the engine never computes the input gradient of a conv whose input 
   const rng = new Rng(30);
   const image = rng.normal([2, 8, 8, 1]);
   const filter = rng.normal([3, 3, 1, 4]);
-  const profile = await tf.profile(() => tf.grads((w: tf.Tensor) => tf.sum(tf.conv2d(image as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))([filter]));
+  const profile = await tf.profile(() =>
+    tf.grads((w: tf.Tensor) => tf.sum(tf.conv2d(image as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))([filter]),
+  );
   const kernels = profile.kernels.map((k) => k.name);
   t.true(kernels.includes(tf.Conv2DBackpropFilter));
   t.false(kernels.includes(tf.Conv2DBackpropInput), `kernels run: ${kernels.join(', ')}`);
@@ -125,21 +181,56 @@ const wasmKernelError = test.macro({
     const filter = tf.zeros([3, 3, 2, 2]);
     const dy = tf.zeros([1, 6, 6, 2]);
     const inputs: tf.NamedTensorMap = kernelName === tf.Conv2DBackpropFilter ? { x, dy } : { dy, filter };
-    const shapeAttr: tf.NamedAttrMap = kernelName === tf.Conv2DBackpropFilter ? { filterShape: [3, 3, 2, 2] } : { inputShape: [1, 6, 6, 2] };
-    const error = t.throws(() => tf.engine().runKernel(kernelName, inputs, { strides: 1, pad: 'same', dataFormat: 'NHWC', ...shapeAttr, ...attrs }));
+    const shapeAttr: tf.NamedAttrMap =
+      kernelName === tf.Conv2DBackpropFilter ? { filterShape: [3, 3, 2, 2] } : { inputShape: [1, 6, 6, 2] };
+    const error = t.throws(() =>
+      tf
+        .engine()
+        .runKernel(kernelName, inputs, { strides: 1, pad: 'same', dataFormat: 'NHWC', ...shapeAttr, ...attrs }),
+    );
     t.regex(error?.message ?? '', message);
     tf.dispose([x, filter, dy]);
   },
   title: (provided = '', kernelName: string) => `${kernelName} rejects ${provided}`,
 });
 
-test.serial('NCHW', wasmKernelError, tf.Conv2DBackpropFilter, { dataFormat: 'NCHW' }, /supports only dataFormat 'NHWC'.*NCHW/);
+test.serial(
+  'NCHW',
+  wasmKernelError,
+  tf.Conv2DBackpropFilter,
+  { dataFormat: 'NCHW' },
+  /supports only dataFormat 'NHWC'.*NCHW/,
+);
 test.serial('NCHW', wasmKernelError, tf.Conv2DBackpropInput, { dataFormat: 'NCHW' }, /supports only dataFormat 'NHWC'/);
-test.serial('dilations 2', wasmKernelError, tf.Conv2DBackpropFilter, { dilations: [2, 2] }, /supports only dilations 1/);
+test.serial(
+  'dilations 2',
+  wasmKernelError,
+  tf.Conv2DBackpropFilter,
+  { dilations: [2, 2] },
+  /supports only dilations 1/,
+);
 test.serial('dilations 2', wasmKernelError, tf.Conv2DBackpropInput, { dilations: 2 }, /supports only dilations 1/);
-test.serial('stride 0', wasmKernelError, tf.Conv2DBackpropInput, { strides: [0, 1] }, /strides must be a positive integer/);
-test.serial('a dy of the wrong shape', wasmKernelError, tf.Conv2DBackpropFilter, { strides: 2 }, /dy has shape \[1, 6, 6, 2\].*outputs \[1, 3, 3, 2\]/);
-test.serial('ambiguous numeric padding with a non-square stride', wasmKernelError, tf.Conv2DBackpropInput, { pad: 1, strides: [1, 2] }, /pass explicit padding/);
+test.serial(
+  'stride 0',
+  wasmKernelError,
+  tf.Conv2DBackpropInput,
+  { strides: [0, 1] },
+  /strides must be a positive integer/,
+);
+test.serial(
+  'a dy of the wrong shape',
+  wasmKernelError,
+  tf.Conv2DBackpropFilter,
+  { strides: 2 },
+  /dy has shape \[1, 6, 6, 2\].*outputs \[1, 3, 3, 2\]/,
+);
+test.serial(
+  'ambiguous numeric padding with a non-square stride',
+  wasmKernelError,
+  tf.Conv2DBackpropInput,
+  { pad: 1, strides: [1, 2] },
+  /pass explicit padding/,
+);
 
 test.serial('installing is idempotent and replaces both kernels', async (t) => {
   await prepareBackends();

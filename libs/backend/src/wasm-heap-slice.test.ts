@@ -25,14 +25,17 @@ const slicesLikeReference = test.macro({
     await tf.setBackend('wasm');
     const count = shape.reduce((a, b) => a * b, 1);
     const rng = new Rng(count);
-    const values = Array.from({ length: count }, () => (dtype === 'bool' ? rng.nextUint32() & 1 : dtype === 'int32' ? rng.nextUint32() % 1000 : rng.uniform()));
+    const values = Array.from({ length: count }, () =>
+      dtype === 'bool' ? rng.nextUint32() & 1 : dtype === 'int32' ? rng.nextUint32() % 1000 : rng.uniform(),
+    );
     const x = tf.tensor(values, shape, dtype);
     const y = tf.slice(x, begin, size);
     t.deepEqual(y.shape, size);
     t.deepEqual(Array.from(await y.data(), Number), referenceSlice(Float32Array.from(values), shape, begin, size));
     tf.dispose([x, y]);
   },
-  title: (_, shape: number[], begin: number[], size: number[], dtype: string) => `wasm Slice of ${dtype} [${shape}] at [${begin}] size [${size}] matches the definition`,
+  title: (_, shape: number[], begin: number[], size: number[], dtype: string) =>
+    `wasm Slice of ${dtype} [${shape}] at [${begin}] size [${size}] matches the definition`,
 });
 
 test.serial(slicesLikeReference, [4, 3, 5], [1, 0, 0], [2, 3, 5], 'float32'); // leading axis: one run
@@ -50,7 +53,13 @@ test.serial(
     shapes: [[3, 4, 6, 5]],
     f: (x) => {
       const [left, right] = tf.split(x, [2, 4], 2);
-      return tf.concat([tf.reshape(tf.mul(left, tf.slice(right, [0, 0, 1, 0], [3, 4, 2, 5])), [-1]), tf.reshape(tf.slice(x, [1, 0, 2, 1], [2, 4, 3, 3]), [-1])], 0);
+      return tf.concat(
+        [
+          tf.reshape(tf.mul(left, tf.slice(right, [0, 0, 1, 0], [3, 4, 2, 5])), [-1]),
+          tf.reshape(tf.slice(x, [1, 0, 2, 1], [2, 4, 3, 3]), [-1]),
+        ],
+        0,
+      );
     },
   },
   401,
@@ -62,7 +71,11 @@ test.serial('split into equal and unequal parts along every axis matches the def
   const shape = [4, 6, 2];
   const values = Array.from({ length: 48 }, (_, i) => i);
   const x = tf.tensor(values, shape);
-  for (const [axis, splits] of [[0, 2], [1, [1, 2, 3]], [2, 2]] as Array<[number, number | number[]]>) {
+  for (const [axis, splits] of [
+    [0, 2],
+    [1, [1, 2, 3]],
+    [2, 2],
+  ] as Array<[number, number | number[]]>) {
     const parts = tf.split(x, splits, axis);
     let start = 0;
     for (const part of parts) {
@@ -81,17 +94,41 @@ test.serial('concat along every axis, with an empty input and int32, matches the
   await tf.setBackend('wasm');
   const a = Array.from({ length: 24 }, (_, i) => i);
   const b = Array.from({ length: 12 }, (_, i) => 100 + i);
-  const cases: Array<[number[], number[], number]> = [[[2, 3, 4], [1, 3, 4], 0], [[2, 3, 4], [2, 3, 2], 2], [[2, 3, 4], [2, 1, 4], 1]];
+  const cases: Array<[number[], number[], number]> = [
+    [[2, 3, 4], [1, 3, 4], 0],
+    [[2, 3, 4], [2, 3, 2], 2],
+    [[2, 3, 4], [2, 1, 4], 1],
+  ];
   for (const [shapeA, shapeB, axis] of cases) {
-    const x = tf.tensor(a.slice(0, shapeA.reduce((p, s) => p * s, 1)), shapeA, 'int32');
-    const y = tf.tensor(b.slice(0, shapeB.reduce((p, s) => p * s, 1)), shapeB, 'int32');
-    const empty = tf.zeros(shapeA.map((s, i) => (i === axis ? 0 : s)), 'int32');
+    const x = tf.tensor(
+      a.slice(
+        0,
+        shapeA.reduce((p, s) => p * s, 1),
+      ),
+      shapeA,
+      'int32',
+    );
+    const y = tf.tensor(
+      b.slice(
+        0,
+        shapeB.reduce((p, s) => p * s, 1),
+      ),
+      shapeB,
+      'int32',
+    );
+    const empty = tf.zeros(
+      shapeA.map((s, i) => (i === axis ? 0 : s)),
+      'int32',
+    );
     const joined = tf.concat([x, empty, y], axis);
     // Reference: row r of the axes before `axis` is x's row r followed by y's row r.
     const rows = shapeA.slice(0, axis).reduce((p, s) => p * s, 1);
     const wa = x.size / rows;
     const wb = y.size / rows;
-    const expected = Array.from({ length: rows }, (_, r) => [...a.slice(r * wa, (r + 1) * wa), ...b.slice(r * wb, (r + 1) * wb)]).flat();
+    const expected = Array.from({ length: rows }, (_, r) => [
+      ...a.slice(r * wa, (r + 1) * wa),
+      ...b.slice(r * wb, (r + 1) * wb),
+    ]).flat();
     t.deepEqual(Array.from(await joined.data()), expected, `axis ${axis}`);
     tf.dispose([x, y, empty, joined]);
   }

@@ -21,15 +21,26 @@ let stockConcat: tf.KernelConfig | undefined;
  * stock kernel. Preconditions: called by the engine as the wasm kernel.
  * Does not: share memory with the input (tfjs has no views), or validate beyond tfjs's slice_util.
  */
-export function wasmHeapSlice(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function wasmHeapSlice(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { x } = args.inputs;
   if (x === undefined) throw new Error('Slice (wasm, @ddpm/backend) needs input x.');
   if (x.dtype === 'string') {
-    if (stockSlice === undefined) throw new Error('Slice (wasm, @ddpm/backend) cannot slice strings because the stock wasm Slice was not found at install time; reinstall @tensorflow/tfjs-backend-wasm 4.22.');
+    if (stockSlice === undefined)
+      throw new Error(
+        'Slice (wasm, @ddpm/backend) cannot slice strings because the stock wasm Slice was not found at install time; reinstall @tensorflow/tfjs-backend-wasm 4.22.',
+      );
     return stockSlice.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
   const backend = args.backend as SliceBackend;
-  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs?.['begin'] as number | number[], args.attrs?.['size'] as number | number[] | undefined);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as tf.Tensor,
+    args.attrs?.['begin'] as number | number[],
+    args.attrs?.['size'] as number | number[] | undefined,
+  );
   const out = backend.makeOutput(size, x.dtype);
   const total = size.reduce((a, b) => a * b, 1);
   if (total === 0) return out;
@@ -69,11 +80,19 @@ export function wasmHeapSlice(args: { inputs: tf.NamedTensorInfoMap; backend: un
  * SplitV for the wasm backend: one {@link wasmHeapSlice} per part (the stock SplitV calls the stock Slice
  * directly). Same results as tfjs's SplitV.
  */
-export function wasmHeapSplitV(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
+export function wasmHeapSplitV(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo[] {
   const { x } = args.inputs;
   if (x === undefined) throw new Error('SplitV (wasm, @ddpm/backend) needs input x.');
   const axis = tf.util.parseAxisParam(args.attrs?.['axis'] as number, x.shape)[0];
-  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs?.['numOrSizeSplits'] as number | number[], axis);
+  const sizes = tf.backend_util.prepareSplitSize(
+    x as tf.Tensor,
+    args.attrs?.['numOrSizeSplits'] as number | number[],
+    axis,
+  );
   const begin = new Array<number>(x.shape.length).fill(0);
   return sizes.map((part) => {
     const size = [...x.shape];
@@ -89,12 +108,19 @@ export function wasmHeapSplitV(args: { inputs: tf.NamedTensorInfoMap; backend: u
  * makes a subarray object per row and input, which dominates for channel concatenations of NHWC maps).
  * Same results as tfjs's Concat for float32, int32 and bool; strings go to the stock kernel.
  */
-export function wasmHeapConcat(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function wasmHeapConcat(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const inputs = Object.values(args.inputs).filter((input): input is tf.TensorInfo => input !== undefined);
   if (inputs.length === 0) throw new Error('Concat (wasm, @ddpm/backend) needs at least one input.');
   const nonEmpty = inputs.filter((input) => input.shape.reduce((a, b) => a * b, 1) > 0);
   if (inputs[0].dtype === 'string' || nonEmpty.length <= 1) {
-    if (stockConcat === undefined) throw new Error('Concat (wasm, @ddpm/backend): the stock wasm Concat was not found at install time; reinstall @tensorflow/tfjs-backend-wasm 4.22.');
+    if (stockConcat === undefined)
+      throw new Error(
+        'Concat (wasm, @ddpm/backend): the stock wasm Concat was not found at install time; reinstall @tensorflow/tfjs-backend-wasm 4.22.',
+      );
     return stockConcat.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
   const axis = tf.util.parseAxisParam(args.attrs?.['axis'] as number, inputs[0].shape)[0];
@@ -120,7 +146,8 @@ export function wasmHeapConcat(args: { inputs: tf.NamedTensorInfoMap; backend: u
 
 function memoryOffset(backend: SliceBackend, info: tf.TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
-  if (data === undefined) throw new Error('Slice (wasm, @ddpm/backend): a tensor has no wasm data; was it disposed before the slice ran?');
+  if (data === undefined)
+    throw new Error('Slice (wasm, @ddpm/backend): a tensor has no wasm data; was it disposed before the slice ran?');
   return data.memoryOffset;
 }
 

@@ -20,7 +20,17 @@ export interface WasmBackendInternals {
   };
 }
 
-type RawBatchMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number, transposeA: number, transposeB: number, outId: number) => unknown;
+type RawBatchMatMul = (
+  aId: number,
+  aShape: Uint8Array,
+  aRank: number,
+  bId: number,
+  bShape: Uint8Array,
+  bRank: number,
+  transposeA: number,
+  transposeB: number,
+  outId: number,
+) => unknown;
 
 const rawBatchMatMuls = new WeakMap<object, RawBatchMatMul>();
 
@@ -46,7 +56,17 @@ export class WasmHeapViews {
     const module = backend.wasm as object;
     let found = rawBatchMatMuls.get(module);
     if (found === undefined) {
-      found = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as RawBatchMatMul;
+      found = backend.wasm.cwrap('BatchMatMul', null, [
+        'number',
+        'array',
+        'number',
+        'number',
+        'array',
+        'number',
+        'number',
+        'number',
+        'number',
+      ]) as RawBatchMatMul;
       rawBatchMatMuls.set(module, found);
     }
     this.matMulFunction = found;
@@ -80,7 +100,9 @@ export class WasmHeapViews {
     const data = this.backend.dataIdMap.get(info.dataId);
     const total = info.shape.reduce((a, b) => a * b, 1);
     if (data === undefined || info.dtype !== 'float32' || offset < 0 || offset + size > total) {
-      throw new Error(`WasmHeapViews: range [${offset}, ${offset + size}) does not lie inside the float32 tensor of shape [${info.shape.join(', ')}]; this is a bug in the calling kernel.`);
+      throw new Error(
+        `WasmHeapViews: range [${offset}, ${offset + size}) does not lie inside the float32 tensor of shape [${info.shape.join(', ')}]; this is a bug in the calling kernel.`,
+      );
     }
     return data.memoryOffset + 4 * offset;
   }

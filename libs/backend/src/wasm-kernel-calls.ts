@@ -109,7 +109,12 @@ export class WasmKernelCalls {
   }
 
   /** Stride-1 NHWC convolution with explicit, non-negative padding and the given filter dilation (XNNPACK). */
-  conv2d(x: tf.TensorInfo, filter: tf.TensorInfo, padding: SpatialPadding, dilations: [number, number] = [1, 1]): tf.TensorInfo {
+  conv2d(
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    padding: SpatialPadding,
+    dilations: [number, number] = [1, 1],
+  ): tf.TensorInfo {
     const pad: tf.backend_util.ExplicitPadding = [
       [0, 0],
       [padding.top, padding.bottom],
@@ -133,10 +138,20 @@ export class WasmKernelCalls {
     const height = h - cropTop - Math.max(0, -bottom);
     const width = w - cropLeft - Math.max(0, -right);
     if (height <= 0 || width <= 0) {
-      throw new Error(`Conv gradient geometry crops a ${h}x${w} tensor to nothing (padding ${JSON.stringify(padding)}); this is a bug in the conv-gradient kernels, please report the conv attributes.`);
+      throw new Error(
+        `Conv gradient geometry crops a ${h}x${w} tensor to nothing (padding ${JSON.stringify(padding)}); this is a bug in the conv-gradient kernels, please report the conv attributes.`,
+      );
     }
     const cropped = this.slice(x, [0, cropTop, cropLeft, 0], [n, height, width, c]);
-    return { x: cropped, padding: { top: Math.max(0, top), bottom: Math.max(0, bottom), left: Math.max(0, left), right: Math.max(0, right) } };
+    return {
+      x: cropped,
+      padding: {
+        top: Math.max(0, top),
+        bottom: Math.max(0, bottom),
+        left: Math.max(0, left),
+        right: Math.max(0, right),
+      },
+    };
   }
 }
 

@@ -34,10 +34,14 @@ const sumCase = test.macro({
     await selectBackend('wasm');
     t.true(wasmPooledSumInstalled());
     const rng = new Rng(shape.reduce((p, s) => p * 31 + s, axes.length));
-    const values = rng.fillNormal(new Float32Array(shape.reduce((p, s) => p * s, 1))).map((v) => (dtype === 'int32' ? Math.round(v * 50) : v * 3 + 1));
+    const values = rng
+      .fillNormal(new Float32Array(shape.reduce((p, s) => p * s, 1)))
+      .map((v) => (dtype === 'int32' ? Math.round(v * 50) : v * 3 + 1));
     const x = dtype === 'int32' ? tf.tensor(Int32Array.from(values), shape, 'int32') : tf.tensor(values, shape);
     const sum = tf.sum(x, axes, keepDims);
-    const expectedShape = keepDims ? shape.map((s, a) => (axes.includes(a) ? 1 : s)) : shape.filter((_, a) => !axes.includes(a));
+    const expectedShape = keepDims
+      ? shape.map((s, a) => (axes.includes(a) ? 1 : s))
+      : shape.filter((_, a) => !axes.includes(a));
     t.deepEqual(sum.shape, expectedShape);
     t.is(sum.dtype, dtype);
     const expected = referenceSum(values, shape, axes);
@@ -47,7 +51,8 @@ const sumCase = test.macro({
     t.true(worst <= 1e-5 * scale, `max error ${worst} against float64 reference (scale ${scale})`);
     tf.dispose([x, sum]);
   },
-  title: (provided, shape: number[], axes: number[], keepDims: boolean, dtype: string) => `wasm Sum ${dtype} [${shape.join(',')}] over [${axes.join(',')}]${keepDims ? ' keepDims' : ''}${provided ? ` (${provided})` : ''}`,
+  title: (provided, shape: number[], axes: number[], keepDims: boolean, dtype: string) =>
+    `wasm Sum ${dtype} [${shape.join(',')}] over [${axes.join(',')}]${keepDims ? ' keepDims' : ''}${provided ? ` (${provided})` : ''}`,
 });
 
 test.serial('GroupNorm channel sums', sumCase, [4, 28, 28, 8], [1, 2], false, 'float32');

@@ -14,7 +14,10 @@ let originalSum: tf.KernelConfig | undefined;
  * window. Only when the reduced axes are one contiguous block that leaves the last axis alone (the channel sums
  * of GroupNorm over [1, 2], bias gradients over [0, 1, 2]); undefined for anything else.
  */
-export function pooledSumLayout(shape: readonly number[], axes: readonly number[]): { outer: number; reduced: number; inner: number } | undefined {
+export function pooledSumLayout(
+  shape: readonly number[],
+  axes: readonly number[],
+): { outer: number; reduced: number; inner: number } | undefined {
   const rank = shape.length;
   if (rank < 2 || axes.length === 0) return undefined;
   const sorted = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
@@ -45,20 +48,35 @@ function pooledSum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
   const axes = typeof axis === 'number' ? [axis] : Array.isArray(axis) ? (axis as number[]) : [];
   const layout = x.dtype === 'float32' ? pooledSumLayout(x.shape, axes) : undefined;
   if (layout === undefined || originalSum === undefined) {
-    if (originalSum === undefined) throw new Error('Sum (wasm, @ddpm/backend): the original wasm Sum kernel is missing; import @tensorflow/tfjs-backend-wasm before installWasmPooledSum().');
+    if (originalSum === undefined)
+      throw new Error(
+        'Sum (wasm, @ddpm/backend): the original wasm Sum kernel is missing; import @tensorflow/tfjs-backend-wasm before installWasmPooledSum().',
+      );
     return originalSum.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
   const backend = args.backend as HeapBackend;
   const run = (name: string, inputs: tf.NamedTensorInfoMap, kernelAttrs: tf.NamedAttrMap): tf.TensorInfo => {
     const kernel = tf.getKernel(name, 'wasm');
-    if (kernel === undefined) throw new Error(`Sum (wasm, @ddpm/backend) needs wasm's '${name}' kernel; use @tensorflow/tfjs-backend-wasm 4.22.`);
-    return kernel.kernelFunc({ inputs, backend: args.backend as tf.KernelBackend, attrs: kernelAttrs }) as tf.TensorInfo;
+    if (kernel === undefined)
+      throw new Error(
+        `Sum (wasm, @ddpm/backend) needs wasm's '${name}' kernel; use @tensorflow/tfjs-backend-wasm 4.22.`,
+      );
+    return kernel.kernelFunc({
+      inputs,
+      backend: args.backend as tf.KernelBackend,
+      attrs: kernelAttrs,
+    }) as tf.TensorInfo;
   };
   const { outer, reduced, inner } = layout;
   const view = run(tf.Reshape, { x }, { shape: [outer, reduced, 1, inner] });
   let pooled: tf.TensorInfo;
   try {
-    pooled = run(tf.AvgPool, { x: view }, { filterSize: [reduced, 1], strides: [1, 1], pad: 'valid', dimRoundingMode: null } as unknown as tf.NamedAttrMap);
+    pooled = run(tf.AvgPool, { x: view }, {
+      filterSize: [reduced, 1],
+      strides: [1, 1],
+      pad: 'valid',
+      dimRoundingMode: null,
+    } as unknown as tf.NamedAttrMap);
   } finally {
     backend.disposeData(view.dataId);
   }
@@ -66,7 +84,10 @@ function pooledSum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
   for (let i = 0; i < values.length; i++) values[i] *= reduced;
   const rank = x.shape.length;
   const reducedAxes = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
-  const shape = attrs['keepDims'] === true ? x.shape.map((s, a) => (reducedAxes.has(a) ? 1 : s)) : x.shape.filter((_, a) => !reducedAxes.has(a));
+  const shape =
+    attrs['keepDims'] === true
+      ? x.shape.map((s, a) => (reducedAxes.has(a) ? 1 : s))
+      : x.shape.filter((_, a) => !reducedAxes.has(a));
   return { dataId: pooled.dataId, shape, dtype: 'float32' };
 }
 
@@ -82,7 +103,10 @@ function pooledSum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
  */
 export function installWasmPooledSum(): boolean {
   if (wasmPooledSumInstalled()) return false;
-  if (tf.getKernel(tf.Sum, 'wasm') === undefined) throw new Error('installWasmPooledSum: the wasm backend has no Sum kernel; import @tensorflow/tfjs-backend-wasm first.');
+  if (tf.getKernel(tf.Sum, 'wasm') === undefined)
+    throw new Error(
+      'installWasmPooledSum: the wasm backend has no Sum kernel; import @tensorflow/tfjs-backend-wasm first.',
+    );
   // The original's setup (binding its wasm function) must still run when the backend initialises after this.
   originalSum = replaceWasmKernel(tf.Sum, pooledSum as unknown as tf.KernelFunc, true);
   return true;

@@ -17,7 +17,9 @@ const dataset = createDataset({
 test('gatherBatch copies the chosen images in order, scaled to [-1, 1]', (t) => {
   const batch = gatherBatch(dataset, [2, 0, 2]);
   t.is(batch.length, 3 * 6);
-  const expected = [0, 255, 127, 128, 51, 204, 0, 1, 2, 3, 4, 5, 0, 255, 127, 128, 51, 204].map((v) => Math.fround(v / 127.5 - 1));
+  const expected = [0, 255, 127, 128, 51, 204, 0, 1, 2, 3, 4, 5, 0, 255, 127, 128, 51, 204].map((v) =>
+    Math.fround(v / 127.5 - 1),
+  );
   t.deepEqual(Array.from(batch), expected);
   t.is(batch[0], -1);
   t.is(batch[1], 1);
@@ -27,7 +29,9 @@ test('gatherBatch copies the chosen images in order, scaled to [-1, 1]', (t) => 
 
 test('gatherBatch checks every index against the dataset size', (t) => {
   for (const bad of [3, -1, 1.5, Number.NaN]) {
-    t.throws(() => gatherBatch(dataset, [0, bad]), { message: new RegExp(`index ${String(bad)} \\(position 1 of the batch\\) is outside dataset 'tiny' of 3 images`) });
+    t.throws(() => gatherBatch(dataset, [0, bad]), {
+      message: new RegExp(`index ${String(bad)} \\(position 1 of the batch\\) is outside dataset 'tiny' of 3 images`),
+    });
   }
 });
 
@@ -45,9 +49,12 @@ test('createDataset refuses fields that disagree', (t) => {
   t.throws(() => createDataset({ name: 'x', count: 2, height: 2, width: 2, channels: 2, images }), {
     message: /images has 12 bytes but count\*height\*width\*channels = 2\*2\*2\*2 = 16/,
   });
-  t.throws(() => createDataset({ name: 'x', count: 3, height: 2, width: 2, channels: 1, images, labels: new Uint8Array(2) }), {
-    message: /2 labels for 3 images/,
-  });
+  t.throws(
+    () => createDataset({ name: 'x', count: 3, height: 2, width: 2, channels: 1, images, labels: new Uint8Array(2) }),
+    {
+      message: /2 labels for 3 images/,
+    },
+  );
   t.throws(() => createDataset({ name: 'x', count: 0, height: 2, width: 2, channels: 1, images: new Uint8Array(0) }), {
     message: /count must be a positive integer, got 0/,
   });

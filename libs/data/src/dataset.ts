@@ -25,9 +25,16 @@ export interface Dataset {
  */
 export function createDataset(fields: Dataset): Dataset {
   const { name, count, height, width, channels, images, labels } = fields;
-  for (const [key, value] of [['count', count], ['height', height], ['width', width], ['channels', channels]] as const) {
+  for (const [key, value] of [
+    ['count', count],
+    ['height', height],
+    ['width', width],
+    ['channels', channels],
+  ] as const) {
     if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`Dataset '${name}': ${key} must be a positive integer, got ${value}; check the loader that built it.`);
+      throw new RangeError(
+        `Dataset '${name}': ${key} must be a positive integer, got ${value}; check the loader that built it.`,
+      );
     }
   }
   const expected = count * height * width * channels;
@@ -38,9 +45,13 @@ export function createDataset(fields: Dataset): Dataset {
     );
   }
   if (labels !== undefined && labels.length !== count) {
-    throw new RangeError(`Dataset '${name}': ${labels.length} labels for ${count} images; give exactly one label per image.`);
+    throw new RangeError(
+      `Dataset '${name}': ${labels.length} labels for ${count} images; give exactly one label per image.`,
+    );
   }
-  return labels === undefined ? { name, count, height, width, channels, images } : { name, count, height, width, channels, images, labels };
+  return labels === undefined
+    ? { name, count, height, width, channels, images }
+    : { name, count, height, width, channels, images, labels };
 }
 
 /** Byte value -> model input in [-1, 1], computed once. */
@@ -79,5 +90,9 @@ export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>): Float
  * The caller owns the tensor and must dispose it.
  */
 export function gatherBatchTensor(dataset: Dataset, indices: ArrayLike<number>): tf.Tensor4D {
-  return tf.tensor4d(gatherBatch(dataset, indices), [indices.length, dataset.height, dataset.width, dataset.channels], 'float32');
+  return tf.tensor4d(
+    gatherBatch(dataset, indices),
+    [indices.length, dataset.height, dataset.width, dataset.channels],
+    'float32',
+  );
 }

@@ -20,7 +20,18 @@ test("tail 'drop': every batch is full and only the tail of each epoch is skippe
   const cursor = new EpochCursor(10, 9, { tail: 'drop' });
   const batches = Array.from({ length: 7 }, () => cursor.next(4));
   t.true(batches.every((b) => b.indices.length === 4));
-  t.deepEqual(batches.map((b) => [b.epoch, b.start]), [[0, 0], [0, 4], [1, 0], [1, 4], [2, 0], [2, 4], [3, 0]]);
+  t.deepEqual(
+    batches.map((b) => [b.epoch, b.start]),
+    [
+      [0, 0],
+      [0, 4],
+      [1, 0],
+      [1, 4],
+      [2, 0],
+      [2, 4],
+      [3, 0],
+    ],
+  );
   t.deepEqual(Array.from(batches[2].indices), Array.from(epochPermutation(9, 1, 10).subarray(0, 4)));
   // A batch that exactly finishes an epoch ends it.
   const exact = new EpochCursor(8, 9, { tail: 'drop' });
@@ -37,13 +48,19 @@ const resumesExactly = test.macro({
     const saved = JSON.parse(JSON.stringify(original.state())) as ReturnType<EpochCursor['state']>;
     const restored = EpochCursor.fromState(saved);
     t.deepEqual(restored.state(), original.state());
-    const strip = (b: CursorBatch): [number, number, number[], boolean] => [b.epoch, b.start, Array.from(b.indices), b.epochEnded];
+    const strip = (b: CursorBatch): [number, number, number[], boolean] => [
+      b.epoch,
+      b.start,
+      Array.from(b.indices),
+      b.epochEnded,
+    ];
     for (let s = stepsBeforeSave; s < stepsBeforeSave + 25; s++) {
       const n = sizes[s % sizes.length];
       t.deepEqual(strip(restored.next(n)), strip(original.next(n)));
     }
   },
-  title: (_ = '', tail: string, steps: number) => `a cursor (tail ${tail}) saved after ${steps} steps resumes identically`,
+  title: (_ = '', tail: string, steps: number) =>
+    `a cursor (tail ${tail}) saved after ${steps} steps resumes identically`,
 });
 
 test(resumesExactly, 'short', 0);
@@ -59,8 +76,12 @@ test('the state is mid-epoch JSON and a damaged state is refused', (t) => {
   t.throws(() => EpochCursor.fromState({ count: 17, seed: 123, epoch: 0, position: 17, tail: 'short' }), {
     message: /position 17 is outside \[0, 17\).*dataset of another size/,
   });
-  t.throws(() => EpochCursor.fromState({ count: 17, seed: 123, epoch: -1, position: 0, tail: 'short' }), { message: /epoch must be a non-negative integer/ });
+  t.throws(() => EpochCursor.fromState({ count: 17, seed: 123, epoch: -1, position: 0, tail: 'short' }), {
+    message: /epoch must be a non-negative integer/,
+  });
   t.is(EpochCursor.fromState(cursor.state(), 17).position, 6);
-  t.throws(() => EpochCursor.fromState(cursor.state(), 60000), { message: /dataset of 17 examples but the dataset has 60000.*start a new run/ });
+  t.throws(() => EpochCursor.fromState(cursor.state(), 60000), {
+    message: /dataset of 17 examples but the dataset has 60000.*start a new run/,
+  });
   t.throws(() => cursor.next(0), { message: /n must be a positive integer/ });
 });

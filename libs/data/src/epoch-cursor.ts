@@ -103,7 +103,13 @@ export class EpochCursor {
   }
 
   state(): EpochCursorState {
-    return { count: this.count, seed: this.seed, epoch: this.epochValue, position: this.positionValue, tail: this.tail };
+    return {
+      count: this.count,
+      seed: this.seed,
+      epoch: this.epochValue,
+      position: this.positionValue,
+      tail: this.tail,
+    };
   }
 
   /**
@@ -111,7 +117,8 @@ export class EpochCursor {
    * Preconditions: n is a positive integer; with tail `drop`, n <= count.
    */
   next(n: number): CursorBatch {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`EpochCursor.next: n must be a positive integer, got ${n}.`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`EpochCursor.next: n must be a positive integer, got ${n}.`);
     if (this.tail === 'drop' && this.remaining() < n) {
       if (n > this.count) {
         throw new RangeError(

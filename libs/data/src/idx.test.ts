@@ -29,7 +29,10 @@ test('readIdx reads a hand-built gzip IDX exactly', async (t) => {
   const result = await readIdx(path);
   t.is(result.magic, 0x803);
   t.deepEqual(result.dims, [2, 3, 4]);
-  t.deepEqual(Array.from(result.data), Array.from({ length: 24 }, (_, i) => (i * 7) % 256));
+  t.deepEqual(
+    Array.from(result.data),
+    Array.from({ length: 24 }, (_, i) => (i * 7) % 256),
+  );
 });
 
 interface BrokenCase {
@@ -54,7 +57,9 @@ const brokenMnist = test.macro({
 });
 
 test('a missing folder', async (t) => {
-  await t.throwsAsync(loadMnist('/no/such/mnist'), { message: /MNIST folder \/no\/such\/mnist does not exist.*pass the folder that holds train-images/ });
+  await t.throwsAsync(loadMnist('/no/such/mnist'), {
+    message: /MNIST folder \/no\/such\/mnist does not exist.*pass the folder that holds train-images/,
+  });
 });
 
 test('a missing labels file', brokenMnist, {
@@ -63,7 +68,10 @@ test('a missing labels file', brokenMnist, {
 });
 
 test('a truncated gzip', brokenMnist, {
-  files: (good) => ({ 't10k-images-idx3-ubyte.gz': good.images.subarray(0, good.images.length >> 1), 't10k-labels-idx1-ubyte.gz': good.labels }),
+  files: (good) => ({
+    't10k-images-idx3-ubyte.gz': good.images.subarray(0, good.images.length >> 1),
+    't10k-labels-idx1-ubyte.gz': good.labels,
+  }),
   message: /t10k-images-idx3-ubyte\.gz starts like gzip but is corrupt or truncated.*download it again/,
 });
 
@@ -77,7 +85,10 @@ test('a garbled gzip body', brokenMnist, {
 });
 
 test('a file that is neither gzip nor IDX', brokenMnist, {
-  files: (good) => ({ 't10k-images-idx3-ubyte.gz': Buffer.from('<html>not found</html>'), 't10k-labels-idx1-ubyte.gz': good.labels }),
+  files: (good) => ({
+    't10k-images-idx3-ubyte.gz': Buffer.from('<html>not found</html>'),
+    't10k-labels-idx1-ubyte.gz': good.labels,
+  }),
   message: /t10k-images-idx3-ubyte\.gz is neither gzip .* first bytes are 3c 68 74 6d.*not an HTML page/,
 });
 
@@ -92,8 +103,12 @@ test('swapped images and labels files', brokenMnist, {
 });
 
 test('a truncated payload', brokenMnist, {
-  files: () => ({ 't10k-images-idx3-ubyte': idx(0x803, [10, 28, 28], 9 * 784), 't10k-labels-idx1-ubyte': idx(0x801, [10], 10) }),
-  message: /t10k-images-idx3-ubyte is truncated: its header \[10, 28, 28\] needs 7840 payload bytes but only 7056.*download it again/,
+  files: () => ({
+    't10k-images-idx3-ubyte': idx(0x803, [10, 28, 28], 9 * 784),
+    't10k-labels-idx1-ubyte': idx(0x801, [10], 10),
+  }),
+  message:
+    /t10k-images-idx3-ubyte is truncated: its header \[10, 28, 28\] needs 7840 payload bytes but only 7056.*download it again/,
 });
 
 test('trailing bytes', brokenMnist, {
@@ -102,8 +117,12 @@ test('trailing bytes', brokenMnist, {
 });
 
 test('an images/labels count mismatch', brokenMnist, {
-  files: () => ({ 'train-images-idx3-ubyte.gz': gzipSync(idx(0x803, [5, 2, 2], 20)), 'train-labels-idx1-ubyte.gz': gzipSync(idx(0x801, [4], 4)) }),
-  message: /count mismatch: .*train-images-idx3-ubyte\.gz holds 5 images but .*train-labels-idx1-ubyte\.gz holds 4 labels.*use the matching pair/,
+  files: () => ({
+    'train-images-idx3-ubyte.gz': gzipSync(idx(0x803, [5, 2, 2], 20)),
+    'train-labels-idx1-ubyte.gz': gzipSync(idx(0x801, [4], 4)),
+  }),
+  message:
+    /count mismatch: .*train-images-idx3-ubyte\.gz holds 5 images but .*train-labels-idx1-ubyte\.gz holds 4 labels.*use the matching pair/,
 });
 
 test('loadMnist prefers the train split and reads a small hand-built one exactly', async (t) => {
@@ -112,7 +131,10 @@ test('loadMnist prefers the train split and reads a small hand-built one exactly
   await writeFile(join(dir, 'train-labels-idx1-ubyte'), idx(0x801, [3], 3));
   await writeFile(join(dir, 't10k-images-idx3-ubyte'), idx(0x803, [1, 1, 1], 1));
   const dataset = await loadMnist(dir);
-  t.deepEqual([dataset.name, dataset.count, dataset.height, dataset.width, dataset.channels], ['mnist:train', 3, 2, 2, 1]);
+  t.deepEqual(
+    [dataset.name, dataset.count, dataset.height, dataset.width, dataset.channels],
+    ['mnist:train', 3, 2, 2, 1],
+  );
   t.deepEqual(Array.from(dataset.images), [0, 7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77]);
   t.deepEqual(Array.from(dataset.labels ?? []), [0, 7, 14]);
   await t.throwsAsync(loadMnist(dir, { split: 't10k' }), { message: /no t10k labels file/ });

@@ -62,7 +62,9 @@ async function decompressIfGzip(path: string, raw: Buffer): Promise<Uint8Array> 
 function parseIdx(path: string, bytes: Uint8Array): IdxArray {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 4) {
-    throw new Error(`IDX file ${path} is ${bytes.length} bytes long, too short for the 4-byte magic; the file is truncated, download it again.`);
+    throw new Error(
+      `IDX file ${path} is ${bytes.length} bytes long, too short for the 4-byte magic; the file is truncated, download it again.`,
+    );
   }
   const magic = view.getInt32(0, false);
   const type = (magic >>> 8) & 0xff;
@@ -80,7 +82,10 @@ function parseIdx(path: string, bytes: Uint8Array): IdxArray {
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) {
     const size = view.getInt32(4 + 4 * d, false);
-    if (size < 0) throw new Error(`IDX file ${path} declares a negative dimension ${size}; its header is damaged, download it again.`);
+    if (size < 0)
+      throw new Error(
+        `IDX file ${path} declares a negative dimension ${size}; its header is damaged, download it again.`,
+      );
     dims.push(size);
   }
   const expected = dims.reduce((a, b) => a * b, 1);

@@ -16,9 +16,21 @@ async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Prom
 
 /** An 8-bit PNG written by pngjs from samples given in `colorType` layout. */
 function png(width: number, height: number, colorType: ColorType, samples: number[]): Buffer {
-  const image = new PNG({ width, height, colorType, inputColorType: colorType, inputHasAlpha: colorType === 4 || colorType === 6, bitDepth: 8 });
+  const image = new PNG({
+    width,
+    height,
+    colorType,
+    inputColorType: colorType,
+    inputHasAlpha: colorType === 4 || colorType === 6,
+    bitDepth: 8,
+  });
   image.data = Buffer.from(samples);
-  return PNG.sync.write(image, { colorType, inputColorType: colorType, inputHasAlpha: colorType === 4 || colorType === 6, bitDepth: 8 });
+  return PNG.sync.write(image, {
+    colorType,
+    inputColorType: colorType,
+    inputHasAlpha: colorType === 4 || colorType === 6,
+    bitDepth: 8,
+  });
 }
 
 /** A 16-bit greyscale PNG (samples 0..65535). */
@@ -60,26 +72,62 @@ test('grey, RGB, RGBA, palette and 16-bit PNGs load with the expected pixels, so
   const dir = await tempDir(t);
   await mkdir(join(dir, 'sub'));
   await writeFile(join(dir, 'a-rgb.png'), png(2, 2, 2, [10, 20, 30, 200, 100, 50, 0, 0, 0, 255, 255, 255]));
-  await writeFile(join(dir, 'b-rgba.png'), png(2, 2, 6, [200, 100, 50, 255, 200, 100, 50, 0, 255, 255, 255, 51, 0, 0, 0, 255]));
-  await writeFile(join(dir, 'c-palette.png'), palettePng(2, 2, [[255, 0, 0], [0, 0, 255], [9, 9, 9]], [0, 1, 2, 0]));
+  await writeFile(
+    join(dir, 'b-rgba.png'),
+    png(2, 2, 6, [200, 100, 50, 255, 200, 100, 50, 0, 255, 255, 255, 51, 0, 0, 0, 255]),
+  );
+  await writeFile(
+    join(dir, 'c-palette.png'),
+    palettePng(
+      2,
+      2,
+      [
+        [255, 0, 0],
+        [0, 0, 255],
+        [9, 9, 9],
+      ],
+      [0, 1, 2, 0],
+    ),
+  );
   await writeFile(join(dir, 'sub', 'd-grey16.png'), png16(2, 2, [0, 65535, 25700, 257 * 7]));
   await writeFile(join(dir, 'ignored.txt'), 'not an image');
 
   const rgb = await loadImageFolder(dir, { size: 2, channels: 3 });
   t.deepEqual([rgb.count, rgb.height, rgb.width, rgb.channels], [4, 2, 2, 3]);
-  t.deepEqual(Array.from(rgb.images), [
-    // a-rgb: unchanged.
-    10, 20, 30, 200, 100, 50, 0, 0, 0, 255, 255, 255,
-    // b-rgba: composited over black: alpha 255 keeps, alpha 0 gives black, alpha 51 = 20 % of 255.
-    200, 100, 50, 0, 0, 0, 51, 51, 51, 0, 0, 0,
-    // c-palette: the palette colours.
-    255, 0, 0, 0, 0, 255, 9, 9, 9, 255, 0, 0,
-    // sub/d-grey16: 16-bit samples scaled to 8 bits (x * 255 / 65535).
-    0, 0, 0, 255, 255, 255, 100, 100, 100, 7, 7, 7,
-  ]);
+  t.deepEqual(
+    Array.from(rgb.images),
+    [
+      // a-rgb: unchanged.
+      10, 20, 30, 200, 100, 50, 0, 0, 0, 255, 255, 255,
+      // b-rgba: composited over black: alpha 255 keeps, alpha 0 gives black, alpha 51 = 20 % of 255.
+      200, 100, 50, 0, 0, 0, 51, 51, 51, 0, 0, 0,
+      // c-palette: the palette colours.
+      255, 0, 0, 0, 0, 255, 9, 9, 9, 255, 0, 0,
+      // sub/d-grey16: 16-bit samples scaled to 8 bits (x * 255 / 65535).
+      0, 0, 0, 255, 255, 255, 100, 100, 100, 7, 7, 7,
+    ],
+  );
   const grey = await loadImageFolder(dir, { size: 2, channels: 1 });
-  t.deepEqual(Array.from(grey.images.subarray(0, 8)), [luma(10, 20, 30), luma(200, 100, 50), 0, 255, luma(200, 100, 50), 0, 51, 0]);
-  t.deepEqual(Array.from(grey.images.subarray(8)), [luma(255, 0, 0), luma(0, 0, 255), 9, luma(255, 0, 0), 0, 255, 100, 7]);
+  t.deepEqual(Array.from(grey.images.subarray(0, 8)), [
+    luma(10, 20, 30),
+    luma(200, 100, 50),
+    0,
+    255,
+    luma(200, 100, 50),
+    0,
+    51,
+    0,
+  ]);
+  t.deepEqual(Array.from(grey.images.subarray(8)), [
+    luma(255, 0, 0),
+    luma(0, 0, 255),
+    9,
+    luma(255, 0, 0),
+    0,
+    255,
+    100,
+    7,
+  ]);
 });
 
 test('images of other sizes are resized bilinearly with half-pixel centres', async (t) => {
@@ -105,7 +153,10 @@ test('images of other sizes are resized bilinearly with half-pixel centres', asy
 
 test('the MNIST test set can be resized to 32x32 through loadDataset', async (t) => {
   const mnist = await loadDataset('mnist', { size: 32 });
-  t.deepEqual([mnist.count, mnist.height, mnist.width, mnist.channels, mnist.labels?.length], [10000, 32, 32, 1, 10000]);
+  t.deepEqual(
+    [mnist.count, mnist.height, mnist.width, mnist.channels, mnist.labels?.length],
+    [10000, 32, 32, 1, 10000],
+  );
   let sum = 0;
   for (const v of mnist.images) sum += v;
   t.true(Math.abs(sum / mnist.images.length - 33.8) < 2.5, 'resizing preserves the mean brightness roughly');
@@ -113,16 +164,28 @@ test('the MNIST test set can be resized to 32x32 through loadDataset', async (t)
 
 test('loadImageFolder explains corrupt files, empty folders and bad requests', async (t) => {
   const dir = await tempDir(t);
-  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 1 }), { message: /holds no \.png files .*add PNG images/ });
-  await t.throwsAsync(loadImageFolder(join(dir, 'missing'), { size: 8, channels: 1 }), { message: /missing does not exist or is not a folder/ });
+  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 1 }), {
+    message: /holds no \.png files .*add PNG images/,
+  });
+  await t.throwsAsync(loadImageFolder(join(dir, 'missing'), { size: 8, channels: 1 }), {
+    message: /missing does not exist or is not a folder/,
+  });
   await writeFile(join(dir, 'good.png'), png(1, 1, 0, [1]));
   const truncated = png(4, 4, 0, new Array<number>(16).fill(9));
   await writeFile(join(dir, 'truncated.png'), truncated.subarray(0, truncated.length - 20));
-  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 1 }), { message: /PNG file .*truncated\.png cannot be decoded .*re-export it/ });
+  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 1 }), {
+    message: /PNG file .*truncated\.png cannot be decoded .*re-export it/,
+  });
   await writeFile(join(dir, 'truncated.png'), Buffer.from('GIF89a garbage'));
-  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 1 }), { message: /PNG file .*truncated\.png cannot be decoded/ });
-  await t.throwsAsync(loadImageFolder(dir, { size: 0, channels: 1 }), { message: /size must be an integer in \[1, 4096\]/ });
+  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 1 }), {
+    message: /PNG file .*truncated\.png cannot be decoded/,
+  });
+  await t.throwsAsync(loadImageFolder(dir, { size: 0, channels: 1 }), {
+    message: /size must be an integer in \[1, 4096\]/,
+  });
   await t.throwsAsync(loadImageFolder(dir, { size: 2.5, channels: 3 }), { message: /size must be an integer/ });
-  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 2 as 1 }), { message: /channels must be 1 \(grey\) or 3 \(RGB\), got 2/ });
+  await t.throwsAsync(loadImageFolder(dir, { size: 8, channels: 2 as 1 }), {
+    message: /channels must be 1 \(grey\) or 3 \(RGB\), got 2/,
+  });
   await t.throwsAsync(loadDataset(dir), { message: /holds PNG images; say which square size/ });
 });

@@ -26,12 +26,18 @@ export async function listPngFiles(dir: string): Promise<string[]> {
  * pngjs hands every PNG (grey, grey+alpha, palette, RGB, RGBA, 1-16 bits) back as 8-bit RGBA, 16-bit samples
  * scaled down to 8 bits; transparent pixels therefore become black (value * alpha / 255).
  */
-export function decodePng(path: string, bytes: Buffer, channels: 1 | 3): { height: number; width: number; pixels: Float32Array } {
+export function decodePng(
+  path: string,
+  bytes: Buffer,
+  channels: 1 | 3,
+): { height: number; width: number; pixels: Float32Array } {
   let png: PNG;
   try {
     png = PNG.sync.read(bytes);
   } catch (error) {
-    throw new Error(`PNG file ${path} cannot be decoded (${(error as Error).message}); re-export it as a valid PNG or remove it from the folder.`);
+    throw new Error(
+      `PNG file ${path} cannot be decoded (${(error as Error).message}); re-export it as a valid PNG or remove it from the folder.`,
+    );
   }
   const { width, height, data } = png;
   const pixels = new Float32Array(width * height * channels);
@@ -74,7 +80,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   }
   const files = await listPngFiles(dir);
   if (files.length === 0) {
-    throw new Error(`Image folder ${dir} holds no .png files (searched recursively); add PNG images or convert your images to PNG.`);
+    throw new Error(
+      `Image folder ${dir} holds no .png files (searched recursively); add PNG images or convert your images to PNG.`,
+    );
   }
   const imageSize = size * size * channels;
   const images = new Uint8Array(files.length * imageSize);

@@ -5,6 +5,12 @@ export { decodePng, listPngFiles, loadImageFolder, type ImageFolderOptions } fro
 export { resizeDataset, MAX_IMAGE_SIZE } from './resize.ts';
 export { loadDataset, type LoadDatasetOptions } from './load-dataset.ts';
 export { epochPermutation, epochSeed, shardEpoch, shardSize, splitGlobalBatch, type ShardOptions } from './sharding.ts';
-export { EpochCursor, type CursorBatch, type EpochCursorOptions, type EpochCursorState, type EpochTail } from './epoch-cursor.ts';
+export {
+  EpochCursor,
+  type CursorBatch,
+  type EpochCursorOptions,
+  type EpochCursorState,
+  type EpochTail,
+} from './epoch-cursor.ts';
 export { encodeImageGrid, gridSize, writeImageGrid, type ImageGridOptions } from './png-grid.ts';
 export { datasetFingerprint } from './fingerprint.ts';

@@ -20,10 +20,17 @@ export interface LoadDatasetOptions {
  * Preconditions: a tfjs backend is set when a resize is needed. Does not: download anything.
  */
 export async function loadDataset(spec: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
-  const mnistDir = spec === 'mnist' ? bundledMnistDir() : existsSync(spec) && statSync(spec).isDirectory() && isMnistDir(spec) ? spec : undefined;
+  const mnistDir =
+    spec === 'mnist'
+      ? bundledMnistDir()
+      : existsSync(spec) && statSync(spec).isDirectory() && isMnistDir(spec)
+        ? spec
+        : undefined;
   if (mnistDir !== undefined) {
     if (options.channels !== undefined && options.channels !== 1) {
-      throw new RangeError(`loadDataset('${spec}'): MNIST is greyscale, so channels must be 1 (or left out), got ${options.channels}.`);
+      throw new RangeError(
+        `loadDataset('${spec}'): MNIST is greyscale, so channels must be 1 (or left out), got ${options.channels}.`,
+      );
     }
     const dataset = await loadMnist(mnistDir);
     return options.size === undefined ? dataset : resizeDataset(dataset, options.size);
@@ -41,7 +48,9 @@ export async function loadDataset(spec: string, options: LoadDatasetOptions = {}
     );
   }
   if (options.size === undefined) {
-    throw new Error(`loadDataset: folder ${spec} holds PNG images; say which square size to resize them to, e.g. { size: 32 }.`);
+    throw new Error(
+      `loadDataset: folder ${spec} holds PNG images; say which square size to resize them to, e.g. { size: 32 }.`,
+    );
   }
   return loadImageFolder(spec, { size: options.size, channels: options.channels ?? 3 });
 }

@@ -17,7 +17,9 @@ test('the bundled files match SHA256SUMS and keep their attribution', async (t) 
   t.is(sums.length, 2);
   for (const line of sums) {
     const [expected, name] = line.split(/\s+/);
-    const actual = createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
+    const actual = createHash('sha256')
+      .update(await readFile(join(dir, name)))
+      .digest('hex');
     t.is(actual, expected, name);
   }
   t.regex(await readFile(join(dir, 'README.md'), 'utf8'), /CC BY-SA 3\.0/);
@@ -64,7 +66,9 @@ test("loadDataset('mnist') and uncompressed IDX files in a folder give the same 
 });
 
 test('loadDataset rejects what it cannot recognise, saying what it accepts', async (t) => {
-  await t.throwsAsync(loadDataset('/no/such/place'), { message: /'\/no\/such\/place' is neither 'mnist'.*folder of \.png/ });
+  await t.throwsAsync(loadDataset('/no/such/place'), {
+    message: /'\/no\/such\/place' is neither 'mnist'.*folder of \.png/,
+  });
   const dir = await mkdtemp(join(tmpdir(), 'ddpm-data-empty-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'notes.txt'), 'hello');

@@ -58,7 +58,10 @@ export async function loadMnist(dir: string, options: LoadMnistOptions = {}): Pr
   const split = options.split ?? (findFile(dir, 'train', 'images') !== undefined ? 'train' : 't10k');
   const imagesPath = findFile(dir, split, 'images');
   const labelsPath = findFile(dir, split, 'labels');
-  for (const [kind, path] of [['images', imagesPath], ['labels', labelsPath]] as const) {
+  for (const [kind, path] of [
+    ['images', imagesPath],
+    ['labels', labelsPath],
+  ] as const) {
     if (path === undefined) {
       throw new Error(
         `MNIST folder ${dir} has no ${split} ${kind} file (looked for ${candidates(split, kind).join(', ')}); ` +
@@ -87,5 +90,13 @@ export async function loadMnist(dir: string, options: LoadMnistOptions = {}): Pr
     );
   }
   if (count === 0) throw new Error(`${images.path} holds 0 images; download the file again.`);
-  return createDataset({ name: `mnist:${split}`, count, height, width, channels: 1, images: images.data, labels: labels.data });
+  return createDataset({
+    name: `mnist:${split}`,
+    count,
+    height,
+    width,
+    channels: 1,
+    images: images.data,
+    labels: labels.data,
+  });
 }

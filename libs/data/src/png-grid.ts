@@ -10,7 +10,12 @@ export interface ImageGridOptions {
 }
 
 /** The pixel size of a grid of n images of h x w laid out in `columns` columns with 1-pixel padding. */
-export function gridSize(n: number, h: number, w: number, columns: number): { width: number; height: number; rows: number } {
+export function gridSize(
+  n: number,
+  h: number,
+  w: number,
+  columns: number,
+): { width: number; height: number; rows: number } {
   const rows = Math.ceil(n / columns);
   return { width: columns * (w + 1) + 1, height: rows * (h + 1) + 1, rows };
 }
@@ -22,18 +27,37 @@ export function gridSize(n: number, h: number, w: number, columns: number): { wi
  *
  * Preconditions: images.length === n*h*w*c, c in {1, 3}, n, h, w >= 1. Does not: write to disk (see writeImageGrid).
  */
-export function encodeImageGrid(images: Float32Array, n: number, h: number, w: number, c: number, options: ImageGridOptions = {}): Buffer {
-  for (const [key, value] of [['n', n], ['h', h], ['w', w]] as const) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`encodeImageGrid: ${key} must be a positive integer, got ${value}.`);
+export function encodeImageGrid(
+  images: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  options: ImageGridOptions = {},
+): Buffer {
+  for (const [key, value] of [
+    ['n', n],
+    ['h', h],
+    ['w', w],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new RangeError(`encodeImageGrid: ${key} must be a positive integer, got ${value}.`);
   }
-  if (c !== 1 && c !== 3) throw new RangeError(`encodeImageGrid: c must be 1 (grey) or 3 (RGB), got ${c}; convert other channel counts first.`);
+  if (c !== 1 && c !== 3)
+    throw new RangeError(
+      `encodeImageGrid: c must be 1 (grey) or 3 (RGB), got ${c}; convert other channel counts first.`,
+    );
   if (images.length !== n * h * w * c) {
-    throw new RangeError(`encodeImageGrid: images has ${images.length} values but n*h*w*c = ${n}*${h}*${w}*${c} = ${n * h * w * c}; pass the NHWC batch and its shape.`);
+    throw new RangeError(
+      `encodeImageGrid: images has ${images.length} values but n*h*w*c = ${n}*${h}*${w}*${c} = ${n * h * w * c}; pass the NHWC batch and its shape.`,
+    );
   }
   const columns = options.columns ?? Math.ceil(Math.sqrt(n));
-  if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`encodeImageGrid: columns must be a positive integer, got ${columns}.`);
+  if (!Number.isInteger(columns) || columns < 1)
+    throw new RangeError(`encodeImageGrid: columns must be a positive integer, got ${columns}.`);
   const padValue = options.padValue ?? 0;
-  if (!Number.isInteger(padValue) || padValue < 0 || padValue > 255) throw new RangeError(`encodeImageGrid: padValue must be an integer in [0, 255], got ${padValue}.`);
+  if (!Number.isInteger(padValue) || padValue < 0 || padValue > 255)
+    throw new RangeError(`encodeImageGrid: padValue must be an integer in [0, 255], got ${padValue}.`);
   const { width, height } = gridSize(n, h, w, columns);
   const data = Buffer.alloc(width * height * c, padValue);
   for (let i = 0; i < n; i++) {
@@ -60,7 +84,15 @@ export function encodeImageGrid(images: Float32Array, n: number, h: number, w: n
  * the file is in place (a grid is small; this blocks the event loop for a few milliseconds).
  * Preconditions: the folder exists and is writable. Does not: create folders, or fsync.
  */
-export function writeImageGrid(path: string, images: Float32Array, n: number, h: number, w: number, c: number, options: ImageGridOptions = {}): void {
+export function writeImageGrid(
+  path: string,
+  images: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  options: ImageGridOptions = {},
+): void {
   const bytes = encodeImageGrid(images, n, h, w, c, options);
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
@@ -68,6 +100,8 @@ export function writeImageGrid(path: string, images: Float32Array, n: number, h:
     renameSync(temporary, path);
   } catch (error) {
     rmSync(temporary, { force: true });
-    throw new Error(`writeImageGrid: cannot write ${path} (${(error as Error).message}); check that its folder exists and is writable.`);
+    throw new Error(
+      `writeImageGrid: cannot write ${path} (${(error as Error).message}); check that its folder exists and is writable.`,
+    );
   }
 }

@@ -7,7 +7,9 @@ export const MAX_IMAGE_SIZE = 4096;
 /** Throws a clear error unless `size` is an integer side length in [1, MAX_IMAGE_SIZE]. */
 export function checkSize(size: number, caller: string): void {
   if (!Number.isInteger(size) || size < 1 || size > MAX_IMAGE_SIZE) {
-    throw new RangeError(`${caller}: size must be an integer in [1, ${MAX_IMAGE_SIZE}] (the side of the square output), got ${size}.`);
+    throw new RangeError(
+      `${caller}: size must be an integer in [1, ${MAX_IMAGE_SIZE}] (the side of the square output), got ${size}.`,
+    );
   }
 }
 
@@ -30,10 +32,19 @@ async function readyBackend(caller: string): Promise<void> {
  * Promises: returns `size*size*channels` floats; the input is returned unchanged when it is already size x size,
  * in which case no backend is needed. Preconditions: a tfjs backend is registered. Does not: round or clamp.
  */
-export async function resizeFloatImage(pixels: Float32Array, height: number, width: number, channels: number, size: number, caller: string): Promise<Float32Array> {
+export async function resizeFloatImage(
+  pixels: Float32Array,
+  height: number,
+  width: number,
+  channels: number,
+  size: number,
+  caller: string,
+): Promise<Float32Array> {
   if (height === size && width === size) return pixels;
   await readyBackend(caller);
-  const resized = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(pixels, [height, width, channels], 'float32'), [size, size], false, true));
+  const resized = tf.tidy(() =>
+    tf.image.resizeBilinear(tf.tensor3d(pixels, [height, width, channels], 'float32'), [size, size], false, true),
+  );
   try {
     return (await resized.data()) as Float32Array;
   } finally {
@@ -68,7 +79,12 @@ export async function resizeDataset(dataset: Dataset, size: number): Promise<Dat
     const n = Math.min(chunk, count - start);
     const source = dataset.images.subarray(start * height * width * channels, (start + n) * height * width * channels);
     const resized = tf.tidy(() =>
-      tf.image.resizeBilinear(tf.tensor4d(Float32Array.from(source), [n, height, width, channels], 'float32'), [size, size], false, true),
+      tf.image.resizeBilinear(
+        tf.tensor4d(Float32Array.from(source), [n, height, width, channels], 'float32'),
+        [size, size],
+        false,
+        true,
+      ),
     );
     try {
       images.set(toBytes((await resized.data()) as Float32Array), start * size * size * channels);

@@ -45,7 +45,10 @@ test('shardEpoch matches torch DistributedSampler(shuffle=False) on 10 examples 
   t.deepEqual(Array.from(shardEpoch(identity, 3, 0, { dropLast: true })), [0, 3, 6]);
   t.deepEqual(Array.from(shardEpoch(identity, 3, 2, { dropLast: true })), [2, 5, 8]);
   // Fewer examples than workers: padding repeats the whole order.
-  t.deepEqual([0, 1, 2, 3, 4].map((r) => Array.from(shardEpoch(Uint32Array.of(5, 9), 5, r))), [[5], [9], [5], [9], [5]]);
+  t.deepEqual(
+    [0, 1, 2, 3, 4].map((r) => Array.from(shardEpoch(Uint32Array.of(5, 9), 5, r))),
+    [[5], [9], [5], [9], [5]],
+  );
 });
 
 const shardsCoverTheEpoch = test.macro({
@@ -53,7 +56,9 @@ const shardsCoverTheEpoch = test.macro({
     for (const epoch of [0, 1]) {
       const permutation = epochPermutation(2024, epoch, count);
       for (const dropLast of [false, true]) {
-        const shards = Array.from({ length: workers }, (_, rank) => shardEpoch(permutation, workers, rank, { dropLast }));
+        const shards = Array.from({ length: workers }, (_, rank) =>
+          shardEpoch(permutation, workers, rank, { dropLast }),
+        );
         const size = dropLast ? Math.floor(count / workers) : Math.ceil(count / workers);
         t.true(shards.every((s) => s.length === size && s.length === shardSize(count, workers, { dropLast })));
         const times = new Array<number>(count).fill(0);
@@ -64,33 +69,58 @@ const shardsCoverTheEpoch = test.macro({
         const seen = times.filter((n) => n > 0).length;
         const twice = times.filter((n) => n > 1).length;
         if (dropLast) {
-          t.true(times.every((n) => n <= 1), 'shards are disjoint');
+          t.true(
+            times.every((n) => n <= 1),
+            'shards are disjoint',
+          );
           t.is(seen, count - (count % workers), 'only the tail of the permutation is dropped');
           const dropped = new Set(permutation.subarray(count - (count % workers)));
           t.true(times.every((n, i) => (n === 0) === dropped.has(i)));
         } else if (count >= workers) {
           t.is(seen, count, 'every example is covered');
           t.is(twice, size * workers - count, 'padding repeats exactly the remainder');
-          t.true(times.every((n, i) => n === 1 || permutation.indexOf(i) < size * workers - count), 'the repeats are the start of the order');
+          t.true(
+            times.every((n, i) => n === 1 || permutation.indexOf(i) < size * workers - count),
+            'the repeats are the start of the order',
+          );
         } else {
           t.is(seen, count, 'every example is covered');
         }
       }
     }
   },
-  title: (_ = '', count: number, workers: number) => `shards of ${count} examples over ${workers} workers are disjoint and cover the epoch`,
+  title: (_ = '', count: number, workers: number) =>
+    `shards of ${count} examples over ${workers} workers are disjoint and cover the epoch`,
 });
 
-for (const [count, workers] of [[12, 4], [10, 3], [10, 4], [7, 4], [101, 8], [3, 5], [1, 1], [1000, 7]]) {
+for (const [count, workers] of [
+  [12, 4],
+  [10, 3],
+  [10, 4],
+  [7, 4],
+  [101, 8],
+  [3, 5],
+  [1, 1],
+  [1000, 7],
+]) {
   test(shardsCoverTheEpoch, count, workers);
 }
 
 test('splitGlobalBatch gives near-equal contiguous local batches in rank order', (t) => {
   const batch = Uint32Array.from({ length: 10 }, (_, i) => 100 + i);
   const parts = splitGlobalBatch(batch, 4);
-  t.deepEqual(parts.map((p) => p.length), [3, 3, 2, 2]);
-  t.deepEqual(parts.flatMap((p) => Array.from(p)), Array.from(batch));
-  t.deepEqual(splitGlobalBatch(Uint32Array.of(1), 3).map((p) => p.length), [1, 0, 0]);
+  t.deepEqual(
+    parts.map((p) => p.length),
+    [3, 3, 2, 2],
+  );
+  t.deepEqual(
+    parts.flatMap((p) => Array.from(p)),
+    Array.from(batch),
+  );
+  t.deepEqual(
+    splitGlobalBatch(Uint32Array.of(1), 3).map((p) => p.length),
+    [1, 0, 0],
+  );
   t.throws(() => splitGlobalBatch(batch, 0), { message: /workers must be a positive integer/ });
   t.throws(() => shardEpoch(batch, 2, 2), { message: /rank must be an integer in \[0, 2\)/ });
 });

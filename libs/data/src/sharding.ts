@@ -21,13 +21,16 @@ export function epochSeed(seed: number, epoch: number): number {
 /** Throws a clear RangeError for an invalid argument; shared with EpochCursor. */
 export function checkSeed(seed: number, caller: string): void {
   if (!Number.isInteger(seed) || seed < 0 || seed >= UINT32) {
-    throw new RangeError(`${caller}: seed must be an integer in [0, 2^32), got ${seed}; use the run's configured seed.`);
+    throw new RangeError(
+      `${caller}: seed must be an integer in [0, 2^32), got ${seed}; use the run's configured seed.`,
+    );
   }
 }
 
 /** Throws a clear RangeError for an invalid argument; shared with EpochCursor. */
 export function checkEpoch(epoch: number, caller: string): void {
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`${caller}: epoch must be a non-negative integer, got ${epoch}.`);
+  if (!Number.isSafeInteger(epoch) || epoch < 0)
+    throw new RangeError(`${caller}: epoch must be a non-negative integer, got ${epoch}.`);
 }
 
 /** Throws a clear RangeError for an invalid argument; shared with EpochCursor. */
@@ -82,8 +85,14 @@ export function shardSize(count: number, workers: number, options: ShardOptions 
  * order and together cover it. Preconditions: workers >= 1, 0 <= rank < workers. Does not: shuffle (pass a
  * permutation from {@link epochPermutation}).
  */
-export function shardEpoch(permutation: ArrayLike<number>, workers: number, rank: number, options: ShardOptions = {}): Uint32Array {
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`shardEpoch: workers must be a positive integer, got ${workers}.`);
+export function shardEpoch(
+  permutation: ArrayLike<number>,
+  workers: number,
+  rank: number,
+  options: ShardOptions = {},
+): Uint32Array {
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new RangeError(`shardEpoch: workers must be a positive integer, got ${workers}.`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= workers) {
     throw new RangeError(`shardEpoch: rank must be an integer in [0, ${workers}) for ${workers} workers, got ${rank}.`);
   }
@@ -100,7 +109,8 @@ export function shardEpoch(permutation: ArrayLike<number>, workers: number, rank
  * in rank order, and their concatenation is `indices`. Some parts are empty when there are fewer indices than workers.
  */
 export function splitGlobalBatch(indices: Uint32Array, workers: number): Uint32Array[] {
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`splitGlobalBatch: workers must be a positive integer, got ${workers}.`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new RangeError(`splitGlobalBatch: workers must be a positive integer, got ${workers}.`);
   const base = Math.floor(indices.length / workers);
   const extra = indices.length % workers;
   const parts: Uint32Array[] = [];

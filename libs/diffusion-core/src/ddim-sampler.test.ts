@@ -28,12 +28,16 @@ test('ddimTimesteps spaces S timesteps evenly over [0, T−1], both ends include
   t.is(sequence[49], 999);
   t.true(sequence.every((v, i) => i === 0 || v > sequence[i - 1]));
   const gaps = sequence.slice(1).map((v, i) => v - sequence[i]);
-  t.true(gaps.every((g) => g === 20 || g === 21), `gaps ${[...new Set(gaps)].join(', ')}`);
+  t.true(
+    gaps.every((g) => g === 20 || g === 21),
+    `gaps ${[...new Set(gaps)].join(', ')}`,
+  );
   t.deepEqual(Array.from(ddimTimesteps(10, 10)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   t.deepEqual(Array.from(ddimTimesteps(10, 9)).length, new Set(ddimTimesteps(10, 9)).size);
   t.deepEqual(Array.from(ddimTimesteps(10, 1)), [9]);
   t.deepEqual(Array.from(ddimTimesteps(10, 2)), [0, 9]);
-  for (const bad of [0, 11, 2.5]) t.throws(() => ddimTimesteps(10, bad), { instanceOf: RangeError, message: /steps in \[1, 10\]/ });
+  for (const bad of [0, 11, 2.5])
+    t.throws(() => ddimTimesteps(10, bad), { instanceOf: RangeError, message: /steps in \[1, 10\]/ });
 });
 
 const returnsThePointMass = test.macro({
@@ -58,7 +62,8 @@ const returnsThePointMass = test.macro({
     t.deepEqual(visited, Array.from(ddimTimesteps(200, steps)).reverse());
     t.is(tf.memory().numTensors, before);
   },
-  title: (_, kind: ScheduleKind, steps: number, clip: boolean) => `DDIM (η = 0) with an exact model on x0 = c returns c (${kind}, S=${steps}, clip ${clip})`,
+  title: (_, kind: ScheduleKind, steps: number, clip: boolean) =>
+    `DDIM (η = 0) with an exact model on x0 = c returns c (${kind}, S=${steps}, clip ${clip})`,
 });
 for (const kind of ['linear', 'cosine'] as const) {
   for (const steps of [10, 200]) for (const clip of [false, true]) test(returnsThePointMass, kind, steps, clip);
@@ -78,7 +83,11 @@ test('DDIM with η = 0 is a deterministic function of x_T: the Rng only draws x_
   t.false(xT.isDisposed);
   xT.dispose();
   const rng = new Rng(40);
-  t.deepEqual(values(ddimSample(schedule, model, shape, { rng, steps: 20, eta: 0 })), a, 'drawing x_T from the same seed gives the same result');
+  t.deepEqual(
+    values(ddimSample(schedule, model, shape, { rng, steps: 20, eta: 0 })),
+    a,
+    'drawing x_T from the same seed gives the same result',
+  );
   const afterOneDraw = new Rng(40);
   afterOneDraw.fillNormal(new Float32Array(size));
   t.deepEqual(rng.state(), afterOneDraw.state());
@@ -125,7 +134,10 @@ test('DDIM keeps the number of live tensors flat across steps', (t) => {
     onStep: () => counts.push(tf.memory().numTensors),
   });
   t.is(counts.length, 30);
-  t.true(counts.every((n) => n === before + 1), `live tensors per step: ${[...new Set(counts)].join(', ')}`);
+  t.true(
+    counts.every((n) => n === before + 1),
+    `live tensors per step: ${[...new Set(counts)].join(', ')}`,
+  );
   x.dispose();
 });
 
@@ -133,7 +145,11 @@ test('DDIM (η = 0, S = 100 of T = 1000) with the exact model reproduces Gaussia
   // The float64 propagation of this linear map predicts std 0.4923 (DDIM shrinks slightly with few steps).
   const schedule = makeSchedule({ kind: 'cosine', timesteps: 1000 });
   const [mu, s] = [0.2, 0.5];
-  const { mean, std } = meanAndStd(values(ddimSample(schedule, gaussianOracle(schedule, mu, s), [2, 64, 64, 1], { rng: new Rng(5), steps: 100, eta: 0 })));
+  const { mean, std } = meanAndStd(
+    values(
+      ddimSample(schedule, gaussianOracle(schedule, mu, s), [2, 64, 64, 1], { rng: new Rng(5), steps: 100, eta: 0 }),
+    ),
+  );
   const n = 2 * 64 * 64;
   t.true(Math.abs(mean - mu) < 5 * (s / Math.sqrt(n)), `mean ${mean}, want ${mu}`);
   t.true(Math.abs(std / s - 1) < 5 / Math.sqrt(2 * n) + 0.016, `std ${std}, want ${s}`);
@@ -144,7 +160,8 @@ test('ddimSample explains bad η and step counts', (t) => {
   const model = pointMassOracle(schedule, 0);
   const rng = new Rng(1);
   const before = tf.memory().numTensors;
-  for (const eta of [-0.1, 1.5, Number.NaN]) t.throws(() => ddimSample(schedule, model, shape, { rng, steps: 5, eta }), { message: /eta in \[0, 1\]/ });
+  for (const eta of [-0.1, 1.5, Number.NaN])
+    t.throws(() => ddimSample(schedule, model, shape, { rng, steps: 5, eta }), { message: /eta in \[0, 1\]/ });
   t.throws(() => ddimSample(schedule, model, shape, { rng, steps: 11, eta: 0 }), { message: /steps in \[1, 10\]/ });
   t.is(tf.memory().numTensors, before);
 });

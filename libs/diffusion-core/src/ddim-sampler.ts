@@ -28,7 +28,9 @@ export interface DdimSampleOptions {
  */
 export function ddimTimesteps(timesteps: number, steps: number): Int32Array {
   if (!Number.isInteger(steps) || steps < 1 || steps > timesteps) {
-    throw new RangeError(`DDIM needs an integer number of steps in [1, ${timesteps}] (the schedule's T), got ${steps}.`);
+    throw new RangeError(
+      `DDIM needs an integer number of steps in [1, ${timesteps}] (the schedule's T), got ${steps}.`,
+    );
   }
   if (steps === 1) return Int32Array.of(timesteps - 1);
   return Int32Array.from({ length: steps }, (_, i) => Math.round((i * (timesteps - 1)) / (steps - 1)));
@@ -46,10 +48,17 @@ export function ddimTimesteps(timesteps: number, steps: number): Int32Array {
  * Preconditions: `model` follows the {@link NoiseModel} contract; S in [1, T]; eta in [0, 1].
  * Does not: dispose `initialNoise`; make more than S model calls.
  */
-export function ddimSample(schedule: DiffusionSchedule, model: NoiseModel, shape: SampleShape, options: DdimSampleOptions): tf.Tensor4D {
+export function ddimSample(
+  schedule: DiffusionSchedule,
+  model: NoiseModel,
+  shape: SampleShape,
+  options: DdimSampleOptions,
+): tf.Tensor4D {
   const { rng, steps, eta, clipDenoised = false, initialNoise, onStep } = options;
   if (!(eta >= 0 && eta <= 1)) {
-    throw new RangeError(`ddimSample needs eta in [0, 1], got ${eta}; 0 is deterministic DDIM, 1 matches DDPM's posterior noise.`);
+    throw new RangeError(
+      `ddimSample needs eta in [0, 1], got ${eta}; 0 is deterministic DDIM, 1 matches DDPM's posterior noise.`,
+    );
   }
   const sequence = ddimTimesteps(schedule.timesteps, steps);
   const ac = schedule.alphasCumprod;
@@ -69,7 +78,10 @@ export function ddimSample(schedule: DiffusionSchedule, model: NoiseModel, shape
         eps = tf.div(tf.sub(x, tf.mul(x0, Math.sqrt(alphaBar))), Math.sqrt(1 - alphaBar));
       }
       const sigma = eta * Math.sqrt((1 - alphaBarPrev) / (1 - alphaBar)) * Math.sqrt(1 - alphaBar / alphaBarPrev);
-      let next: tf.Tensor4D = tf.add(tf.mul(x0, Math.sqrt(alphaBarPrev)), tf.mul(eps, Math.sqrt(Math.max(0, 1 - alphaBarPrev - sigma * sigma))));
+      let next: tf.Tensor4D = tf.add(
+        tf.mul(x0, Math.sqrt(alphaBarPrev)),
+        tf.mul(eps, Math.sqrt(Math.max(0, 1 - alphaBarPrev - sigma * sigma))),
+      );
       if (sigma > 0) next = tf.add(next, tf.mul(rng.normal<tf.Tensor4D>([...shape]), sigma));
       return tf.cast(next, 'float32');
     },

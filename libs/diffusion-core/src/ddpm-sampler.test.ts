@@ -44,10 +44,12 @@ const returnsThePointMass = test.macro({
     x.dispose();
     t.is(tf.memory().numTensors, before, 'the sampler must release everything but its result');
   },
-  title: (_, kind: ScheduleKind, variance: Variance, clip: boolean) => `DDPM with an exact model on x0 = c returns c (${kind}, ${variance}, clip ${clip})`,
+  title: (_, kind: ScheduleKind, variance: Variance, clip: boolean) =>
+    `DDPM with an exact model on x0 = c returns c (${kind}, ${variance}, clip ${clip})`,
 });
 for (const kind of ['linear', 'cosine'] as const) {
-  for (const variance of ['beta', 'posterior'] as const) for (const clip of [false, true]) test(returnsThePointMass, kind, variance, clip);
+  for (const variance of ['beta', 'posterior'] as const)
+    for (const clip of [false, true]) test(returnsThePointMass, kind, variance, clip);
 }
 
 const stepsAreBayesMeanPlusNoise = test.macro({
@@ -86,7 +88,8 @@ const stepsAreBayesMeanPlusNoise = test.macro({
       for (let i = 0; i < size; i++) {
         const mean = ((Math.sqrt(1 - beta) * input[i]) / beta + (Math.sqrt(abPrev) * c) / (1 - abPrev)) / precision;
         const want = mean + sigma * z[i];
-        if (Math.abs(output[i] - want) > 1e-5 * (1 + Math.abs(want))) return t.fail(`t=${step}, element ${i}: ${output[i]}, want ${want}`);
+        if (Math.abs(output[i] - want) > 1e-5 * (1 + Math.abs(want)))
+          return t.fail(`t=${step}, element ${i}: ${output[i]}, want ${want}`);
       }
     }
     return t.pass();
@@ -94,7 +97,8 @@ const stepsAreBayesMeanPlusNoise = test.macro({
   title: (_, variance: Variance, clip: boolean) =>
     `each DDPM step is the Bayes posterior mean plus σ·z, σ² = ${variance === 'beta' ? 'β' : 'β̃'} (clip ${clip})`,
 });
-for (const variance of ['beta', 'posterior'] as const) for (const clip of [false, true]) test(stepsAreBayesMeanPlusNoise, variance, clip);
+for (const variance of ['beta', 'posterior'] as const)
+  for (const clip of [false, true]) test(stepsAreBayesMeanPlusNoise, variance, clip);
 
 test('an exception thrown by onStep reaches the caller and leaks no tensor', (t) => {
   const schedule = makeSchedule({ kind: 'cosine', timesteps: 20 });
@@ -179,7 +183,10 @@ test('with clipping inactive (x̂0 = c in range) the clipped and the direct mean
   const direct = midway(false);
   const clipped = midway(true);
   t.is(direct.length, size);
-  t.true(direct.every((v, i) => Math.abs(v - clipped[i]) < 1e-5), 'the two mean formulas must agree');
+  t.true(
+    direct.every((v, i) => Math.abs(v - clipped[i]) < 1e-5),
+    'the two mean formulas must agree',
+  );
 });
 
 test('DDPM keeps the number of live tensors flat across steps', (t) => {
@@ -192,7 +199,10 @@ test('DDPM keeps the number of live tensors flat across steps', (t) => {
     onStep: () => counts.push(tf.memory().numTensors),
   });
   t.is(counts.length, 60);
-  t.true(counts.every((n) => n === before + 1), `live tensors per step: ${[...new Set(counts)].join(', ')}`);
+  t.true(
+    counts.every((n) => n === before + 1),
+    `live tensors per step: ${[...new Set(counts)].join(', ')}`,
+  );
   x.dispose();
 });
 
@@ -219,12 +229,20 @@ test('ddpmSample explains bad options, shapes and model outputs, and leaks nothi
   const model = pointMassOracle(schedule, 0);
   const rng = new Rng(1);
   const before = tf.memory().numTensors;
-  t.throws(() => ddpmSample(schedule, model, shape, { rng, variance: 'large' as Variance }), { message: /'beta'.*'posterior'/ });
-  t.throws(() => ddpmSample(schedule, model, [2, 4, 4, 0], { rng, variance: 'beta' }), { message: /positive integers/ });
+  t.throws(() => ddpmSample(schedule, model, shape, { rng, variance: 'large' as Variance }), {
+    message: /'beta'.*'posterior'/,
+  });
+  t.throws(() => ddpmSample(schedule, model, [2, 4, 4, 0], { rng, variance: 'beta' }), {
+    message: /positive integers/,
+  });
   const wrongNoise = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
-  t.throws(() => ddpmSample(schedule, model, shape, { rng, variance: 'beta', initialNoise: wrongNoise }), { message: /initialNoise has shape \[1, 4, 4, 1\]/ });
+  t.throws(() => ddpmSample(schedule, model, shape, { rng, variance: 'beta', initialNoise: wrongNoise }), {
+    message: /initialNoise has shape \[1, 4, 4, 1\]/,
+  });
   wrongNoise.dispose();
   const wrongModel: NoiseModel = (xt) => tf.zeros([xt.shape[0], 2, 2, 1]);
-  t.throws(() => ddpmSample(schedule, wrongModel, shape, { rng, variance: 'beta' }), { message: /the model output has shape \[2, 2, 2, 1\]/ });
+  t.throws(() => ddpmSample(schedule, wrongModel, shape, { rng, variance: 'beta' }), {
+    message: /the model output has shape \[2, 2, 2, 1\]/,
+  });
   t.is(tf.memory().numTensors, before);
 });

@@ -33,10 +33,17 @@ export interface DdpmSampleOptions {
  * Does not: make a model call more than once per step (T calls in all), skip timesteps (use ddimSample for that), or
  * dispose `initialNoise`.
  */
-export function ddpmSample(schedule: DiffusionSchedule, model: NoiseModel, shape: SampleShape, options: DdpmSampleOptions): tf.Tensor4D {
+export function ddpmSample(
+  schedule: DiffusionSchedule,
+  model: NoiseModel,
+  shape: SampleShape,
+  options: DdpmSampleOptions,
+): tf.Tensor4D {
   const { rng, variance, clipDenoised = false, initialNoise, onStep } = options;
   if (variance !== 'beta' && variance !== 'posterior') {
-    throw new RangeError(`ddpmSample got variance ${JSON.stringify(variance)}; use 'beta' (σ² = β_t) or 'posterior' (σ² = β̃_t).`);
+    throw new RangeError(
+      `ddpmSample got variance ${JSON.stringify(variance)}; use 'beta' (σ² = β_t) or 'posterior' (σ² = β̃_t).`,
+    );
   }
   const s = schedule;
   const timesteps = Array.from({ length: s.timesteps }, (_, k) => s.timesteps - 1 - k);
@@ -49,7 +56,11 @@ export function ddpmSample(schedule: DiffusionSchedule, model: NoiseModel, shape
       const eps = predictNoise('ddpmSample', model, x, t);
       let mean: tf.Tensor4D;
       if (clipDenoised) {
-        const x0 = tf.clipByValue(tf.sub(tf.mul(x, s.sqrtRecipAlphasCumprod[t]), tf.mul(eps, s.sqrtRecipm1AlphasCumprod[t])), -1, 1);
+        const x0 = tf.clipByValue(
+          tf.sub(tf.mul(x, s.sqrtRecipAlphasCumprod[t]), tf.mul(eps, s.sqrtRecipm1AlphasCumprod[t])),
+          -1,
+          1,
+        );
         mean = tf.add(tf.mul(x0, s.posteriorMeanCoef1[t]), tf.mul(x, s.posteriorMeanCoef2[t]));
       } else {
         mean = tf.mul(tf.sub(x, tf.mul(eps, s.betas[t] / s.sqrtOneMinusAlphasCumprod[t])), 1 / Math.sqrt(s.alphas[t]));

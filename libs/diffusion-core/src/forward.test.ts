@@ -11,7 +11,10 @@ test.before(async () => {
 });
 
 const T = 1000;
-const schedules = { linear: makeSchedule({ kind: 'linear', timesteps: T }), cosine: makeSchedule({ kind: 'cosine', timesteps: T }) };
+const schedules = {
+  linear: makeSchedule({ kind: 'linear', timesteps: T }),
+  cosine: makeSchedule({ kind: 'cosine', timesteps: T }),
+};
 const probeSteps = [0, 1, 10, 250, 500, 998, 999];
 
 const posteriorIsBayes = test.macro({
@@ -48,12 +51,24 @@ const posteriorIsBayes = test.macro({
         wantMean = wantVariance * ((Math.sqrt(alpha) * xt) / beta + (Math.sqrt(abPrev) * x0) / (1 - abPrev));
       }
       const tableMean = s.posteriorMeanCoef1[step] * x0 + s.posteriorMeanCoef2[step] * xt;
-      t.true(Math.abs(tableMean - wantMean) <= 1e-11 * Math.max(1, Math.abs(wantMean)), `t=${step}: float64 tables give ${tableMean}, Bayes ${wantMean}`);
-      t.true(Math.abs(s.posteriorVariance[step] - wantVariance) <= 1e-11 * wantVariance, `t=${step}: β̃ ${s.posteriorVariance[step]}, Bayes ${wantVariance}`);
-      t.true(Math.abs(mean[i] - wantMean) <= 1e-6 + 1e-6 * Math.abs(wantMean), `t=${step}: float32 mean ${mean[i]}, Bayes ${wantMean}`);
+      t.true(
+        Math.abs(tableMean - wantMean) <= 1e-11 * Math.max(1, Math.abs(wantMean)),
+        `t=${step}: float64 tables give ${tableMean}, Bayes ${wantMean}`,
+      );
+      t.true(
+        Math.abs(s.posteriorVariance[step] - wantVariance) <= 1e-11 * wantVariance,
+        `t=${step}: β̃ ${s.posteriorVariance[step]}, Bayes ${wantVariance}`,
+      );
+      t.true(
+        Math.abs(mean[i] - wantMean) <= 1e-6 + 1e-6 * Math.abs(wantMean),
+        `t=${step}: float32 mean ${mean[i]}, Bayes ${wantMean}`,
+      );
       t.true(Math.abs(variance[i] - wantVariance) <= 1e-6 * wantVariance, `t=${step}: float32 variance ${variance[i]}`);
       const wantLog = Math.log(step === 0 ? s.posteriorVariance[1] : wantVariance);
-      t.true(Math.abs(logVariance[i] - wantLog) <= 1e-5 * Math.abs(wantLog), `t=${step}: log variance ${logVariance[i]}, want ${wantLog}`);
+      t.true(
+        Math.abs(logVariance[i] - wantLog) <= 1e-5 * Math.abs(wantLog),
+        `t=${step}: log variance ${logVariance[i]}, want ${wantLog}`,
+      );
     });
     tf.dispose([steps, x0s, xts, posterior.mean, posterior.variance, posterior.logVariance]);
     t.is(tf.memory().numTensors, before, 'qPosterior must not leak intermediates');
@@ -87,12 +102,16 @@ const monteCarloMoments = test.macro({
     const wantMean = Math.sqrt(alphaBar) * x0Value;
     const wantVariance = 1 - alphaBar;
     t.true(Math.abs(mean - wantMean) < 5 * Math.sqrt(wantVariance / n) + 1e-6, `mean ${mean}, want ${wantMean}`);
-    t.true(Math.abs(variance - wantVariance) < 5 * wantVariance * Math.sqrt(2 / n) + 1e-9, `variance ${variance}, want ${wantVariance}`);
+    t.true(
+      Math.abs(variance - wantVariance) < 5 * wantVariance * Math.sqrt(2 / n) + 1e-9,
+      `variance ${variance}, want ${wantVariance}`,
+    );
     tf.dispose([x0, noise, steps, xt]);
   },
   title: (_, kind: ScheduleKind, step: number) => `qSample has mean √ᾱ·x0 and variance 1 − ᾱ (${kind}, t=${step})`,
 });
-for (const kind of ['linear', 'cosine'] as const) for (const step of [0, 100, 500, 999]) test(monteCarloMoments, kind, step);
+for (const kind of ['linear', 'cosine'] as const)
+  for (const step of [0, 100, 500, 999]) test(monteCarloMoments, kind, step);
 
 test('qSample mixes per-sample timesteps correctly and is differentiable in x0 (d mean / d x0 = √ᾱ_t / batch)', (t) => {
   const s = schedules.linear;
@@ -103,7 +122,9 @@ test('qSample mixes per-sample timesteps correctly and is differentiable in x0 (
   const noise = tf.tensor4d(noiseData, [4, 1, 1, 1]);
   const tt = tf.tensor1d(steps, 'int32');
   const xt = qSample(s, x0, tt, noise).dataSync();
-  const gradient = tf.grad((x: tf.Tensor) => tf.mean(qSample(s, x as tf.Tensor4D, tt, noise)))(x0).dataSync();
+  const gradient = tf
+    .grad((x: tf.Tensor) => tf.mean(qSample(s, x as tf.Tensor4D, tt, noise)))(x0)
+    .dataSync();
   steps.forEach((step, i) => {
     const ab = s.alphasCumprod[step];
     const want = Math.sqrt(ab) * x0Data[i] + Math.sqrt(1 - ab) * noiseData[i];
@@ -132,7 +153,9 @@ test('qSample and qPosterior explain wrong shapes and dtypes, and leak nothing w
   const created = tf.memory().numTensors;
   t.throws(() => qSample(s, x0, floatSteps, x0), { message: /int32 timesteps/ });
   t.throws(() => qSample(s, x0, shortSteps, x0), { message: /one timestep per sample: t must have shape \[2\]/ });
-  t.throws(() => qSample(s, x0, goodSteps, wrongNoise), { message: /noise has shape \[2, 3, 3, 2\] but must match \[2, 3, 3, 1\]/ });
+  t.throws(() => qSample(s, x0, goodSteps, wrongNoise), {
+    message: /noise has shape \[2, 3, 3, 2\] but must match \[2, 3, 3, 1\]/,
+  });
   t.throws(() => qPosterior(s, x0, wrongNoise, goodSteps), { message: /xt has shape/ });
   t.throws(() => qSample(s, tf.zeros([2, 9]) as unknown as tf.Tensor4D, goodSteps, x0), { message: /rank 4/ });
   t.is(tf.memory().numTensors, created + 1, 'only the tensor made for the rank test may remain');

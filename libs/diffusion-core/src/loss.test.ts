@@ -43,7 +43,8 @@ test('sampleTrainingInputs draws t uniformly over [0, T) and standard normal noi
   const counts = new Array<number>(10).fill(0);
   for (const step of steps) counts[step]++;
   const expected = draws / 10;
-  for (const c of counts) t.true(Math.abs(c - expected) < 5 * Math.sqrt(expected * 0.9), `count ${c}, expected ${expected}`);
+  for (const c of counts)
+    t.true(Math.abs(c - expected) < 5 * Math.sqrt(expected * 0.9), `count ${c}, expected ${expected}`);
   let sum = 0;
   let squares = 0;
   for (const v of noise) {
@@ -75,7 +76,10 @@ test('a model that returns the true noise has zero loss; one that rebuilds it fr
   const rebuild: NoiseModel = (xt) => {
     const ab = Float32Array.from(inputs.t, (step) => schedule.alphasCumprod[step]);
     const a = tf.tensor4d(ab.map(Math.sqrt), [batch, 1, 1, 1]);
-    const b = tf.tensor4d(ab.map((x) => Math.sqrt(1 - x)), [batch, 1, 1, 1]);
+    const b = tf.tensor4d(
+      ab.map((x) => Math.sqrt(1 - x)),
+      [batch, 1, 1, 1],
+    );
     return tf.div(tf.sub(xt, tf.mul(a, tf.tensor4d(values, x0.shape))), b);
   };
   const nearZero = diffusionLoss(schedule, rebuild, x0, inputs);
@@ -131,12 +135,20 @@ test('diffusionLoss explains inputs drawn for another batch or schedule and a mo
   const inputs = sampleTrainingInputs(schedule, batch, sampleShape, new Rng(8));
   const zero: NoiseModel = (xt) => tf.zerosLike(xt);
   const before = tf.memory().numTensors;
-  t.throws(() => diffusionLoss(schedule, zero, x0, { t: inputs.t.subarray(1), noise: inputs.noise }), { message: /sampleTrainingInputs/ });
-  t.throws(() => diffusionLoss(schedule, zero, x0, { t: inputs.t, noise: inputs.noise.subarray(1) }), { message: /sampleTrainingInputs/ });
+  t.throws(() => diffusionLoss(schedule, zero, x0, { t: inputs.t.subarray(1), noise: inputs.noise }), {
+    message: /sampleTrainingInputs/,
+  });
+  t.throws(() => diffusionLoss(schedule, zero, x0, { t: inputs.t, noise: inputs.noise.subarray(1) }), {
+    message: /sampleTrainingInputs/,
+  });
   const shortSchedule = makeSchedule({ kind: 'linear', timesteps: 10 });
   const farStep = Int32Array.from(inputs.t, () => 500);
-  t.throws(() => diffusionLoss(shortSchedule, zero, x0, { t: farStep, noise: inputs.noise }), { message: /timestep 500, outside \[0, 10\)/ });
-  t.throws(() => diffusionLoss(schedule, (xt) => tf.zeros([xt.shape[0], 4, 4, 3]), x0, inputs), { message: /the model output has shape/ });
+  t.throws(() => diffusionLoss(shortSchedule, zero, x0, { t: farStep, noise: inputs.noise }), {
+    message: /timestep 500, outside \[0, 10\)/,
+  });
+  t.throws(() => diffusionLoss(schedule, (xt) => tf.zeros([xt.shape[0], 4, 4, 3]), x0, inputs), {
+    message: /the model output has shape/,
+  });
   t.is(tf.memory().numTensors, before, 'a refused call must not leak');
   x0.dispose();
 });

@@ -39,10 +39,14 @@ export function sampleTrainingInputs(
   rng: Rng,
 ): TrainingInputs {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RangeError(`sampleTrainingInputs needs a positive integer batchSize, got ${batchSize}; pass the local batch size.`);
+    throw new RangeError(
+      `sampleTrainingInputs needs a positive integer batchSize, got ${batchSize}; pass the local batch size.`,
+    );
   }
   if (sampleShape.length === 0 || !sampleShape.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new RangeError(`sampleTrainingInputs needs a sample shape of positive integers like [28, 28, 1], got [${sampleShape.join(', ')}].`);
+    throw new RangeError(
+      `sampleTrainingInputs needs a sample shape of positive integers like [28, 28, 1], got [${sampleShape.join(', ')}].`,
+    );
   }
   const size = batchSize * sampleShape.reduce((a, b) => a * b, 1);
   const t = rng.ints(batchSize, schedule.timesteps);
@@ -62,10 +66,17 @@ export function sampleTrainingInputs(
  * (one timestep per sample, in [0, T); one noise value per element); `model` returns the shape of x0.
  * Does not: dispose x0, draw random numbers, or weight timesteps (every sample counts equally).
  */
-export function diffusionLoss(schedule: DiffusionSchedule, model: NoiseModel, x0: tf.Tensor4D, inputs: TrainingInputs): tf.Scalar {
+export function diffusionLoss(
+  schedule: DiffusionSchedule,
+  model: NoiseModel,
+  x0: tf.Tensor4D,
+  inputs: TrainingInputs,
+): tf.Scalar {
   const { t, noise } = inputs;
   if (x0.rank !== 4) {
-    throw new Error(`diffusionLoss needs x0 of rank 4 [batch, height, width, channels], got shape [${x0.shape.join(', ')}].`);
+    throw new Error(
+      `diffusionLoss needs x0 of rank 4 [batch, height, width, channels], got shape [${x0.shape.join(', ')}].`,
+    );
   }
   if (t.length !== x0.shape[0] || noise.length !== x0.size) {
     throw new Error(
@@ -75,7 +86,9 @@ export function diffusionLoss(schedule: DiffusionSchedule, model: NoiseModel, x0
   }
   for (const step of t) {
     if (step < 0 || step >= schedule.timesteps) {
-      throw new RangeError(`diffusionLoss got timestep ${step}, outside [0, ${schedule.timesteps}); the inputs were drawn for another schedule.`);
+      throw new RangeError(
+        `diffusionLoss got timestep ${step}, outside [0, ${schedule.timesteps}); the inputs were drawn for another schedule.`,
+      );
     }
   }
   return tf.tidy(() => {

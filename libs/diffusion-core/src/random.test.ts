@@ -85,7 +85,10 @@ test('int(n) is uniform over [0, n) and ints(count, n) draws count of them', (t)
   t.is(draws.length, 70_000);
   const counts = new Array<number>(n).fill(0);
   for (const d of draws) counts[d]++;
-  t.is(counts.reduce((a, b) => a + b, 0), draws.length);
+  t.is(
+    counts.reduce((a, b) => a + b, 0),
+    draws.length,
+  );
   const expected = draws.length / n;
   for (const c of counts) t.true(Math.abs(c - expected) < 5 * Math.sqrt(expected * (1 - 1 / n)), `count ${c}`);
   t.is(rng.int(1), 0);

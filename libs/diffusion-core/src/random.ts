@@ -46,7 +46,8 @@ export class Rng {
 
   setState(state: RngState): void {
     const [a, b, c, d] = state.words;
-    if ((a | b | c | d) === 0) throw new Error('Rng state is all zeros, which xoshiro cannot leave; restore a state saved by Rng.state().');
+    if ((a | b | c | d) === 0)
+      throw new Error('Rng state is all zeros, which xoshiro cannot leave; restore a state saved by Rng.state().');
     this.s0 = a >>> 0;
     this.s1 = b >>> 0;
     this.s2 = c >>> 0;
@@ -79,7 +80,8 @@ export class Rng {
 
   /** A uniform integer in [0, n), without modulo bias. Precondition: 1 <= n <= 2^32. */
   int(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw new RangeError(`Rng.int needs an integer n in [1, 2^32], got ${n}.`);
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296)
+      throw new RangeError(`Rng.int needs an integer n in [1, 2^32], got ${n}.`);
     const limit = 4294967296 - (4294967296 % n);
     for (;;) {
       const x = this.nextUint32();

@@ -32,7 +32,9 @@ export type SampleShape = readonly [number, number, number, number];
  */
 export function initialSample(caller: string, shape: SampleShape, rng: Rng, initialNoise?: tf.Tensor4D): tf.Tensor4D {
   if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new RangeError(`${caller} needs a shape [n, height, width, channels] of positive integers, got [${shape.join(', ')}].`);
+    throw new RangeError(
+      `${caller} needs a shape [n, height, width, channels] of positive integers, got [${shape.join(', ')}].`,
+    );
   }
   if (initialNoise === undefined) return rng.normal<tf.Tensor4D>([...shape]);
   if (!tf.util.arraysEqual(initialNoise.shape, [...shape])) {

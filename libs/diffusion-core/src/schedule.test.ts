@@ -1,5 +1,11 @@
 import test from 'ava';
-import { makeSchedule, type DiffusionSchedule, type ScheduleConfig, type ScheduleKind, type ScheduleTable } from './schedule.ts';
+import {
+  makeSchedule,
+  type DiffusionSchedule,
+  type ScheduleConfig,
+  type ScheduleKind,
+  type ScheduleTable,
+} from './schedule.ts';
 
 const T = 1000;
 
@@ -29,7 +35,12 @@ test('linear: betas and ᾱ agree with an independent float64 reference to 1e-12
   t.true(maxRelativeError(s.betas, betas) < 1e-12);
   t.true(maxRelativeError(s.alphasCumprod, alphaBar) < 1e-12, `ᾱ error ${maxRelativeError(s.alphasCumprod, alphaBar)}`);
   t.true(maxRelativeError(s.sqrtAlphasCumprod, alphaBar.map(Math.sqrt)) < 1e-12);
-  t.true(maxRelativeError(s.sqrtOneMinusAlphasCumprod, alphaBar.map((x) => Math.sqrt(1 - x))) < 1e-12);
+  t.true(
+    maxRelativeError(
+      s.sqrtOneMinusAlphasCumprod,
+      alphaBar.map((x) => Math.sqrt(1 - x)),
+    ) < 1e-12,
+  );
 });
 
 test('cosine: ᾱ equals the closed form f(t)/f(0) until the first clipped β, and β <= 0.999 everywhere', (t) => {
@@ -41,8 +52,14 @@ test('cosine: ᾱ equals the closed form f(t)/f(0) until the first clipped β, a
   t.true(s.betas.every((beta) => beta > 0 && beta <= 0.999));
   const firstClipped = s.betas.findIndex((beta) => beta === 0.999);
   t.is(firstClipped, T - 1, 'with T = 1000 only the last β reaches the cap (f(1) = 0 would make it 1)');
-  t.true(maxRelativeError(s.alphasCumprod, closedForm, 0, firstClipped) < 1e-12, `ᾱ error ${maxRelativeError(s.alphasCumprod, closedForm, 0, firstClipped)}`);
-  t.true(Math.abs(s.alphasCumprod[T - 1] - closedForm[T - 2] * 0.001) <= 1e-12 * closedForm[T - 2] * 0.001, 'after clipping ᾱ is the product of 1 − β');
+  t.true(
+    maxRelativeError(s.alphasCumprod, closedForm, 0, firstClipped) < 1e-12,
+    `ᾱ error ${maxRelativeError(s.alphasCumprod, closedForm, 0, firstClipped)}`,
+  );
+  t.true(
+    Math.abs(s.alphasCumprod[T - 1] - closedForm[T - 2] * 0.001) <= 1e-12 * closedForm[T - 2] * 0.001,
+    'after clipping ᾱ is the product of 1 − β',
+  );
 });
 
 test('cosine at small T still caps β and keeps ᾱ the cumulative product of 1 − β', (t) => {
@@ -60,14 +77,26 @@ const identities = test.macro({
     t.is(s.timesteps, n);
     t.true(Object.isFrozen(s));
     const tables = [
-      s.betas, s.alphas, s.alphasCumprod, s.alphasCumprodPrev, s.sqrtAlphasCumprod, s.sqrtOneMinusAlphasCumprod,
-      s.sqrtRecipAlphasCumprod, s.sqrtRecipm1AlphasCumprod, s.posteriorVariance, s.posteriorLogVarianceClipped,
-      s.posteriorMeanCoef1, s.posteriorMeanCoef2,
+      s.betas,
+      s.alphas,
+      s.alphasCumprod,
+      s.alphasCumprodPrev,
+      s.sqrtAlphasCumprod,
+      s.sqrtOneMinusAlphasCumprod,
+      s.sqrtRecipAlphasCumprod,
+      s.sqrtRecipm1AlphasCumprod,
+      s.posteriorVariance,
+      s.posteriorLogVarianceClipped,
+      s.posteriorMeanCoef1,
+      s.posteriorMeanCoef2,
     ];
-    t.true(tables.every((table) => table instanceof Float64Array && table.length === n && table.every(Number.isFinite)));
+    t.true(
+      tables.every((table) => table instanceof Float64Array && table.length === n && table.every(Number.isFinite)),
+    );
     const failures: string[] = [];
     const near = (name: string, i: number, got: number, want: number, tol = 1e-12): void => {
-      if (!(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)))) failures.push(`${name}[${i}] = ${got}, want ${want}`);
+      if (!(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want))))
+        failures.push(`${name}[${i}] = ${got}, want ${want}`);
     };
     t.is(s.alphasCumprodPrev[0], 1);
     for (let i = 0; i < n; i++) {
@@ -85,7 +114,12 @@ const identities = test.macro({
       const posteriorVariance = i === 0 ? 0 : 1 / (alpha / beta + 1 / (1 - abPrev));
       near('posteriorVariance', i, s.posteriorVariance[i], posteriorVariance);
       // E[μ̃ | x0] = E[x_{t−1} | x0]:  coef1 + coef2·√ᾱ_t = √ᾱ_{t−1}.
-      near('coef1 + coef2·√ᾱ_t', i, s.posteriorMeanCoef1[i] + s.posteriorMeanCoef2[i] * Math.sqrt(ab), Math.sqrt(abPrev));
+      near(
+        'coef1 + coef2·√ᾱ_t',
+        i,
+        s.posteriorMeanCoef1[i] + s.posteriorMeanCoef2[i] * Math.sqrt(ab),
+        Math.sqrt(abPrev),
+      );
       // Law of total variance: Var(x_{t−1} | x0) = β̃_t + coef2²·Var(x_t | x0).
       near('β̃ + coef2²(1−ᾱ_t)', i, s.posteriorVariance[i] + s.posteriorMeanCoef2[i] ** 2 * (1 - ab), 1 - abPrev);
       near('exp(log β̃ clipped)', i, Math.exp(s.posteriorLogVarianceClipped[i]), s.posteriorVariance[i === 0 ? 1 : i]);
@@ -95,7 +129,8 @@ const identities = test.macro({
     t.true(Math.abs(s.posteriorMeanCoef1[0] - 1) < 1e-12, 'at t = 0 the posterior is the point mass at x0');
     t.is(s.posteriorMeanCoef2[0], 0);
     t.is(s.posteriorVariance[0], 0);
-    if (n === 1000) t.true(s.alphasCumprod[n - 1] < 1e-4, `ᾱ_T = ${s.alphasCumprod[n - 1]} should be near 0 so x_T ≈ N(0, I)`);
+    if (n === 1000)
+      t.true(s.alphasCumprod[n - 1] < 1e-4, `ᾱ_T = ${s.alphasCumprod[n - 1]} should be near 0 so x_T ≈ N(0, I)`);
   },
   title: (_, config: ScheduleConfig) => `table identities hold for ${config.kind} T=${config.timesteps}`,
 });
@@ -108,7 +143,12 @@ for (const kind of ['linear', 'cosine'] as const) {
 
 test('makeSchedule explains bad timesteps and unknown kinds', (t) => {
   for (const timesteps of [0, 1, -5, 2.5, Number.NaN]) {
-    t.throws(() => makeSchedule({ kind: 'linear', timesteps }), { instanceOf: RangeError, message: /integer timesteps >= 2/ });
+    t.throws(() => makeSchedule({ kind: 'linear', timesteps }), {
+      instanceOf: RangeError,
+      message: /integer timesteps >= 2/,
+    });
   }
-  t.throws(() => makeSchedule({ kind: 'quadratic' as ScheduleKind, timesteps: 10 }), { message: /unknown kind "quadratic".*'linear' or 'cosine'/ });
+  t.throws(() => makeSchedule({ kind: 'quadratic' as ScheduleKind, timesteps: 10 }), {
+    message: /unknown kind "quadratic".*'linear' or 'cosine'/,
+  });
 });

@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Throws unless `x` is rank 4 and `t` is a rank-1 int32 tensor with one timestep per sample of `x`. */
 export function checkBatch(caller: string, x: tf.Tensor, t: tf.Tensor): void {
   if (x.rank !== 4) {
-    throw new Error(`${caller} needs images of rank 4 [batch, height, width, channels], got shape [${x.shape.join(', ')}]; reshape your batch.`);
+    throw new Error(
+      `${caller} needs images of rank 4 [batch, height, width, channels], got shape [${x.shape.join(', ')}]; reshape your batch.`,
+    );
   }
   if (t.rank !== 1 || t.shape[0] !== x.shape[0]) {
     throw new Error(

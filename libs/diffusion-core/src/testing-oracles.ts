@@ -11,7 +11,10 @@ import type { DiffusionSchedule } from './schedule.ts';
 function alphaBarOf(schedule: DiffusionSchedule, t: tf.Tensor1D): tf.Tensor {
   const steps = t.dataSync();
   if (steps.every((step) => step === steps[0])) return tf.scalar(schedule.alphasCumprod[steps[0]]);
-  return tf.tensor4d(Float32Array.from(steps, (step) => schedule.alphasCumprod[step]), [steps.length, 1, 1, 1]);
+  return tf.tensor4d(
+    Float32Array.from(steps, (step) => schedule.alphasCumprod[step]),
+    [steps.length, 1, 1, 1],
+  );
 }
 
 /** Data x0 = c everywhere: the noise is known exactly from x_t, ε = (x_t − √ᾱ_t·c)/√(1 − ᾱ_t). */

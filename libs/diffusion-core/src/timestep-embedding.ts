@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * Does not: dispose `t`; the caller owns both tensors.
  */
 export function timestepEmbedding(t: tf.Tensor1D, dim: number): tf.Tensor2D {
-  if (!Number.isInteger(dim) || dim < 4) throw new RangeError(`timestepEmbedding needs an integer dim >= 4, got ${dim}.`);
+  if (!Number.isInteger(dim) || dim < 4)
+    throw new RangeError(`timestepEmbedding needs an integer dim >= 4, got ${dim}.`);
   return tf.tidy(() => {
     const half = Math.floor(dim / 2);
     const scale = Math.log(10000) / (half - 1);
@@ -17,7 +18,11 @@ export function timestepEmbedding(t: tf.Tensor1D, dim: number): tf.Tensor2D {
     for (let i = 0; i < half; i++) freqs[i] = Math.exp(-scale * i);
     const args = tf.mul(tf.reshape(tf.cast(t, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, half]));
     let emb = tf.concat([tf.sin(args), tf.cos(args)], 1);
-    if (dim % 2 === 1) emb = tf.pad(emb, [[0, 0], [0, 1]]);
+    if (dim % 2 === 1)
+      emb = tf.pad(emb, [
+        [0, 0],
+        [0, 1],
+      ]);
     return emb as tf.Tensor2D;
   });
 }

@@ -11,8 +11,24 @@ async function exercised() {
   metrics.setActiveWorkers(2);
   metrics.workerJoined('0');
   metrics.workerJoined('1');
-  metrics.recordStep({ step: 1, epoch: 0, loss: 1, images: 64, durationSeconds: 0.8, learningRate: 2e-4, gradientGlobalNorm: 1.5 });
-  metrics.recordStep({ step: 2, epoch: 1, loss: 3, images: 64, durationSeconds: 0.5, learningRate: 1e-4, gradientGlobalNorm: 0.5 });
+  metrics.recordStep({
+    step: 1,
+    epoch: 0,
+    loss: 1,
+    images: 64,
+    durationSeconds: 0.8,
+    learningRate: 2e-4,
+    gradientGlobalNorm: 1.5,
+  });
+  metrics.recordStep({
+    step: 2,
+    epoch: 1,
+    loss: 3,
+    images: 64,
+    durationSeconds: 0.5,
+    learningRate: 1e-4,
+    gradientGlobalNorm: 0.5,
+  });
   metrics.observePhase('optimizer', 0.2);
   metrics.observePhase('optimizer', 0.04);
   const seconds = metrics.startPhase('wait')();
@@ -42,7 +58,9 @@ test('after updates the exposition parses and holds the reported values', async 
   t.is(sampleValue(e, 'ddpm_step_duration_seconds_count'), 2);
   t.is(sampleValue(e, 'ddpm_step_duration_seconds_bucket', { le: '0.5' }), 1);
   t.is(sampleValue(e, 'ddpm_step_duration_seconds_bucket', { le: '1' }), 2);
-  t.true(Math.abs(sampleValue(e, 'ddpm_coordinator_phase_duration_seconds_sum', { phase: 'optimizer' }) - 0.24) < 1e-12);
+  t.true(
+    Math.abs(sampleValue(e, 'ddpm_coordinator_phase_duration_seconds_sum', { phase: 'optimizer' }) - 0.24) < 1e-12,
+  );
   t.is(sampleValue(e, 'ddpm_coordinator_phase_duration_seconds_count', { phase: 'communication' }), 0);
   t.true(seconds >= 0 && seconds < 1);
   t.is(sampleValue(e, 'ddpm_coordinator_phase_duration_seconds_count', { phase: 'wait' }), 1);
@@ -77,7 +95,8 @@ test('label sets with a fixed domain exist before any event', async (t) => {
   metrics.workerJoined('w-3');
   const e = parseExposition(await metrics.registry.metrics());
   for (const reason of SKIP_REASONS) t.is(sampleValue(e, 'ddpm_skipped_steps_total', { reason }), 0);
-  for (const reason of WORKER_FAILURE_REASONS) t.is(sampleValue(e, 'ddpm_worker_failures_total', { worker: 'w-3', reason }), 0);
+  for (const reason of WORKER_FAILURE_REASONS)
+    t.is(sampleValue(e, 'ddpm_worker_failures_total', { worker: 'w-3', reason }), 0);
   t.is(sampleValue(e, 'ddpm_worker_straggler', { worker: 'w-3' }), 0);
   t.false(e.types.has('process_cpu_seconds_total'));
 });
@@ -99,5 +118,17 @@ test('misuse fails with a message saying how to fix it', (t) => {
   t.throws(() => metrics.workerJoined('/data/worker 1'), { message: /short id.*never paths/ });
   t.throws(() => metrics.setBackend(''), { message: /--backend/ });
   t.throws(() => metrics.addSentBytes(-1), { message: />= 0/ });
-  t.throws(() => metrics.recordStep({ step: 1, epoch: 0, loss: 1, images: 8, durationSeconds: Number.NaN, learningRate: 1, gradientGlobalNorm: 1 }), { message: /durationSeconds/ });
+  t.throws(
+    () =>
+      metrics.recordStep({
+        step: 1,
+        epoch: 0,
+        loss: 1,
+        images: 8,
+        durationSeconds: Number.NaN,
+        learningRate: 1,
+        gradientGlobalNorm: 1,
+      }),
+    { message: /durationSeconds/ },
+  );
 });

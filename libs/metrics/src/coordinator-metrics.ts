@@ -59,7 +59,11 @@ export interface CoordinatorMetrics {
   addSentBytes(bytes: number): void;
   addReceivedBytes(bytes: number): void;
   /** Records a completed checkpoint: its duration, its step and its completion time (default: now). */
-  recordCheckpoint(checkpoint: { readonly step: number; readonly durationSeconds: number; readonly unixTimeSeconds?: number }): void;
+  recordCheckpoint(checkpoint: {
+    readonly step: number;
+    readonly durationSeconds: number;
+    readonly unixTimeSeconds?: number;
+  }): void;
   /** Reports `backend` in `ddpm_backend_info{role="coordinator"}`, replacing any previous one. */
   setBackend(backend: string): void;
 }
@@ -72,7 +76,10 @@ export interface CoordinatorMetrics {
  * Preconditions: `registry` is this process's own registry (never prom-client's global one) and has no ddpm metrics.
  * Does not: serve the registry (see `serveMetrics`) or measure anything by itself; the caller reports events.
  */
-export function createCoordinatorMetrics(registry: Registry, options: CoordinatorMetricsOptions = {}): CoordinatorMetrics {
+export function createCoordinatorMetrics(
+  registry: Registry,
+  options: CoordinatorMetricsOptions = {},
+): CoordinatorMetrics {
   const m = registerMetrics(registry, 'coordinator', 'createCoordinatorMetrics', options.defaultMetrics ?? true);
   const smoother = new LossSmoother(options.lossSmoothing ?? 0.98);
   const phases = m.histogram(METRICS.coordinatorPhaseDuration);
@@ -91,7 +98,9 @@ export function createCoordinatorMetrics(registry: Registry, options: Coordinato
   };
   const nonNegative = (what: string, value: number): number => {
     if (!(value >= 0 && Number.isFinite(value))) {
-      throw new Error(`createCoordinatorMetrics: ${what} must be a finite number >= 0, got ${value}; pass the measured value.`);
+      throw new Error(
+        `createCoordinatorMetrics: ${what} must be a finite number >= 0, got ${value}; pass the measured value.`,
+      );
     }
     return value;
   };

@@ -60,11 +60,17 @@ test('the check catches a panel querying a metric no process exports', async (t)
 
 test('every recording rule is used by the dashboard', (t) => {
   const used = new Set(dashboardExpressions().flatMap(({ expr }) => selectedNames(expr)));
-  t.deepEqual([...ruleNames].filter((r) => !used.has(r)), []);
+  t.deepEqual(
+    [...ruleNames].filter((r) => !used.has(r)),
+    [],
+  );
 });
 
 test('every panel and every query uses the provisioned datasource uid', (t) => {
-  const provisioned = readFileSync(join(REPO_ROOT, 'deploy/grafana/provisioning/datasources/ddpm-prometheus.yml'), 'utf8');
+  const provisioned = readFileSync(
+    join(REPO_ROOT, 'deploy/grafana/provisioning/datasources/ddpm-prometheus.yml'),
+    'utf8',
+  );
   t.regex(provisioned, new RegExp(`^\\s+uid: ${DATASOURCE_UID}$`, 'm'));
   t.regex(provisioned, /^\s+url: http:\/\/prometheus:9090$/m);
   const panels = (buildDashboard().panels ?? []).filter((p) => p.type !== 'row');
@@ -73,14 +79,32 @@ test('every panel and every query uses the provisioned datasource uid', (t) => {
     if (!('targets' in panel)) continue;
     t.deepEqual(panel.datasource, { type: 'prometheus', uid: DATASOURCE_UID }, panel.title);
     t.true((panel.targets ?? []).length > 0, panel.title);
-    for (const target of panel.targets ?? []) t.deepEqual((target as { datasource?: unknown }).datasource, { type: 'prometheus', uid: DATASOURCE_UID }, panel.title);
+    for (const target of panel.targets ?? [])
+      t.deepEqual(
+        (target as { datasource?: unknown }).datasource,
+        { type: 'prometheus', uid: DATASOURCE_UID },
+        panel.title,
+      );
   }
 });
 
 test('the dashboard answers the issue questions: required panels exist and ids are unique', (t) => {
   const panels = buildDashboard().panels ?? [];
   const titles = panels.map((p) => p.title);
-  for (const title of ['Loss', 'Throughput', 'Step time by phase', 'Images/s per worker', 'Stragglers', 'Failures, membership and skipped steps', 'Checkpoint age', 'Last checkpoint step', 'Bytes moved', 'Active workers', 'Learning rate', 'Gradient global norm']) {
+  for (const title of [
+    'Loss',
+    'Throughput',
+    'Step time by phase',
+    'Images/s per worker',
+    'Stragglers',
+    'Failures, membership and skipped steps',
+    'Checkpoint age',
+    'Last checkpoint step',
+    'Bytes moved',
+    'Active workers',
+    'Learning rate',
+    'Gradient global norm',
+  ]) {
     t.true(titles.includes(title), title);
   }
   const ids = panels.map((p) => p.id);

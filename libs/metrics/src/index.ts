@@ -19,7 +19,12 @@ export {
   type WorkerPhase,
 } from './metric-definitions.ts';
 export { createRegistry } from './create-registry.ts';
-export { createCoordinatorMetrics, type CoordinatorMetrics, type CoordinatorMetricsOptions, type CoordinatorStep } from './coordinator-metrics.ts';
+export {
+  createCoordinatorMetrics,
+  type CoordinatorMetrics,
+  type CoordinatorMetricsOptions,
+  type CoordinatorStep,
+} from './coordinator-metrics.ts';
 export { createWorkerMetrics, type WorkerMetrics, type WorkerMetricsOptions } from './worker-metrics.ts';
 export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './serve-metrics.ts';
 export { LossSmoother } from './loss-smoother.ts';

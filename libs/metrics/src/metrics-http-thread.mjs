@@ -52,16 +52,22 @@ function collect() {
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   if (path !== '/metrics') {
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are served at /metrics\n');
+    res
+      .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+      .end('not found: metrics are served at /metrics\n');
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed: use GET /metrics\n');
+    res
+      .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+      .end('method not allowed: use GET /metrics\n');
     return;
   }
   void collect().then((answer) => {
     if (answer !== undefined && !answer.ok) {
-      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`collecting metrics failed: ${answer.error}\n`);
+      res
+        .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`collecting metrics failed: ${answer.error}\n`);
       return;
     }
     const snapshot = answer ?? latest;
@@ -70,5 +76,7 @@ const server = createServer((req, res) => {
   });
 });
 
-server.once('error', (error) => parentPort.postMessage({ type: 'listen-error', code: error.code, message: error.message }));
+server.once('error', (error) =>
+  parentPort.postMessage({ type: 'listen-error', code: error.code, message: error.message }),
+);
 server.listen(port, host, () => parentPort.postMessage({ type: 'listening', port: server.address().port }));

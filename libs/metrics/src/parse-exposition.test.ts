@@ -23,7 +23,9 @@ test('parses a valid exposition with labels, escapes and special values', (t) =>
 });
 
 test('reports malformed lines, bad values, untyped samples and duplicate TYPE lines', (t) => {
-  const e = parseExposition(['# TYPE g gauge', 'g{a=b} 1', 'g one', '9bad 1', 'other 1', '# TYPE g gauge', 'g_bucket 1'].join('\n'));
+  const e = parseExposition(
+    ['# TYPE g gauge', 'g{a=b} 1', 'g one', '9bad 1', 'other 1', '# TYPE g gauge', 'g_bucket 1'].join('\n'),
+  );
   t.is(e.problems.length, 6, e.problems.join('\n'));
   t.throws(() => sampleValue(e, 'missing'), { message: /found 0/ });
 });

@@ -15,7 +15,10 @@ export interface Exposition {
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const SAMPLE = new RegExp(`^(${NAME})(?:\\{(.*)\\})? (\\S+)(?: -?\\d+)?$`);
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)/;
-const SUFFIXES: Record<string, readonly string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['', '_sum', '_count'] };
+const SUFFIXES: Record<string, readonly string[]> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['', '_sum', '_count'],
+};
 
 /**
  * Parses the Prometheus text exposition format (version 0.0.4) strictly enough to catch what Prometheus rejects:
@@ -34,7 +37,8 @@ export function parseExposition(text: string): Exposition {
       const meta = new RegExp(`^# (HELP|TYPE) (${NAME})(?: (.*))?$`).exec(line);
       if (meta?.[1] === 'TYPE') {
         if (types.has(meta[2])) problems.push(`${where}: second TYPE for ${meta[2]}`);
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3] ?? '')) problems.push(`${where}: unknown type ${meta[3]}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3] ?? ''))
+          problems.push(`${where}: unknown type ${meta[3]}`);
         types.set(meta[2], meta[3] ?? '');
       }
       return;
@@ -58,7 +62,14 @@ export function parseExposition(text: string): Exposition {
     }
     // Prometheus parses values with Go's strconv.ParseFloat: Inf/NaN in any letter case (prom-client writes "Nan").
     const special = /^([+-]?)(inf|infinity|nan)$/i.exec(rawValue);
-    const value = special === null ? Number(rawValue) : special[2].toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity;
+    const value =
+      special === null
+        ? Number(rawValue)
+        : special[2].toLowerCase() === 'nan'
+          ? NaN
+          : special[1] === '-'
+            ? -Infinity
+            : Infinity;
     if (Number.isNaN(value) && special === null) problems.push(`${where}: bad value ${rawValue}`);
     const family = [...types.keys()].find((f) => (SUFFIXES[types.get(f) ?? ''] ?? ['']).some((s) => f + s === name));
     if (family === undefined) problems.push(`${where}: sample ${name} has no preceding TYPE line for its family`);
@@ -68,8 +79,14 @@ export function parseExposition(text: string): Exposition {
 }
 
 /** The value of the one sample named `name` whose labels include `labels`; throws when there is not exactly one. */
-export function sampleValue(exposition: Exposition, name: string, labels: Readonly<Record<string, string>> = {}): number {
-  const found = exposition.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+export function sampleValue(
+  exposition: Exposition,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number {
+  const found = exposition.samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   if (found.length !== 1) {
     throw new Error(`sampleValue: expected one sample ${name}${JSON.stringify(labels)}, found ${found.length}.`);
   }

@@ -12,7 +12,10 @@ export interface RecordingRule {
 }
 
 /** Mean seconds per step and phase over 1m: rate of the histogram sum over rate of its count, grouped by `by`. */
-function meanPhaseSeconds(histogram: 'ddpm_worker_phase_duration_seconds' | 'ddpm_coordinator_phase_duration_seconds', by: string): string {
+function meanPhaseSeconds(
+  histogram: 'ddpm_worker_phase_duration_seconds' | 'ddpm_coordinator_phase_duration_seconds',
+  by: string,
+): string {
   return (
     `sum by (${by}) (rate(${metric(`${histogram}_sum`)}[1m]))\n` +
     `  / sum by (${by}) (rate(${metric(`${histogram}_count`)}[1m]))`
@@ -30,10 +33,22 @@ function stepQuantile(q: number): string {
  */
 export const RECORDING_RULES = [
   { record: 'ddpm:images_per_second:rate1m', expr: `sum(rate(${metric('ddpm_images_total')}[1m]))` },
-  { record: 'worker:ddpm_worker_images_per_second:rate1m', expr: `sum by (worker) (rate(${metric('ddpm_worker_images_total')}[1m]))` },
-  { record: 'phase:ddpm_worker_phase_duration_seconds:mean1m', expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'phase') },
-  { record: 'worker_phase:ddpm_worker_phase_duration_seconds:mean1m', expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'worker, phase') },
-  { record: 'phase:ddpm_coordinator_phase_duration_seconds:mean1m', expr: meanPhaseSeconds('ddpm_coordinator_phase_duration_seconds', 'phase') },
+  {
+    record: 'worker:ddpm_worker_images_per_second:rate1m',
+    expr: `sum by (worker) (rate(${metric('ddpm_worker_images_total')}[1m]))`,
+  },
+  {
+    record: 'phase:ddpm_worker_phase_duration_seconds:mean1m',
+    expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'phase'),
+  },
+  {
+    record: 'worker_phase:ddpm_worker_phase_duration_seconds:mean1m',
+    expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'worker, phase'),
+  },
+  {
+    record: 'phase:ddpm_coordinator_phase_duration_seconds:mean1m',
+    expr: meanPhaseSeconds('ddpm_coordinator_phase_duration_seconds', 'phase'),
+  },
   { record: 'ddpm:step_duration_seconds:p50_1m', expr: stepQuantile(0.5) },
   { record: 'ddpm:step_duration_seconds:p90_1m', expr: stepQuantile(0.9) },
 ] as const satisfies readonly RecordingRule[];

@@ -2,7 +2,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 
 import { definitionsFor, type MetricDefinition, type Role } from './metric-definitions.ts';
 
 /** Default metrics dropped because they are gauges named like counters (promtool: non-counter with _total suffix). */
-export const NON_CONFORMING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+export const NON_CONFORMING_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
 
 /** The prom-client objects for every definition of one role, by metric name. */
 export interface RegisteredMetrics {
@@ -19,7 +23,12 @@ export interface RegisteredMetrics {
  * Precondition: `registry` holds no metric with a ddpm name yet; one registry per process, one factory call per registry.
  * Does not: touch prom-client's global registry, start timers, or open sockets.
  */
-export function registerMetrics(registry: Registry, role: Role, caller: string, defaultMetrics: boolean): RegisteredMetrics {
+export function registerMetrics(
+  registry: Registry,
+  role: Role,
+  caller: string,
+  defaultMetrics: boolean,
+): RegisteredMetrics {
   const byName = new Map<string, Counter | Gauge | Histogram>();
   for (const def of definitionsFor(role)) {
     if (registry.getSingleMetric(def.name) !== undefined) {
@@ -45,7 +54,9 @@ export function registerMetrics(registry: Registry, role: Role, caller: string, 
   const get = (def: MetricDefinition, type: MetricDefinition['type']): Counter | Gauge | Histogram => {
     const metric = byName.get(def.name);
     if (metric === undefined || def.type !== type) {
-      throw new Error(`${caller}: ${def.name} is not a ${type} exported by the ${role}; this is a bug in @ddpm/metrics.`);
+      throw new Error(
+        `${caller}: ${def.name} is not a ${type} exported by the ${role}; this is a bug in @ddpm/metrics.`,
+      );
     }
     return metric;
   };

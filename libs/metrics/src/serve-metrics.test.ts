@@ -66,7 +66,9 @@ test('scrapes are answered while the main thread is blocked, with the values of 
       console.log(sent + ' ' + Date.now() + ' ' + value); // one string: numbers passed separately are coloured under FORCE_COLOR
       await new Promise((r) => setTimeout(r, 100));
     }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -81,7 +83,12 @@ test('scrapes are answered while the main thread is blocked, with the values of 
   }
   const blockEnd = Date.now();
   await exited;
-  const scrapes = output.trim().split('\n').slice(1).map((line) => line.split(' ')).map(([sent, received, value]) => ({ sent: Number(sent), received: Number(received), value: Number(value) }));
+  const scrapes = output
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.split(' '))
+    .map(([sent, received, value]) => ({ sent: Number(sent), received: Number(received), value: Number(value) }));
   const duringBlock = scrapes.filter((s) => s.sent > blockStart && s.received < blockEnd);
   t.true(duringBlock.length >= 2, `only ${duringBlock.length} scrapes were answered during the 2 s block: ${output}`);
   for (const s of duringBlock) {

@@ -45,7 +45,11 @@ type ThreadMessage =
 export function serveMetrics(registry: Registry, options: ServeMetricsOptions): Promise<MetricsServer> {
   const host = options.host ?? '127.0.0.1';
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
-    return Promise.reject(new Error(`serveMetrics: port must be an integer from 0 to 65535, got ${options.port}; fix --metrics-port (0 picks a free port).`));
+    return Promise.reject(
+      new Error(
+        `serveMetrics: port must be an integer from 0 to 65535, got ${options.port}; fix --metrics-port (0 picks a free port).`,
+      ),
+    );
   }
   const thread = new Worker(new URL('./metrics-http-thread.mjs', import.meta.url), {
     workerData: { port: options.port, host, freshWaitMs: FRESH_WAIT_MS },
@@ -53,13 +57,26 @@ export function serveMetrics(registry: Registry, options: ServeMetricsOptions): 
   const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
   const snapshot = async (id: number): Promise<void> => {
     try {
-      thread.postMessage({ type: 'snapshot', id, ok: true, body: await registry.metrics(), contentType: registry.contentType });
+      thread.postMessage({
+        type: 'snapshot',
+        id,
+        ok: true,
+        body: await registry.metrics(),
+        contentType: registry.contentType,
+      });
     } catch (error) {
       thread.postMessage({ type: 'snapshot', id, ok: false, error: String(error) });
     }
   };
   return new Promise<MetricsServer>((resolve, reject) => {
-    thread.once('error', (error) => reject(new Error(`serveMetrics: the metrics HTTP thread failed: ${error.message}. This is a bug in @ddpm/metrics; pass --no-metrics to run without it.`, { cause: error })));
+    thread.once('error', (error) =>
+      reject(
+        new Error(
+          `serveMetrics: the metrics HTTP thread failed: ${error.message}. This is a bug in @ddpm/metrics; pass --no-metrics to run without it.`,
+          { cause: error },
+        ),
+      ),
+    );
     thread.on('message', (message: ThreadMessage) => {
       if (message.type === 'collect') {
         void snapshot(message.id);
@@ -74,7 +91,9 @@ export function serveMetrics(registry: Registry, options: ServeMetricsOptions): 
           url: `http://${urlHost}:${message.port}/metrics`,
           close: async () => {
             if (thread.threadId === -1) return;
-            const closed = new Promise<void>((done) => thread.on('message', (m: ThreadMessage) => m.type === 'closed' && done()));
+            const closed = new Promise<void>((done) =>
+              thread.on('message', (m: ThreadMessage) => m.type === 'closed' && done()),
+            );
             thread.postMessage({ type: 'close' });
             await Promise.race([closed, exited]);
             await thread.terminate();

@@ -24,8 +24,14 @@ test('after updates the exposition parses and holds the reported values, all lab
   t.is(sampleValue(e, 'ddpm_worker_images_total', { worker: 'worker-1' }), 64);
   t.is(sampleValue(e, 'ddpm_worker_images_per_second', { worker: 'worker-1' }), 128);
   t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_sum', { worker: 'worker-1', phase: 'compute' }), 0.2);
-  t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_bucket', { worker: 'worker-1', phase: 'compute', le: '0.1' }), 0);
-  t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_bucket', { worker: 'worker-1', phase: 'compute', le: '0.25' }), 1);
+  t.is(
+    sampleValue(e, 'ddpm_worker_phase_duration_seconds_bucket', { worker: 'worker-1', phase: 'compute', le: '0.1' }),
+    0,
+  );
+  t.is(
+    sampleValue(e, 'ddpm_worker_phase_duration_seconds_bucket', { worker: 'worker-1', phase: 'compute', le: '0.25' }),
+    1,
+  );
   t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_count', { worker: 'worker-1', phase: 'communication' }), 1);
   t.is(sampleValue(e, 'ddpm_worker_sent_bytes_total', { worker: 'worker-1' }), 4096);
   t.is(sampleValue(e, 'ddpm_worker_received_bytes_total', { worker: 'worker-1' }), 8192);
@@ -39,7 +45,8 @@ test('every worker definition is exported with its type, each worker phase exist
   const metrics = createWorkerMetrics(createRegistry(), { worker: '0' });
   const e = parseExposition(await metrics.registry.metrics());
   for (const d of definitionsFor('worker')) t.is(e.types.get(d.name), d.type, d.name);
-  for (const phase of WORKER_PHASES) t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_count', { worker: '0', phase }), 0);
+  for (const phase of WORKER_PHASES)
+    t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_count', { worker: '0', phase }), 0);
   t.false(e.types.has('ddpm_loss'));
   t.is(sampleValue(e, 'ddpm_worker_images_total', { worker: '0' }), 0);
 });
@@ -55,6 +62,8 @@ test('promtool check metrics accepts the worker exposition', async (t) => {
 });
 
 test('a worker id that is not a short name is rejected with the flag to fix', (t) => {
-  t.throws(() => createWorkerMetrics(createRegistry(), { worker: 'runs/2024/worker' }), { message: /worker label.*--name/ });
+  t.throws(() => createWorkerMetrics(createRegistry(), { worker: 'runs/2024/worker' }), {
+    message: /worker label.*--name/,
+  });
   t.throws(() => createWorkerMetrics(createRegistry(), { worker: 'x'.repeat(65) }), { message: /1-64/ });
 });

@@ -53,7 +53,9 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
 
   const nonNegative = (what: string, value: number): number => {
     if (!(value >= 0 && Number.isFinite(value))) {
-      throw new Error(`createWorkerMetrics: ${what} must be a finite number >= 0, got ${value}; pass the measured value.`);
+      throw new Error(
+        `createWorkerMetrics: ${what} must be a finite number >= 0, got ${value}; pass the measured value.`,
+      );
     }
     return value;
   };
@@ -63,7 +65,8 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
     worker,
     recordStep(s) {
       images.inc({ worker }, nonNegative('images', s.images));
-      if (nonNegative('durationSeconds', s.durationSeconds) > 0) imagesPerSecond.set({ worker }, s.images / s.durationSeconds);
+      if (nonNegative('durationSeconds', s.durationSeconds) > 0)
+        imagesPerSecond.set({ worker }, s.images / s.durationSeconds);
     },
     observePhase(phase, seconds) {
       phases.observe({ worker, phase }, nonNegative('phase seconds', seconds));

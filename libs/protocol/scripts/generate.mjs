@@ -6,7 +6,17 @@
 // or always with --force. Writes go to a temporary directory first and are renamed into place, so a
 // concurrent reader never sees a half-written file.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +34,8 @@ const protoFiles = readdirSync(protoDir)
   .filter((name) => name.endsWith('.proto'))
   .sort()
   .map((name) => join(protoDir, name));
-if (protoFiles.length === 0) fail(`no .proto files in ${relative(workspaceRoot, protoDir)}; restore proto/ddpm/v1 from git.`);
+if (protoFiles.length === 0)
+  fail(`no .proto files in ${relative(workspaceRoot, protoDir)}; restore proto/ddpm/v1 from git.`);
 
 // protobuf.js decodes 64-bit integers as Long objects while the generated .d.ts (--force-number) says
 // `number`; the schema therefore bans them (see the integer rule in envelope.proto).
@@ -33,7 +44,9 @@ for (const file of protoFiles) {
   lines.forEach((line, index) => {
     const code = line.replace(/\/\/.*$/, '');
     if (/\b(u?int64|sint64|s?fixed64)\b/.test(code)) {
-      fail(`${relative(workspaceRoot, file)}:${index + 1} uses a 64-bit integer type; use uint32 (counters) or double (times) as the integer rule in envelope.proto requires.`);
+      fail(
+        `${relative(workspaceRoot, file)}:${index + 1} uses a 64-bit integer type; use uint32 (counters) or double (times) as the integer rule in envelope.proto requires.`,
+      );
     }
   });
 }
@@ -48,7 +61,9 @@ try {
   cliRoot = dirname(require.resolve('protobufjs-cli/package.json'));
 } catch {
   if (outputs.every((file) => existsSync(file))) {
-    console.warn('[protocol] protobufjs-cli is not installed (devDependencies omitted?); keeping the existing generated code.');
+    console.warn(
+      '[protocol] protobufjs-cli is not installed (devDependencies omitted?); keeping the existing generated code.',
+    );
     process.exit(0);
   }
   console.warn(
@@ -64,13 +79,17 @@ try {
   const js = join(tmp, 'ddpm.js');
   const dts = join(tmp, 'ddpm.d.ts');
   run(join(cliRoot, 'bin', 'pbjs'), [
-    '--target', 'static-module',
-    '--wrap', 'esm',
+    '--target',
+    'static-module',
+    '--wrap',
+    'esm',
     '--force-number',
     '--alt-comment',
     '--no-service',
-    '--path', protoRoot,
-    '--out', js,
+    '--path',
+    protoRoot,
+    '--out',
+    js,
     ...protoFiles,
   ]);
   run(join(cliRoot, 'bin', 'pbts'), ['--out', dts, js]);
@@ -97,7 +116,9 @@ function run(script, args) {
 function upToDate() {
   if (!outputs.every((file) => existsSync(file))) return false;
   const oldestOutput = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
-  const newestInput = Math.max(...[...protoFiles, fileURLToPath(import.meta.url)].map((file) => statSync(file).mtimeMs));
+  const newestInput = Math.max(
+    ...[...protoFiles, fileURLToPath(import.meta.url)].map((file) => statSync(file).mtimeMs),
+  );
   return oldestOutput > newestInput;
 }
 

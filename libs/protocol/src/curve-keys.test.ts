@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAllowList, readKeyPair, readPublicKey, writeKeyPair } from './curve-keys.ts';
 
-const pair = { publicKey: '#N$J}@G>!&C4vv+oGn7/t4Dntr&qXd&:@)t=W?G1', secretKey: 'JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6' };
+const pair = {
+  publicKey: '#N$J}@G>!&C4vv+oGn7/t4Dntr&qXd&:@)t=W?G1',
+  secretKey: 'JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6',
+};
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ddpm-keys-'));

@@ -38,7 +38,8 @@ export function dtypeFromWire(wire: number): DTypeInfo | undefined {
 /** The dtype descriptor of a name. */
 export function dtypeFromName(name: DTypeName): DTypeInfo {
   const info = INFOS.find((candidate) => candidate.name === name);
-  if (info === undefined) throw new RangeError(`unknown dtype '${String(name)}'; use one of ${INFOS.map((i) => i.name).join(', ')}.`);
+  if (info === undefined)
+    throw new RangeError(`unknown dtype '${String(name)}'; use one of ${INFOS.map((i) => i.name).join(', ')}.`);
   return info;
 }
 

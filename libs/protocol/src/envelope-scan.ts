@@ -47,7 +47,10 @@ export function scanEnvelope(bytes: Uint8Array, limits: ProtocolLimits): void {
         const length = varint();
         position += length;
         if (field === TENSORS_FIELD && ++headers > limits.maxTensors) {
-          throw new ProtocolError(ErrorCode.TOO_LARGE, `the envelope lists more than ${limits.maxTensors} tensor headers; send fewer, larger (flattened) tensors.`);
+          throw new ProtocolError(
+            ErrorCode.TOO_LARGE,
+            `the envelope lists more than ${limits.maxTensors} tensor headers; send fewer, larger (flattened) tensors.`,
+          );
         }
         break;
       }
@@ -62,5 +65,8 @@ export function scanEnvelope(bytes: Uint8Array, limits: ProtocolLimits): void {
 }
 
 function malformed(detail: string): never {
-  throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the first frame is not a valid ddpm.v1.Envelope (${detail}); encode it with the schema in proto/ddpm/v1 and send it as frame 0.`);
+  throw new ProtocolError(
+    ErrorCode.BAD_MESSAGE,
+    `the first frame is not a valid ddpm.v1.Envelope (${detail}); encode it with the schema in proto/ddpm/v1 and send it as frame 0.`,
+  );
 }

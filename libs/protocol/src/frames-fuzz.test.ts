@@ -15,7 +15,8 @@ function mutateBytes(random: Random, bytes: Uint8Array): Buffer {
   const out = Buffer.from(bytes);
   switch (int(random, 4)) {
     case 0: // flip bits
-      for (let i = int(random, 4) + 1; i > 0 && out.length > 0; i--) out[int(random, out.length)] ^= 1 << int(random, 8);
+      for (let i = int(random, 4) + 1; i > 0 && out.length > 0; i--)
+        out[int(random, out.length)] ^= 1 << int(random, 8);
       return out;
     case 1: // truncate
       return out.subarray(0, int(random, out.length + 1));
@@ -99,7 +100,8 @@ test(`${ITERATIONS} mutated messages decode or throw ProtocolError, never anythi
         }
       }
     } catch (error) {
-      if (!(error instanceof ProtocolError)) return t.fail(`iteration ${i} threw ${String(error)}, not a ProtocolError`);
+      if (!(error instanceof ProtocolError))
+        return t.fail(`iteration ${i} threw ${String(error)}, not a ProtocolError`);
       tally.set(error.codeName, (tally.get(error.codeName) ?? 0) + 1);
     }
   }
@@ -113,7 +115,9 @@ test(`${ITERATIONS} mutated messages decode or throw ProtocolError, never anythi
 test('random byte soup never throws anything but ProtocolError', (t) => {
   const random = seededRandom(7);
   for (let i = 0; i < 2000; i++) {
-    const frames = Array.from({ length: int(random, 4) + 1 }, () => Buffer.from(Array.from({ length: int(random, 48) }, () => int(random, 256))));
+    const frames = Array.from({ length: int(random, 4) + 1 }, () =>
+      Buffer.from(Array.from({ length: int(random, 48) }, () => int(random, 256))),
+    );
     try {
       decodeMessage(frames);
     } catch (error) {

@@ -10,8 +10,15 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function assertSameTensors(t: ExecutionContext, actual: readonly DecodedTensor[], expected: readonly TensorInput[]): void {
-  t.deepEqual(actual.map((tensor) => tensor.name), expected.map((tensor) => tensor.name));
+function assertSameTensors(
+  t: ExecutionContext,
+  actual: readonly DecodedTensor[],
+  expected: readonly TensorInput[],
+): void {
+  t.deepEqual(
+    actual.map((tensor) => tensor.name),
+    expected.map((tensor) => tensor.name),
+  );
   expected.forEach((want, i) => {
     const got = actual[i];
     t.deepEqual(got.shape, [...want.shape], `shape of ${want.name}`);
@@ -50,7 +57,9 @@ test('every body kind also round-trips without tensors, and defaults read as pro
 });
 
 test('64-bit-free schema: every decoded number is a plain JavaScript number, exact at 2^32 - 1', (t) => {
-  const message = decodeMessage(encodeMessage({ sequence: 0xffffffff, stepStart: { step: 0xffffffff, indices: [0xffffffff] } }));
+  const message = decodeMessage(
+    encodeMessage({ sequence: 0xffffffff, stepStart: { step: 0xffffffff, indices: [0xffffffff] } }),
+  );
   t.is(message.envelope.sequence, 4294967295);
   if (message.kind !== 'stepStart') return t.fail();
   t.is(message.body.step, 4294967295);
@@ -73,21 +82,34 @@ test('tensor headers carry the known CRC-32 of "123456789" and the exact byte le
 
 test('a decoded tensor reports its verified CRC-32, which for parameters is their parameter checksum', (t) => {
   const params = new Float32Array(777).map((_, i) => Math.sin(i) * 1e-3);
-  const decoded = decodeMessage(encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [777] }])).tensors[0];
+  const decoded = decodeMessage(
+    encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [777] }]),
+  ).tensors[0];
   t.is(decoded.crc32, parameterChecksum(params));
-  t.is(decoded.crc32, decodeMessage(encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [777], crc32: decoded.crc32 }])).tensors[0].crc32);
+  t.is(
+    decoded.crc32,
+    decodeMessage(
+      encodeMessage({ update: { step: 1 } }, [
+        { name: 'parameters', data: params, shape: [777], crc32: decoded.crc32 },
+      ]),
+    ).tensors[0].crc32,
+  );
 });
 
 test('a CRC-32 supplied by the sender is checked by the receiver: a wrong one fails with CRC_MISMATCH', (t) => {
   const params = new Float32Array(16).fill(0.5);
-  const frames = encodeMessage({ update: { step: 1 } }, [{ name: 'parameters', data: params, shape: [16], crc32: (parameterChecksum(params) ^ 1) >>> 0 }]);
+  const frames = encodeMessage({ update: { step: 1 } }, [
+    { name: 'parameters', data: params, shape: [16], crc32: (parameterChecksum(params) ^ 1) >>> 0 },
+  ]);
   const error = t.throws(() => decodeMessage(frames), { instanceOf: ProtocolError });
   t.is(error?.code, ErrorCode.CRC_MISMATCH);
 });
 
 test('tensor frames are zero-copy views on encode, and aligned frames decode without a copy', (t) => {
   const gradient = new Float32Array(1024).map((_, i) => i / 7);
-  const frames = encodeMessage({ gradient: { step: 3, samples: 2 } }, [{ name: 'gradient', data: gradient, shape: [1024] }]);
+  const frames = encodeMessage({ gradient: { step: 3, samples: 2 } }, [
+    { name: 'gradient', data: gradient, shape: [1024] },
+  ]);
   t.is(frames[1].buffer, gradient.buffer);
   const decoded = decodeMessage(frames).tensors[0].data;
   t.is(decoded.buffer, gradient.buffer);
@@ -109,7 +131,9 @@ test('a misaligned frame decodes into an aligned copy with the same values', (t)
 test('a 36M-float gradient encodes and decodes (size bound of the largest preset)', (t) => {
   const gradient = new Float32Array(36_000_000);
   gradient[35_999_999] = 0.5;
-  const frames = encodeMessage({ gradient: { step: 1, samples: 1 } }, [{ name: 'gradient', data: gradient, shape: [36_000_000] }]);
+  const frames = encodeMessage({ gradient: { step: 1, samples: 1 } }, [
+    { name: 'gradient', data: gradient, shape: [36_000_000] },
+  ]);
   const decoded = decodeMessage(frames).tensors[0];
   t.deepEqual(decoded.shape, [36_000_000]);
   t.is(decoded.data[35_999_999], 0.5);

@@ -65,38 +65,73 @@ export function encodeMessage(
 ): Buffer[] {
   const bodies = Object.keys(envelope).filter((key) => isBodyKind(key) && envelope[key as BodyKind] != null);
   if (bodies.length !== 1) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `an envelope needs exactly one body, got ${bodies.length} (${bodies.join(', ') || 'none'}); set exactly one of hello, welcome, stepStart, gradient, update, heartbeat, error, leave, shutdown.`);
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      `an envelope needs exactly one body, got ${bodies.length} (${bodies.join(', ') || 'none'}); set exactly one of hello, welcome, stepStart, gradient, update, heartbeat, error, leave, shutdown.`,
+    );
   }
   if (tensors.length > limits.maxTensors) {
-    throw new ProtocolError(ErrorCode.TOO_LARGE, `${tensors.length} tensors exceed the limit of ${limits.maxTensors}; send fewer, larger (flattened) tensors.`);
+    throw new ProtocolError(
+      ErrorCode.TOO_LARGE,
+      `${tensors.length} tensors exceed the limit of ${limits.maxTensors}; send fewer, larger (flattened) tensors.`,
+    );
   }
   const names = new Set<string>();
   const headers: TensorHeaderFields[] = [];
   const frames: Buffer[] = [];
   for (const tensor of tensors) {
     const dtype = dtypeOfData(tensor.data);
-    if (dtype === undefined) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor '${tensor.name}' is not a Float32Array, Int32Array or Uint8Array; convert it before encoding.`);
+    if (dtype === undefined)
+      throw new ProtocolError(
+        ErrorCode.BAD_MESSAGE,
+        `tensor '${tensor.name}' is not a Float32Array, Int32Array or Uint8Array; convert it before encoding.`,
+      );
     checkName(tensor.name, names, limits);
-    if (tensor.shape.length > limits.maxRank || !tensor.shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)) {
-      throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor '${tensor.name}' has shape [${tensor.shape.join(', ')}]; a shape has at most ${limits.maxRank} non-negative 32-bit integer dimensions.`);
+    if (
+      tensor.shape.length > limits.maxRank ||
+      !tensor.shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)
+    ) {
+      throw new ProtocolError(
+        ErrorCode.BAD_MESSAGE,
+        `tensor '${tensor.name}' has shape [${tensor.shape.join(', ')}]; a shape has at most ${limits.maxRank} non-negative 32-bit integer dimensions.`,
+      );
     }
     const elements = tensor.shape.reduce((a, b) => a * b, 1);
     if (elements !== tensor.data.length) {
-      throw new ProtocolError(ErrorCode.TENSOR_SIZE_MISMATCH, `tensor '${tensor.name}' has shape [${tensor.shape.join(', ')}] (${elements} elements) but ${tensor.data.length} values; pass the shape of the data.`);
+      throw new ProtocolError(
+        ErrorCode.TENSOR_SIZE_MISMATCH,
+        `tensor '${tensor.name}' has shape [${tensor.shape.join(', ')}] (${elements} elements) but ${tensor.data.length} values; pass the shape of the data.`,
+      );
     }
     const bytes = toWireBytes(tensor.data);
-    headers.push({ name: tensor.name, shape: [...tensor.shape], dtype: dtype.wire, byteLength: bytes.byteLength, crc32: tensor.crc32 ?? crc32(bytes) });
+    headers.push({
+      name: tensor.name,
+      shape: [...tensor.shape],
+      dtype: dtype.wire,
+      byteLength: bytes.byteLength,
+      crc32: tensor.crc32 ?? crc32(bytes),
+    });
     frames.push(bytes);
   }
   const { protocolVersion, ...rest } = envelope;
-  const envelopeBytes = Envelope.encode({ ...rest, protocolVersion: protocolVersion ?? PROTOCOL_VERSION, tensors: headers }).finish();
+  const envelopeBytes = Envelope.encode({
+    ...rest,
+    protocolVersion: protocolVersion ?? PROTOCOL_VERSION,
+    tensors: headers,
+  }).finish();
   const head = Buffer.from(envelopeBytes.buffer, envelopeBytes.byteOffset, envelopeBytes.byteLength);
   if (head.byteLength > limits.maxEnvelopeBytes) {
-    throw new ProtocolError(ErrorCode.TOO_LARGE, `the envelope is ${head.byteLength} bytes, above the ${limits.maxEnvelopeBytes}-byte limit; move bulk data (indices, samples) into tensor frames.`);
+    throw new ProtocolError(
+      ErrorCode.TOO_LARGE,
+      `the envelope is ${head.byteLength} bytes, above the ${limits.maxEnvelopeBytes}-byte limit; move bulk data (indices, samples) into tensor frames.`,
+    );
   }
   const total = frames.reduce((sum, frame) => sum + frame.byteLength, head.byteLength);
   if (total > limits.maxMessageBytes) {
-    throw new ProtocolError(ErrorCode.TOO_LARGE, `the message is ${total} bytes, above the receiver's limit of ${limits.maxMessageBytes}; raise max_message_bytes on both sides or send a smaller model.`);
+    throw new ProtocolError(
+      ErrorCode.TOO_LARGE,
+      `the message is ${total} bytes, above the receiver's limit of ${limits.maxMessageBytes}; raise max_message_bytes on both sides or send a smaller model.`,
+    );
   }
   return [head, ...frames];
 }
@@ -114,39 +149,67 @@ export function encodeMessage(
  */
 export function decodeMessage(frames: readonly Uint8Array[], limits: ProtocolLimits = DEFAULT_LIMITS): DecodedMessage {
   if (!Array.isArray(frames) || frames.length === 0) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, 'received a message with no frames; send [envelope, ...tensor frames].');
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      'received a message with no frames; send [envelope, ...tensor frames].',
+    );
   }
   if (!frames.every((frame) => frame instanceof Uint8Array)) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, 'a frame is not a byte buffer; pass the Buffers received from the socket.');
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      'a frame is not a byte buffer; pass the Buffers received from the socket.',
+    );
   }
   if (frames.length - 1 > limits.maxTensors) {
-    throw new ProtocolError(ErrorCode.TOO_LARGE, `the message has ${frames.length - 1} tensor frames, above the limit of ${limits.maxTensors}; send fewer, larger (flattened) tensors.`);
+    throw new ProtocolError(
+      ErrorCode.TOO_LARGE,
+      `the message has ${frames.length - 1} tensor frames, above the limit of ${limits.maxTensors}; send fewer, larger (flattened) tensors.`,
+    );
   }
   const total = frames.reduce((sum, frame) => sum + frame.byteLength, 0);
   if (total > limits.maxMessageBytes) {
-    throw new ProtocolError(ErrorCode.TOO_LARGE, `the message is ${total} bytes, above this receiver's limit of ${limits.maxMessageBytes}; respect max_message_bytes from Hello/Welcome.`);
+    throw new ProtocolError(
+      ErrorCode.TOO_LARGE,
+      `the message is ${total} bytes, above this receiver's limit of ${limits.maxMessageBytes}; respect max_message_bytes from Hello/Welcome.`,
+    );
   }
   const head = frames[0];
   if (head.byteLength > limits.maxEnvelopeBytes) {
-    throw new ProtocolError(ErrorCode.TOO_LARGE, `the envelope frame is ${head.byteLength} bytes, above the limit of ${limits.maxEnvelopeBytes}; move bulk data into tensor frames.`);
+    throw new ProtocolError(
+      ErrorCode.TOO_LARGE,
+      `the envelope frame is ${head.byteLength} bytes, above the limit of ${limits.maxEnvelopeBytes}; move bulk data into tensor frames.`,
+    );
   }
   scanEnvelope(head, limits);
   let envelope: Envelope;
   try {
     envelope = Envelope.decode(head);
   } catch (error) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the first frame is not a valid ddpm.v1.Envelope (${describe(error)}); encode it with the schema in proto/ddpm/v1 and send it as frame 0.`, { cause: error });
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      `the first frame is not a valid ddpm.v1.Envelope (${describe(error)}); encode it with the schema in proto/ddpm/v1 and send it as frame 0.`,
+      { cause: error },
+    );
   }
   if (envelope.protocolVersion !== PROTOCOL_VERSION) {
-    throw new ProtocolError(ErrorCode.VERSION_MISMATCH, `the message uses protocol version ${envelope.protocolVersion} but this side speaks version ${PROTOCOL_VERSION}; run coordinator and workers from releases with the same PROTOCOL_VERSION.`);
+    throw new ProtocolError(
+      ErrorCode.VERSION_MISMATCH,
+      `the message uses protocol version ${envelope.protocolVersion} but this side speaks version ${PROTOCOL_VERSION}; run coordinator and workers from releases with the same PROTOCOL_VERSION.`,
+    );
   }
   const kind = envelope.body;
   if (!isBodyKind(kind)) {
-    throw new ProtocolError(ErrorCode.UNKNOWN_BODY, `the envelope carries ${kind === undefined ? 'no body (or one added by a newer schema)' : `an unknown body '${String(kind)}'`}; set exactly one body this version knows.`);
+    throw new ProtocolError(
+      ErrorCode.UNKNOWN_BODY,
+      `the envelope carries ${kind === undefined ? 'no body (or one added by a newer schema)' : `an unknown body '${String(kind)}'`}; set exactly one body this version knows.`,
+    );
   }
   const headers = envelope.tensors;
   if (headers.length !== frames.length - 1) {
-    throw new ProtocolError(ErrorCode.FRAME_COUNT_MISMATCH, `the envelope describes ${headers.length} tensor frames but ${frames.length - 1} followed it; send exactly one frame per TensorHeader, in order.`);
+    throw new ProtocolError(
+      ErrorCode.FRAME_COUNT_MISMATCH,
+      `the envelope describes ${headers.length} tensor frames but ${frames.length - 1} followed it; send exactly one frame per TensorHeader, in order.`,
+    );
   }
   const names = new Set<string>();
   const tensors = headers.map((header, index) => decodeTensor(header, frames[index + 1], index + 1, names, limits));
@@ -158,16 +221,28 @@ export function decodeMessage(frames: readonly Uint8Array[], limits: ProtocolLim
   return { kind, envelope, body, tensors } as unknown as DecodedMessage;
 }
 
-function decodeTensor(header: TensorHeaderFields, frame: Uint8Array, position: number, names: Set<string>, limits: ProtocolLimits): DecodedTensor {
+function decodeTensor(
+  header: TensorHeaderFields,
+  frame: Uint8Array,
+  position: number,
+  names: Set<string>,
+  limits: ProtocolLimits,
+): DecodedTensor {
   const name = header.name ?? '';
   checkName(name, names, limits);
   const dtype = dtypeFromWire(header.dtype ?? 0);
   if (dtype === undefined) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor '${name}' has dtype ${String(header.dtype)}; use FLOAT32, INT32 or UINT8.`);
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      `tensor '${name}' has dtype ${String(header.dtype)}; use FLOAT32, INT32 or UINT8.`,
+    );
   }
   const shape = header.shape ?? [];
   if (shape.length > limits.maxRank) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor '${name}' has ${shape.length} dimensions, above the limit of ${limits.maxRank}; flatten it.`);
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      `tensor '${name}' has ${shape.length} dimensions, above the limit of ${limits.maxRank}; flatten it.`,
+    );
   }
   // Multiply with an early exit so a hostile shape cannot overflow into a matching small number.
   let expectedBytes = dtype.bytesPerElement;
@@ -177,24 +252,39 @@ function decodeTensor(header: TensorHeaderFields, frame: Uint8Array, position: n
   }
   const claimed = header.byteLength ?? 0;
   if (expectedBytes !== claimed) {
-    throw new ProtocolError(ErrorCode.TENSOR_SIZE_MISMATCH, `tensor '${name}' has shape [${shape.join(', ')}] of ${dtype.name} (${expectedBytes} bytes) but its header claims ${claimed} bytes; set byte_length = product(shape) x element size.`);
+    throw new ProtocolError(
+      ErrorCode.TENSOR_SIZE_MISMATCH,
+      `tensor '${name}' has shape [${shape.join(', ')}] of ${dtype.name} (${expectedBytes} bytes) but its header claims ${claimed} bytes; set byte_length = product(shape) x element size.`,
+    );
   }
   if (frame.byteLength !== claimed) {
-    throw new ProtocolError(ErrorCode.TENSOR_SIZE_MISMATCH, `frame ${position} ('${name}') is ${frame.byteLength} bytes but its header says ${claimed}; send the whole tensor, unpadded, as one frame.`);
+    throw new ProtocolError(
+      ErrorCode.TENSOR_SIZE_MISMATCH,
+      `frame ${position} ('${name}') is ${frame.byteLength} bytes but its header says ${claimed}; send the whole tensor, unpadded, as one frame.`,
+    );
   }
   const actualCrc = crc32(frame);
   if (actualCrc !== header.crc32) {
-    throw new ProtocolError(ErrorCode.CRC_MISMATCH, `frame ${position} ('${name}') has CRC-32 ${hex(actualCrc)} but its header says ${hex(header.crc32 ?? 0)}; the bytes changed in transit or were modified after encoding. Resend, and do not mutate buffers until the send completed.`);
+    throw new ProtocolError(
+      ErrorCode.CRC_MISMATCH,
+      `frame ${position} ('${name}') has CRC-32 ${hex(actualCrc)} but its header says ${hex(header.crc32 ?? 0)}; the bytes changed in transit or were modified after encoding. Resend, and do not mutate buffers until the send completed.`,
+    );
   }
   return { name, dtype: dtype.name, shape: [...shape], data: fromWireBytes(dtype, frame), crc32: actualCrc };
 }
 
 function checkName(name: string, seen: Set<string>, limits: ProtocolLimits): void {
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name, 'utf8') > limits.maxNameLength) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor name '${String(name).slice(0, 40)}' must be 1 to ${limits.maxNameLength} bytes of UTF-8; use names like 'parameters' or 'gradient'.`);
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      `tensor name '${String(name).slice(0, 40)}' must be 1 to ${limits.maxNameLength} bytes of UTF-8; use names like 'parameters' or 'gradient'.`,
+    );
   }
   if (seen.has(name)) {
-    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `tensor name '${name}' appears twice; give every tensor of a message a distinct name.`);
+    throw new ProtocolError(
+      ErrorCode.BAD_MESSAGE,
+      `tensor name '${name}' appears twice; give every tensor of a message a distinct name.`,
+    );
   }
   seen.add(name);
 }

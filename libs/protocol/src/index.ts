@@ -23,7 +23,14 @@ export {
   UpdateKind,
   Phase,
 } from './schema.ts';
-export type { BodyKind, BodyTypes, BodyFields, EnvelopeHeaderFields, OutgoingEnvelope, TensorHeaderFields } from './schema.ts';
+export type {
+  BodyKind,
+  BodyTypes,
+  BodyFields,
+  EnvelopeHeaderFields,
+  OutgoingEnvelope,
+  TensorHeaderFields,
+} from './schema.ts';
 export { ProtocolError, errorCodeName, isProtocolError } from './protocol-error.ts';
 export { DEFAULT_LIMITS, protocolLimits } from './limits.ts';
 export type { ProtocolLimits } from './limits.ts';

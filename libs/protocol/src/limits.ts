@@ -37,7 +37,9 @@ export function protocolLimits(overrides: Partial<ProtocolLimits> = {}): Protoco
   const limits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new RangeError(`protocol limit ${key} must be a positive integer, got ${String(value)}; pass e.g. { ${key}: ${String(DEFAULT_LIMITS[key as keyof ProtocolLimits])} }.`);
+      throw new RangeError(
+        `protocol limit ${key} must be a positive integer, got ${String(value)}; pass e.g. { ${key}: ${String(DEFAULT_LIMITS[key as keyof ProtocolLimits])} }.`,
+      );
     }
   }
   return Object.freeze(limits);

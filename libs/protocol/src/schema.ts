@@ -97,7 +97,10 @@ export function isBodyKind(value: unknown): value is BodyKind {
 }
 
 /** The envelope fields other than the body, as a sender fills them in. */
-export type EnvelopeHeaderFields = Omit<ddpm.v1.Envelope.$Properties, 'tensors' | 'protocolVersion' | BodyKind | '$unknowns'> & {
+export type EnvelopeHeaderFields = Omit<
+  ddpm.v1.Envelope.$Properties,
+  'tensors' | 'protocolVersion' | BodyKind | '$unknowns'
+> & {
   /** Defaults to {@link PROTOCOL_VERSION}; set it only to test a peer's version handling. */
   protocolVersion?: number;
 };

@@ -31,11 +31,18 @@ export function expectTensor<D extends DTypeName>(
   const wanted = `${dtype} [${shape.map((d) => (d === null ? '*' : String(d))).join(', ')}]`;
   if (tensor === undefined) {
     const present = tensors.map((t) => t.name).join(', ') || 'none';
-    throw new ProtocolError(ErrorCode.TENSOR_MISMATCH, `expected a tensor '${name}' of ${wanted} but the message has ${present}; attach it as a tensor frame named '${name}'.`);
+    throw new ProtocolError(
+      ErrorCode.TENSOR_MISMATCH,
+      `expected a tensor '${name}' of ${wanted} but the message has ${present}; attach it as a tensor frame named '${name}'.`,
+    );
   }
-  const shapeMatches = tensor.shape.length === shape.length && shape.every((d, i) => d === null || d === tensor.shape[i]);
+  const shapeMatches =
+    tensor.shape.length === shape.length && shape.every((d, i) => d === null || d === tensor.shape[i]);
   if (tensor.dtype !== dtype || !shapeMatches) {
-    throw new ProtocolError(ErrorCode.TENSOR_MISMATCH, `tensor '${name}' is ${tensor.dtype} [${tensor.shape.join(', ')}] but ${wanted} is expected; check that both sides built the model from the same Welcome.model.`);
+    throw new ProtocolError(
+      ErrorCode.TENSOR_MISMATCH,
+      `tensor '${name}' is ${tensor.dtype} [${tensor.shape.join(', ')}] but ${wanted} is expected; check that both sides built the model from the same Welcome.model.`,
+    );
   }
   return tensor.data as TensorDataByDType[D];
 }
@@ -49,7 +56,10 @@ export function findTensor(tensors: readonly DecodedTensor[], name: string): Dec
 export function expectOnlyTensors(tensors: readonly DecodedTensor[], allowed: readonly string[]): void {
   const extra = tensors.filter((tensor) => !allowed.includes(tensor.name)).map((tensor) => tensor.name);
   if (extra.length > 0) {
-    throw new ProtocolError(ErrorCode.TENSOR_MISMATCH, `unexpected tensor(s) ${extra.join(', ')}; this message may carry only ${allowed.join(', ') || 'no tensors'}.`);
+    throw new ProtocolError(
+      ErrorCode.TENSOR_MISMATCH,
+      `unexpected tensor(s) ${extra.join(', ')}; this message may carry only ${allowed.join(', ') || 'no tensors'}.`,
+    );
   }
 }
 
@@ -57,9 +67,16 @@ export function expectOnlyTensors(tensors: readonly DecodedTensor[], allowed: re
  * Narrows `message` to body kind `kind`. Throws UNEXPECTED_MESSAGE (naming `context`, e.g. "while waiting
  * for gradients of step 12") when it is another kind. An Error body is not special-cased: check for it first.
  */
-export function expectBody<K extends BodyKind>(message: DecodedMessage, kind: K, context: string): Extract<DecodedMessage, { kind: K }> {
+export function expectBody<K extends BodyKind>(
+  message: DecodedMessage,
+  kind: K,
+  context: string,
+): Extract<DecodedMessage, { kind: K }> {
   if (message.kind !== kind) {
-    throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `received ${message.kind} ${context}, where only ${kind} is allowed; follow the message sequence in the README's Wire protocol section.`);
+    throw new ProtocolError(
+      ErrorCode.UNEXPECTED_MESSAGE,
+      `received ${message.kind} ${context}, where only ${kind} is allowed; follow the message sequence in the README's Wire protocol section.`,
+    );
   }
   return message as Extract<DecodedMessage, { kind: K }>;
 }
@@ -71,13 +88,19 @@ export function expectBody<K extends BodyKind>(message: DecodedMessage, kind: K,
 export function expectStep(received: number, expected: number, what: string): void {
   if (received === expected) return;
   const relation = received < expected ? `late: step ${expected} is already in progress` : `ahead of step ${expected}`;
-  throw new ProtocolError(ErrorCode.WRONG_STEP, `${what} is for step ${received}, ${relation}; answer only the StepStart most recently received.`);
+  throw new ProtocolError(
+    ErrorCode.WRONG_STEP,
+    `${what} is for step ${received}, ${relation}; answer only the StepStart most recently received.`,
+  );
 }
 
 /** Throws STALE_STATE when a message belongs to another run (Envelope.run_id). */
 export function expectRun(received: string, expected: string): void {
   if (received !== expected) {
-    throw new ProtocolError(ErrorCode.STALE_STATE, `the message is for run '${received}' but this run is '${expected}'; send a Hello (with resume) to rejoin the current run.`);
+    throw new ProtocolError(
+      ErrorCode.STALE_STATE,
+      `the message is for run '${received}' but this run is '${expected}'; send a Hello (with resume) to rejoin the current run.`,
+    );
   }
 }
 
@@ -92,7 +115,10 @@ export function parameterChecksum(parameters: Float32Array): number {
 /** Throws STALE_STATE when two parameter checksums differ (the worker's replica diverged). */
 export function expectChecksum(actual: number, expected: number, what: string): void {
   if (actual >>> 0 !== expected >>> 0) {
-    throw new ProtocolError(ErrorCode.STALE_STATE, `${what}: parameter checksum 0x${(actual >>> 0).toString(16)} differs from the expected 0x${(expected >>> 0).toString(16)}; the replica is out of sync and must reload the full parameters.`);
+    throw new ProtocolError(
+      ErrorCode.STALE_STATE,
+      `${what}: parameter checksum 0x${(actual >>> 0).toString(16)} differs from the expected 0x${(expected >>> 0).toString(16)}; the replica is out of sync and must reload the full parameters.`,
+    );
   }
 }
 
@@ -108,7 +134,10 @@ export function countNonFinite(values: Float32Array): number {
 /** Throws NON_FINITE when `value` is NaN or Infinity. */
 export function expectFinite(value: number, what: string): void {
   if (!Number.isFinite(value)) {
-    throw new ProtocolError(ErrorCode.NON_FINITE, `${what} is ${value}; report all_finite = false instead of sending non-finite values.`);
+    throw new ProtocolError(
+      ErrorCode.NON_FINITE,
+      `${what} is ${value}; report all_finite = false instead of sending non-finite values.`,
+    );
   }
 }
 

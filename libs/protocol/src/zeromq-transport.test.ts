@@ -50,9 +50,11 @@ const exchanges = test.macro({
 
     // Worker -> coordinator: a Gradient with a parameter-sized frame (1.1M floats, the smallest preset).
     const gradient = new Float32Array(1_100_000).map((_, i) => Math.sin(i));
-    await dealer.send(encodeMessage({ sequence: 1, workerId: 3, gradient: { step: 12, samples: 8, loss: 0.25, allFinite: true } }, [
-      { name: 'gradient', data: gradient, shape: [gradient.length] },
-    ]));
+    await dealer.send(
+      encodeMessage({ sequence: 1, workerId: 3, gradient: { step: 12, samples: 8, loss: 0.25, allFinite: true } }, [
+        { name: 'gradient', data: gradient, shape: [gradient.length] },
+      ]),
+    );
 
     let identity: Buffer | undefined;
     for await (const [from, ...frames] of router) {
@@ -69,9 +71,16 @@ const exchanges = test.macro({
 
     // Coordinator -> that worker: an Update routed by the identity frame.
     const parameters = Float32Array.from([1, 2, 3, 4]);
-    await router.send([identity, ...encodeMessage({ sequence: 1, update: { step: 12, kind: UpdateKind.PARAMETERS, parameterChecksum: parameterChecksum(parameters) } }, [
-      { name: 'parameters', data: parameters, shape: [4] },
-    ])]);
+    await router.send([
+      identity,
+      ...encodeMessage(
+        {
+          sequence: 1,
+          update: { step: 12, kind: UpdateKind.PARAMETERS, parameterChecksum: parameterChecksum(parameters) },
+        },
+        [{ name: 'parameters', data: parameters, shape: [4] }],
+      ),
+    ]);
     for await (const frames of dealer) {
       const message = expectBody(decodeMessage(frames), 'update', 'in the transport test');
       const received = expectTensor(message.tensors, 'parameters', [4], 'float32');
@@ -80,7 +89,8 @@ const exchanges = test.macro({
       break;
     }
   },
-  title: (_, transport: Transport) => `a ROUTER/DEALER pair over ${transport.name} exchanges encoded Gradient and Update messages`,
+  title: (_, transport: Transport) =>
+    `a ROUTER/DEALER pair over ${transport.name} exchanges encoded Gradient and Update messages`,
 });
 
 for (const transport of TRANSPORTS) test(exchanges, transport);

@@ -5,7 +5,9 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
   return (value: string): number => {
     const n = Number(value);
     if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'infinity' : max}, got "${value}".`);
+      throw new InvalidArgumentError(
+        `expected an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'infinity' : max}, got "${value}".`,
+      );
     }
     return n;
   };

@@ -20,13 +20,44 @@ export interface JobFlags {
  */
 export function addJobOptions(command: Command): Command {
   return command
-    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (0: only by time, at the end and on SIGTERM/SIGINT)', integer(0), 100)
-    .option('--checkpoint-seconds <s>', 'also write one when this many seconds passed since the last (0: off)', integer(0), 600)
+    .option(
+      '--checkpoint-every <steps>',
+      'write a checkpoint every N steps (0: only by time, at the end and on SIGTERM/SIGINT)',
+      integer(0),
+      100,
+    )
+    .option(
+      '--checkpoint-seconds <s>',
+      'also write one when this many seconds passed since the last (0: off)',
+      integer(0),
+      600,
+    )
     .option('--keep-checkpoints <k>', 'keep the newest K checkpoints in OUT/checkpoints', integer(1, 100000), 3)
-    .option('--resume <latest|PATH>', 'continue a run: "latest" (newest readable checkpoint in OUT/checkpoints) or a checkpoint file')
+    .option(
+      '--resume <latest|PATH>',
+      'continue a run: "latest" (newest readable checkpoint in OUT/checkpoints) or a checkpoint file',
+    )
     .option('--heartbeat-interval <s>', 'heartbeat period, both directions', decimal(0.01, 3600), 2)
-    .option('--heartbeat-timeout <s>', 'drop a worker silent this long; must exceed the longest step compute of any worker', decimal(0.05, 86400), 30)
-    .option('--straggler-factor <x>', 'report a worker whose step time exceeds x × the median of the others (persistently)', decimal(1.01, 1000), 2)
-    .option('--exclude-stragglers', 'drop a worker once it is reported as a straggler (never below --min-workers)', false)
-    .addOption(new Option('--dataset-limit <n>', 'developer aid: use only the first N images (short epochs for tests)').argParser(integer(1)).hideHelp());
+    .option(
+      '--heartbeat-timeout <s>',
+      'drop a worker silent this long; must exceed the longest step compute of any worker',
+      decimal(0.05, 86400),
+      30,
+    )
+    .option(
+      '--straggler-factor <x>',
+      'report a worker whose step time exceeds x × the median of the others (persistently)',
+      decimal(1.01, 1000),
+      2,
+    )
+    .option(
+      '--exclude-stragglers',
+      'drop a worker once it is reported as a straggler (never below --min-workers)',
+      false,
+    )
+    .addOption(
+      new Option('--dataset-limit <n>', 'developer aid: use only the first N images (short epochs for tests)')
+        .argParser(integer(1))
+        .hideHelp(),
+    );
 }

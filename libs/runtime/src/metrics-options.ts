@@ -17,13 +17,22 @@ export interface MetricsFlags {
  */
 export function addMetricsOptions(command: Command, defaultPort: number): Command {
   return command
-    .option('--metrics-port <n>', 'port of the Prometheus /metrics endpoint (0: any free port)', integer(0, 65535), defaultPort)
+    .option(
+      '--metrics-port <n>',
+      'port of the Prometheus /metrics endpoint (0: any free port)',
+      integer(0, 65535),
+      defaultPort,
+    )
     .option('--metrics-host <address>', 'address the /metrics endpoint listens on', '0.0.0.0')
     .option('--no-metrics', 'do not serve /metrics');
 }
 
 /** Serves `registry` as the flags say (or not at all with --no-metrics) and logs the URL. */
-export async function startMetrics(registry: Registry, flags: MetricsFlags, log: Logger): Promise<MetricsServer | undefined> {
+export async function startMetrics(
+  registry: Registry,
+  flags: MetricsFlags,
+  log: Logger,
+): Promise<MetricsServer | undefined> {
   if (!flags.metrics) return undefined;
   const server = await serveMetrics(registry, { port: flags.metricsPort, host: flags.metricsHost });
   log.info({ url: server.url, port: server.port }, 'serving Prometheus metrics');

@@ -22,7 +22,11 @@ export interface Progress {
 export function createProgress(total: number, stream: NodeJS.WriteStream = process.stdout, every = 10): Progress {
   if (stream.isTTY) {
     const bar = new SingleBar(
-      { format: 'step {value}/{total} |{bar}| loss {loss} | {imgs} img/s | eta {eta_formatted}', stream, hideCursor: true },
+      {
+        format: 'step {value}/{total} |{bar}| loss {loss} | {imgs} img/s | eta {eta_formatted}',
+        stream,
+        hideCursor: true,
+      },
       Presets.shades_classic,
     );
     bar.start(total, 0, { loss: '-', imgs: '-' });
@@ -37,7 +41,8 @@ export function createProgress(total: number, stream: NodeJS.WriteStream = proce
   }
   return {
     update: ({ step, loss, imgsPerS }) => {
-      if (step % every === 0 || step === total) stream.write(`step ${step}/${total} loss ${loss.toFixed(4)} ${imgsPerS.toFixed(1)} img/s\n`);
+      if (step % every === 0 || step === total)
+        stream.write(`step ${step}/${total} loss ${loss.toFixed(4)} ${imgsPerS.toFixed(1)} img/s\n`);
     },
     note: (line) => stream.write(`${line}\n`),
     stop: () => undefined,

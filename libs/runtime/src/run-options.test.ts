@@ -6,7 +6,9 @@ import { runCommand } from './run-command.ts';
 
 function runCommandFor(): { command: Command; parsed: () => RunFlags & { backend: string } } {
   let flags: (RunFlags & { backend: string }) | undefined;
-  const command = addBackendOption(addRunOptions(new Command('train'), { out: 'runs/x', batchHelp: 'images per step' })).action((f: RunFlags & { backend: string }) => {
+  const command = addBackendOption(
+    addRunOptions(new Command('train'), { out: 'runs/x', batchHelp: 'images per step' }),
+  ).action((f: RunFlags & { backend: string }) => {
     flags = f;
   });
   const parsed = (): RunFlags & { backend: string } => {
@@ -18,7 +20,8 @@ function runCommandFor(): { command: Command; parsed: () => RunFlags & { backend
 
 test('flag parsers accept their range and reject everything else with the accepted range in the message', (t) => {
   t.is(integer(1, 10)('7'), 7);
-  for (const bad of ['0', '11', '2.5', 'x', '', '1e3']) t.throws(() => integer(1, 10)(bad), { message: /integer from 1 to 10/ });
+  for (const bad of ['0', '11', '2.5', 'x', '', '1e3'])
+    t.throws(() => integer(1, 10)(bad), { message: /integer from 1 to 10/ });
   t.is(decimal(0, 1)('2e-4'), 2e-4);
   t.throws(() => decimal(0, 1)('1.5'), { message: /number from 0 to 1/ });
   t.is(oneOf(['a', 'b'] as const)('b'), 'b');
@@ -39,7 +42,20 @@ test('run flags become a RunConfig with DDPM defaults', async (t) => {
 
 test('optionsToArgs reproduces the parsed flags, so a child process parses the same run', async (t) => {
   const first = runCommandFor();
-  await runCommand(first.command, ['node', 'ddpm', '--steps', '9', '--batch', '4', '--seed', '3', '--backend', 'cpu', '--data', '/tmp/x']);
+  await runCommand(first.command, [
+    'node',
+    'ddpm',
+    '--steps',
+    '9',
+    '--batch',
+    '4',
+    '--seed',
+    '3',
+    '--backend',
+    'cpu',
+    '--data',
+    '/tmp/x',
+  ]);
   const args = optionsToArgs(first.command, first.parsed(), ['seed']);
   t.false(args.includes('--seed'));
   const second = runCommandFor();

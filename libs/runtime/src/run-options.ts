@@ -31,7 +31,11 @@ export interface RunFlags {
 export function addRunOptions(command: Command, defaults: { out: string; batchHelp: string }): Command {
   return command
     .option('--preset <name>', `model preset: ${PRESET_NAMES.join(', ')}`, oneOf(PRESET_NAMES), 'mnist-bench')
-    .option('--data <mnist|DIR>', 'dataset: "mnist" (bundled test set), an MNIST IDX directory, or a folder of PNG images', 'mnist')
+    .option(
+      '--data <mnist|DIR>',
+      'dataset: "mnist" (bundled test set), an MNIST IDX directory, or a folder of PNG images',
+      'mnist',
+    )
     .option('--steps <n>', 'optimizer steps', integer(1), 500)
     .option('--batch <n>', defaults.batchHelp, integer(1, 65536), 32)
     .option('--out <dir>', 'run directory (metrics.jsonl, samples/, weights.ddpm, summary.json)', defaults.out)
@@ -49,16 +53,27 @@ export function addRunOptions(command: Command, defaults: { out: string; batchHe
 
 /** Adds `--backend` (auto, tensorflow, wasm, cpu). */
 export function addBackendOption(command: Command): Command {
-  return command.option('--backend <name>', `tfjs backend: ${BACKEND_NAMES.join(', ')}`, oneOf<BackendRequest>(BACKEND_NAMES), 'auto');
+  return command.option(
+    '--backend <name>',
+    `tfjs backend: ${BACKEND_NAMES.join(', ')}`,
+    oneOf<BackendRequest>(BACKEND_NAMES),
+    'auto',
+  );
 }
 
 /** The RunConfig the flags describe. */
 export function runConfigFromFlags(flags: RunFlags): RunConfig {
   return {
-    preset: flags.preset, steps: flags.steps, batch: flags.batch, seed: flags.seed, out: flags.out,
+    preset: flags.preset,
+    steps: flags.steps,
+    batch: flags.batch,
+    seed: flags.seed,
+    out: flags.out,
     optimizer: { ...DEFAULT_OPTIMIZER, lr: flags.lr, warmup: flags.warmup, clip: flags.clip, emaDecay: flags.emaDecay },
     schedule: { kind: flags.schedule, timesteps: flags.timesteps },
-    sampleEvery: flags.sampleEvery, sampleCount: flags.sampleCount, sampleSteps: flags.sampleSteps,
+    sampleEvery: flags.sampleEvery,
+    sampleCount: flags.sampleCount,
+    sampleSteps: flags.sampleSteps,
   };
 }
 

@@ -41,7 +41,9 @@ export class Adam {
   ) {
     if (state !== undefined) {
       if (state.m.length !== size || state.v.length !== size) {
-        throw new Error(`Adam state holds ${state.m.length} moments but the model has ${size} parameters; resume with a checkpoint of the same preset.`);
+        throw new Error(
+          `Adam state holds ${state.m.length} moments but the model has ${size} parameters; resume with a checkpoint of the same preset.`,
+        );
       }
       this.m = state.m.slice();
       this.v = state.v.slice();
@@ -60,7 +62,9 @@ export class Adam {
    */
   step(params: Float32Array, gradient: Float32Array, lr: number, scale = 1): void {
     if (params.length !== this.size || gradient.length !== this.size) {
-      throw new Error(`Adam.step expected ${this.size} parameters and gradient values, got ${params.length} and ${gradient.length}.`);
+      throw new Error(
+        `Adam.step expected ${this.size} parameters and gradient values, got ${params.length} and ${gradient.length}.`,
+      );
     }
     this.count += 1;
     this.update(this.count, lr, scale, gradient, 0, params, { params, m: this.m, v: this.v });
@@ -73,7 +77,10 @@ export class Adam {
    * {@link adopt} makes the proposed moments current. Precondition: the range lies within `size`.
    */
   propose(params: Float32Array, gradient: Float32Array, start: number, lr: number, into: AdamBuffers): void {
-    if (start < 0 || start + gradient.length > this.size) throw new RangeError(`Adam.propose: [${start}, ${start + gradient.length}) is outside the ${this.size} parameters.`);
+    if (start < 0 || start + gradient.length > this.size)
+      throw new RangeError(
+        `Adam.propose: [${start}, ${start + gradient.length}) is outside the ${this.size} parameters.`,
+      );
     this.update(this.count + 1, lr, 1, gradient, start, params, into);
   }
 
@@ -90,7 +97,15 @@ export class Adam {
   }
 
   /** The Adam arithmetic for `gradient` (elements start..) at update count `count`, from `params` and the moments into `out`. */
-  private update(count: number, lr: number, scale: number, gradient: Float32Array, start: number, params: Float32Array, out: AdamBuffers): void {
+  private update(
+    count: number,
+    lr: number,
+    scale: number,
+    gradient: Float32Array,
+    start: number,
+    params: Float32Array,
+    out: AdamBuffers,
+  ): void {
     const { beta1, beta2, epsilon } = this.options;
     const c1 = 1 - Math.pow(beta1, count);
     const c2 = 1 - Math.pow(beta2, count);

@@ -33,7 +33,12 @@ export async function benchTrainingStep(options: BenchStepOptions): Promise<Benc
   const initial = model.initialize(0);
   const optimizer = new Optimizer(flattenWeights(initial), DEFAULT_OPTIMIZER);
   tf.dispose(initial);
-  const shape: [number, number, number, number] = [options.batch, config.imageSize, config.imageSize, config.inChannels];
+  const shape: [number, number, number, number] = [
+    options.batch,
+    config.imageSize,
+    config.imageSize,
+    config.inChannels,
+  ];
   const rng = new Rng(1);
   const pixels = Float32Array.from({ length: shape[0] * shape[1] * shape[2] * shape[3] }, () => rng.uniform() * 2 - 1);
   const x0 = tf.tensor4d(pixels, shape);

@@ -34,7 +34,10 @@ export class CheckpointStore {
     readonly keep: number,
     private readonly writeOptions: StateFileWriteOptions = {},
   ) {
-    if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`CheckpointStore: keep must be a positive integer, got ${keep}; pass --keep-checkpoints 1 or more.`);
+    if (!Number.isInteger(keep) || keep < 1)
+      throw new RangeError(
+        `CheckpointStore: keep must be a positive integer, got ${keep}; pass --keep-checkpoints 1 or more.`,
+      );
   }
 
   /** The file name of the checkpoint after `step` steps. */
@@ -60,7 +63,11 @@ export class CheckpointStore {
     } catch {
       return [];
     }
-    return names.filter((name) => NAME.test(name)).sort().reverse().map((name) => join(this.dir, name));
+    return names
+      .filter((name) => NAME.test(name))
+      .sort()
+      .reverse()
+      .map((name) => join(this.dir, name));
   }
 
   /** Deletes temp files left by a writer that was killed mid-write; returns how many. */
@@ -90,6 +97,8 @@ export class CheckpointStore {
       }
     }
     if (rejected.length === 0) return undefined;
-    throw new Error(`No readable checkpoint in ${this.dir}: ${rejected.map((r) => r.reason).join(' ')} Pass --resume PATH with a good file, or start a new run in another --out.`);
+    throw new Error(
+      `No readable checkpoint in ${this.dir}: ${rejected.map((r) => r.reason).join(' ')} Pass --resume PATH with a good file, or start a new run in another --out.`,
+    );
   }
 }

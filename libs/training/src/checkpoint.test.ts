@@ -17,21 +17,48 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
 }
 
 const run: RunConfig = {
-  preset: 'mnist-tiny', steps: 10, batch: 4, seed: 3, out: 'x', optimizer: DEFAULT_OPTIMIZER, schedule: { kind: 'linear', timesteps: 100 },
-  sampleEvery: 0, sampleCount: 1, sampleSteps: 1,
+  preset: 'mnist-tiny',
+  steps: 10,
+  batch: 4,
+  seed: 3,
+  out: 'x',
+  optimizer: DEFAULT_OPTIMIZER,
+  schedule: { kind: 'linear', timesteps: 100 },
+  sampleEvery: 0,
+  sampleCount: 1,
+  sampleSteps: 1,
 };
 
 /** A checkpoint after `step` real Adam updates on a small buffer (so the moments are not trivially zero). */
 function checkpointAt(step: number): Checkpoint {
-  const optimizer = new Optimizer(Float32Array.from({ length: 50 }, (_, i) => Math.cos(i)), DEFAULT_OPTIMIZER);
-  for (let s = 0; s < step; s++) optimizer.apply(Float32Array.from({ length: 50 }, (_, i) => Math.sin(i * (s + 1))), s);
+  const optimizer = new Optimizer(
+    Float32Array.from({ length: 50 }, (_, i) => Math.cos(i)),
+    DEFAULT_OPTIMIZER,
+  );
+  for (let s = 0; s < step; s++)
+    optimizer.apply(
+      Float32Array.from({ length: 50 }, (_, i) => Math.sin(i * (s + 1))),
+      s,
+    );
   const order = DataOrder.start(10, 3);
   order.next(7);
   order.giveBack(0, [4]);
   return {
     meta: {
-      kind: 'checkpoint', format: CHECKPOINT_FORMAT, protocolVersion: 1, runId: 'r', step, dataOrder: order.state(), rng: {}, run, model: resolvePreset('mnist-tiny'),
-      datasetFingerprint: 'fp', adamCount: 0, skippedSteps: 0, lastLoss: 0.5, writtenAt: new Date(0).toISOString(),
+      kind: 'checkpoint',
+      format: CHECKPOINT_FORMAT,
+      protocolVersion: 1,
+      runId: 'r',
+      step,
+      dataOrder: order.state(),
+      rng: {},
+      run,
+      model: resolvePreset('mnist-tiny'),
+      datasetFingerprint: 'fp',
+      adamCount: 0,
+      skippedSteps: 0,
+      lastLoss: 0.5,
+      writtenAt: new Date(0).toISOString(),
     },
     optimizer: optimizer.state(),
   };
@@ -57,7 +84,10 @@ test('a restored optimizer continues exactly like the one that never stopped', (
   const saved = checkpointAt(2);
   const { path } = new CheckpointStore(dir, 1).write(saved);
   const resumed = new Optimizer(new Float32Array(50), DEFAULT_OPTIMIZER, loadCheckpoint(path).optimizer);
-  const straight = new Optimizer(Float32Array.from({ length: 50 }, (_, i) => Math.cos(i)), DEFAULT_OPTIMIZER);
+  const straight = new Optimizer(
+    Float32Array.from({ length: 50 }, (_, i) => Math.cos(i)),
+    DEFAULT_OPTIMIZER,
+  );
   for (let s = 0; s < 4; s++) {
     const gradient = (): Float32Array => Float32Array.from({ length: 50 }, (_, i) => Math.sin(i * (s + 1)));
     straight.apply(gradient(), s);
@@ -104,7 +134,17 @@ test('final weights are refused as a checkpoint with a hint', (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'weights.ddpm');
   const { optimizer } = checkpointAt(1);
-  saveWeights(path, { meta: { kind: 'weights', preset: 'mnist-tiny', config: resolvePreset('mnist-tiny'), schedule: run.schedule, step: 1 }, params: optimizer.params, ema: optimizer.ema });
+  saveWeights(path, {
+    meta: {
+      kind: 'weights',
+      preset: 'mnist-tiny',
+      config: resolvePreset('mnist-tiny'),
+      schedule: run.schedule,
+      step: 1,
+    },
+    params: optimizer.params,
+    ema: optimizer.ema,
+  });
   t.throws(() => loadCheckpoint(path), { message: /not a checkpoint \(kind 'weights'\).*--resume latest/ });
   t.throws(() => loadCheckpoint(join(dir, 'missing.ckpt')), { message: /Cannot read/ });
 });

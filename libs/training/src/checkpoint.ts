@@ -52,7 +52,12 @@ export interface Checkpoint {
  */
 export function saveCheckpoint(path: string, checkpoint: Checkpoint, options: StateFileWriteOptions = {}): void {
   const { meta, optimizer } = checkpoint;
-  writeStateFile(path, { ...meta, adamCount: optimizer.adam.count }, { params: optimizer.params, ema: optimizer.ema, adam_m: optimizer.adam.m, adam_v: optimizer.adam.v }, options);
+  writeStateFile(
+    path,
+    { ...meta, adamCount: optimizer.adam.count },
+    { params: optimizer.params, ema: optimizer.ema, adam_m: optimizer.adam.m, adam_v: optimizer.adam.v },
+    options,
+  );
 }
 
 /**
@@ -62,14 +67,26 @@ export function saveCheckpoint(path: string, checkpoint: Checkpoint, options: St
 export function loadCheckpoint(path: string): Checkpoint {
   const { meta, sections } = readStateFile<CheckpointMeta>(path);
   if (meta?.kind !== 'checkpoint') {
-    throw new Error(`${path} is a ddpm state file but not a checkpoint (kind '${String(meta?.kind)}'); resume from a file in OUT/checkpoints/, or pass --resume latest.`);
+    throw new Error(
+      `${path} is a ddpm state file but not a checkpoint (kind '${String(meta?.kind)}'); resume from a file in OUT/checkpoints/, or pass --resume latest.`,
+    );
   }
   if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${path} has checkpoint format ${meta.format} but this build reads format ${CHECKPOINT_FORMAT}; resume it with the ddpm version that wrote it.`);
+    throw new Error(
+      `${path} has checkpoint format ${meta.format} but this build reads format ${CHECKPOINT_FORMAT}; resume it with the ddpm version that wrote it.`,
+    );
   }
   const [params, ema, m, v] = ['params', 'ema', 'adam_m', 'adam_v'].map((name) => sections.get(name));
-  if (params === undefined || ema === undefined || m === undefined || v === undefined || ![ema, m, v].every((s) => s.length === params.length)) {
-    throw new Error(`${path} lacks a section or has sections of different lengths; it is damaged. Resume from an earlier checkpoint.`);
+  if (
+    params === undefined ||
+    ema === undefined ||
+    m === undefined ||
+    v === undefined ||
+    ![ema, m, v].every((s) => s.length === params.length)
+  ) {
+    throw new Error(
+      `${path} lacks a section or has sections of different lengths; it is damaged. Resume from an earlier checkpoint.`,
+    );
   }
   return { meta, optimizer: { params, ema, adam: { m, v, count: meta.adamCount } } };
 }

@@ -8,7 +8,17 @@ import { bucketRange, bucketStarts } from './gradient-buckets.ts';
 import { drawTrainingInputs } from './sample-draws.ts';
 
 // Small enough for the cpu backend, with dropout on so training mode is exercised.
-const CONFIG: UNetConfig = { imageSize: 8, inChannels: 1, outChannels: 1, ch: 8, chMult: [1, 2], numResBlocks: 1, attnResolutions: [4], dropout: 0.3, groups: 4 };
+const CONFIG: UNetConfig = {
+  imageSize: 8,
+  inChannels: 1,
+  outChannels: 1,
+  ch: 8,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  attnResolutions: [4],
+  dropout: 0.3,
+  groups: 4,
+};
 const SEED = 3;
 const STEP = 7;
 
@@ -27,7 +37,13 @@ function setup(): { model: UNet; params: Float32Array; images: Float32Array } {
   return { model, params, images };
 }
 
-function gradientOf(model: UNet, params: Float32Array, images: Float32Array, indices: number[], dropout = true): Float32Array {
+function gradientOf(
+  model: UNet,
+  params: Float32Array,
+  images: Float32Array,
+  indices: number[],
+  dropout = true,
+): Float32Array {
   const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
   const x0 = tf.tensor4d(images, [indices.length, 8, 8, 1]);
   const drawn = drawTrainingInputs(SEED, STEP, indices, 64, schedule.timesteps);
@@ -39,7 +55,7 @@ function gradientOf(model: UNet, params: Float32Array, images: Float32Array, ind
   }
 }
 
-test('with dropout, the gradient of a batch is the mean of its samples\' gradients: a split batch trains the same', (t) => {
+test("with dropout, the gradient of a batch is the mean of its samples' gradients: a split batch trains the same", (t) => {
   const { model, params, images } = setup();
   const both = gradientOf(model, params, images, [11, 42]);
   const first = gradientOf(model, params, images.subarray(0, 64), [11]);
@@ -52,10 +68,13 @@ test('with dropout, the gradient of a batch is the mean of its samples\' gradien
   }
   t.true(worst <= 1e-5 * scale, `largest difference ${worst} against a largest gradient of ${scale}`);
   const evaluation = gradientOf(model, params, images, [11, 42], false);
-  t.true(evaluation.some((g, i) => Math.abs(g - both[i]) > 1e-4 * scale), 'the keys switch dropout on');
+  t.true(
+    evaluation.some((g, i) => Math.abs(g - both[i]) > 1e-4 * scale),
+    'the keys switch dropout on',
+  );
 });
 
-test('the gradient is written into a caller-owned buffer of the model\'s size, and a wrong size is refused', (t) => {
+test("the gradient is written into a caller-owned buffer of the model's size, and a wrong size is refused", (t) => {
   const { model, params, images } = setup();
   const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
   const x0 = tf.tensor4d(images.subarray(0, 64), [1, 8, 8, 1]);
@@ -64,7 +83,9 @@ test('the gradient is written into a caller-owned buffer of the model\'s size, a
   const { gradient } = computeGradient(model, schedule, params, x0, inputs, { into });
   t.is(gradient, into);
   t.true(into.some((g) => g !== 0));
-  t.throws(() => computeGradient(model, schedule, params, x0, inputs, { into: new Float32Array(3) }), { message: /holds 3 values but the model has/ });
+  t.throws(() => computeGradient(model, schedule, params, x0, inputs, { into: new Float32Array(3) }), {
+    message: /holds 3 values but the model has/,
+  });
   x0.dispose();
 });
 
@@ -77,12 +98,18 @@ function streamSetup() {
   const sizes = model.specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
   // 4 KiB buckets: about 20 for this 45k-parameter model.
   const starts = bucketStarts(sizes, 4096);
-  const run = (options: { into?: Float32Array; stream?: GradientStream } = {}) => computeGradient(model, schedule, params, x0, inputs, options);
+  const run = (options: { into?: Float32Array; stream?: GradientStream } = {}) =>
+    computeGradient(model, schedule, params, x0, inputs, options);
   return { model, params, x0, sizes, starts, run };
 }
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
 
 test('a streamed gradient is bit for bit the plain one; each bucket is reported once, its range already final', (t) => {
@@ -99,13 +126,17 @@ test('a streamed gradient is bit for bit the plain one; each bucket is reported 
   t.is(streamed.gradient, into);
   t.true(sameBits(into, plain.gradient), 'the same bits as without a stream');
   t.is(streamed.loss, plain.loss);
-  t.deepEqual(reports.map((r) => r.bucket).sort((a, b) => a - b), starts.map((_, b) => b), 'every bucket exactly once');
+  t.deepEqual(
+    reports.map((r) => r.bucket).sort((a, b) => a - b),
+    starts.map((_, b) => b),
+    'every bucket exactly once',
+  );
   for (const { bucket, loss, values } of reports) {
     const { start, end } = bucketRange(starts, into.length, bucket);
     t.true(sameBits(values, into.subarray(start, end)), `bucket ${bucket} was final when reported`);
     t.is(loss, plain.loss, `bucket ${bucket} carries the batch's loss`);
   }
-  t.is(reports[0].bucket, starts.length - 1, 'the last parameters\' bucket is reported first');
+  t.is(reports[0].bucket, starts.length - 1, "the last parameters' bucket is reported first");
   x0.dispose();
 });
 
@@ -124,7 +155,8 @@ test('buckets are reported during backprop: most of the backward convolutions ru
   });
   const names = profile.kernels.map((kernel) => kernel.name);
   const marker = names.indexOf('Cosh');
-  const backward = (list: string[]) => list.filter((name) => name === 'Conv2DBackpropFilter' || name === 'Conv2DBackpropInput').length;
+  const backward = (list: string[]) =>
+    list.filter((name) => name === 'Conv2DBackpropFilter' || name === 'Conv2DBackpropInput').length;
   const total = backward(names);
   const after = backward(names.slice(marker + 1));
   t.true(marker > 0 && total > 0);
@@ -158,11 +190,17 @@ test('a stream needs `into` and starts on parameter tensor boundaries', (t) => {
   t.throws(() => run({ stream: { starts, onBucket } }), { message: /options.stream needs options.into/ });
   const inside = sizes[0] + 1; // one element into the second tensor
   t.true(sizes[1] > 1);
-  t.throws(() => run({ into, stream: { starts: [0, inside], onBucket } }), { message: /starts\[1\] = .* is not where a parameter tensor/ });
+  t.throws(() => run({ into, stream: { starts: [0, inside], onBucket } }), {
+    message: /starts\[1\] = .* is not where a parameter tensor/,
+  });
   t.throws(() => run({ into, stream: { starts: [sizes[0]], onBucket } }), { message: /must begin with 0/ });
   t.throws(() => run({ into, stream: { starts: [], onBucket } }), { message: /must begin with 0/ });
-  t.throws(() => run({ into, stream: { starts: [0, sizes[0], sizes[0]], onBucket } }), { message: /strictly ascending/ });
-  t.throws(() => run({ into, stream: { starts: [0, params.length], onBucket } }), { message: /is not where a parameter tensor/ });
+  t.throws(() => run({ into, stream: { starts: [0, sizes[0], sizes[0]], onBucket } }), {
+    message: /strictly ascending/,
+  });
+  t.throws(() => run({ into, stream: { starts: [0, params.length], onBucket } }), {
+    message: /is not where a parameter tensor/,
+  });
   t.is(tf.memory().numTensors, before, 'refused before any tensor is made');
   // A single bucket covering everything is a valid stream.
   const single: number[] = [];

@@ -55,11 +55,15 @@ export function computeGradient(
 ): GradientResult {
   const { into, stream } = options;
   if (into !== undefined && into.length !== params.length) {
-    throw new RangeError(`computeGradient: the output buffer holds ${into.length} values but the model has ${params.length} parameters; allocate one of the model's size.`);
+    throw new RangeError(
+      `computeGradient: the output buffer holds ${into.length} values but the model has ${params.length} parameters; allocate one of the model's size.`,
+    );
   }
   if (stream !== undefined) {
     if (into === undefined) {
-      throw new Error('computeGradient: options.stream needs options.into, the buffer onBucket reads its ranges from; pass a Float32Array of the model\'s size.');
+      throw new Error(
+        "computeGradient: options.stream needs options.into, the buffer onBucket reads its ranges from; pass a Float32Array of the model's size.",
+      );
     }
     return streamedGradient(model, schedule, params, x0, inputs, into, stream);
   }
@@ -105,14 +109,20 @@ function planBuckets(sizes: readonly number[], total: number, starts: readonly n
   }
   const fix = 'compute the starts with bucketStarts(sizes of model.specs, capBytes) for this model.';
   if (starts.length === 0 || starts[0] !== 0) {
-    throw new Error(`computeGradient: stream.starts must begin with 0 (got [${starts.slice(0, 3).join(', ')}${starts.length > 3 ? ', ...' : ''}]); ${fix}`);
+    throw new Error(
+      `computeGradient: stream.starts must begin with 0 (got [${starts.slice(0, 3).join(', ')}${starts.length > 3 ? ', ...' : ''}]); ${fix}`,
+    );
   }
   starts.forEach((start, b) => {
     if (b > 0 && !(start > starts[b - 1])) {
-      throw new Error(`computeGradient: stream.starts[${b}] = ${start} does not exceed the start before it (${starts[b - 1]}); starts are strictly ascending, ${fix}`);
+      throw new Error(
+        `computeGradient: stream.starts[${b}] = ${start} does not exceed the start before it (${starts[b - 1]}); starts are strictly ascending, ${fix}`,
+      );
     }
     if (!boundaries.has(start) || start >= total) {
-      throw new Error(`computeGradient: stream.starts[${b}] = ${start} is not where a parameter tensor of the ${total}-parameter model starts; ${fix}`);
+      throw new Error(
+        `computeGradient: stream.starts[${b}] = ${start} is not where a parameter tensor of the ${total}-parameter model starts; ${fix}`,
+      );
     }
   });
   const bucketOf: number[] = [];
@@ -160,7 +170,10 @@ function streamedGradient(
 
   const lossValue = (): number => {
     if (loss === undefined) {
-      if (lossTensor === undefined) throw new Error('computeGradient: a gradient arrived before the forward pass returned its loss; this is a bug in compute-gradient.ts.');
+      if (lossTensor === undefined)
+        throw new Error(
+          'computeGradient: a gradient arrived before the forward pass returned its loss; this is a bug in compute-gradient.ts.',
+        );
       loss = lossTensor.dataSync()[0];
     }
     return loss;
@@ -198,7 +211,12 @@ function streamedGradient(
       return identity;
     };
     const lossOf = (...w: tf.Tensor[]): tf.Scalar => {
-      lossTensor = diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutKeys: inputs.keys, onWeight }), x0, inputs);
+      lossTensor = diffusionLoss(
+        schedule,
+        (xt, t) => model.apply(w, xt, t, { dropoutKeys: inputs.keys, onWeight }),
+        x0,
+        inputs,
+      );
       return lossTensor;
     };
     const { value, grads } = tf.valueAndGrads(lossOf)(weights);
@@ -206,7 +224,9 @@ function streamedGradient(
       grads.forEach((gradient, i) => {
         if (received[i] === undefined) write(i, gradient);
         else if (received[i] !== gradient) {
-          throw new Error(`computeGradient: part of the gradient of '${model.specs[i].name}' bypassed its stream hook, so its bucket was reported incomplete; UNet.apply must read each weight once before its forward pass (see streamedGradient).`);
+          throw new Error(
+            `computeGradient: part of the gradient of '${model.specs[i].name}' bypassed its stream hook, so its bucket was reported incomplete; UNet.apply must read each weight once before its forward pass (see streamedGradient).`,
+          );
         }
       });
       for (let b = reported.length - 1; b >= 0; b--) if (!reported[b]) report(b);

@@ -4,7 +4,12 @@ import { Rng } from '@ddpm/diffusion-core';
 import { DataOrder } from './data-order.ts';
 
 /** Runs `steps` batches of random sizes, giving back a random part of each; returns the consumed indices per epoch. */
-function consume(order: DataOrder, steps: number, rng: Rng, onStep?: (step: number) => DataOrder | void): Map<number, number[]> {
+function consume(
+  order: DataOrder,
+  steps: number,
+  rng: Rng,
+  onStep?: (step: number) => DataOrder | void,
+): Map<number, number[]> {
   const consumed = new Map<number, number[]>();
   let current = order;
   for (let step = 0; step < steps; step++) {
@@ -29,12 +34,23 @@ test('with random failures every finished epoch consumes exactly its permutation
   const finished = [...consumed.keys()].sort((a, b) => a - b).slice(0, -1);
   t.true(finished.length >= 3, `only ${finished.length} finished epochs`);
   for (const epoch of finished) {
-    t.deepEqual([...(consumed.get(epoch) ?? [])].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i), `epoch ${epoch}`);
+    t.deepEqual(
+      [...(consumed.get(epoch) ?? [])].sort((a, b) => a - b),
+      Array.from({ length: count }, (_, i) => i),
+      `epoch ${epoch}`,
+    );
   }
   const clean = DataOrder.start(count, 5);
   const first = [clean.next(10), clean.next(10), clean.next(10)];
-  t.deepEqual(first.map((b) => b.indices.length), [10, 10, 3], 'the last batch of an epoch is short');
-  t.deepEqual(first.flatMap((b) => Array.from(b.indices)), Array.from(epochPermutation(5, 0, count)));
+  t.deepEqual(
+    first.map((b) => b.indices.length),
+    [10, 10, 3],
+    'the last batch of an epoch is short',
+  );
+  t.deepEqual(
+    first.flatMap((b) => Array.from(b.indices)),
+    Array.from(epochPermutation(5, 0, count)),
+  );
 });
 
 test('given-back indices come out first, never mixed with another epoch', (t) => {
@@ -46,7 +62,11 @@ test('given-back indices come out first, never mixed with another epoch', (t) =>
   order.giveBack(0, [permutation[5]]);
   t.is(order.epoch, 0, 'a carry keeps the order in the old epoch');
   const c = order.next(4);
-  t.deepEqual({ epoch: c.epoch, indices: Array.from(c.indices) }, { epoch: 0, indices: [permutation[5]] }, 'the carry alone, not padded from epoch 1');
+  t.deepEqual(
+    { epoch: c.epoch, indices: Array.from(c.indices) },
+    { epoch: 0, indices: [permutation[5]] },
+    'the carry alone, not padded from epoch 1',
+  );
   t.is(order.next(2).epoch, 1);
   t.is(a.epoch, 0);
   t.throws(
@@ -68,7 +88,9 @@ test('state() and fromState() continue with identical batches, mid-epoch and wit
     const n = 1 + rng.int(6);
     t.deepEqual(restored.next(n), original.next(n));
   }
-  t.throws(() => DataOrder.fromState(original.state(), 18), { message: /dataset of 17 examples but the dataset has 18/ });
+  t.throws(() => DataOrder.fromState(original.state(), 18), {
+    message: /dataset of 17 examples but the dataset has 18/,
+  });
 });
 
 test('a restored order keeps the nothing-lost, nothing-repeated promise across a save in every step', (t) => {
@@ -80,5 +102,9 @@ test('a restored order keeps the nothing-lost, nothing-repeated promise across a
   });
   const finished = [...consumed.keys()].sort((a, b) => a - b).slice(0, -1);
   t.true(finished.length >= 2);
-  for (const epoch of finished) t.deepEqual([...(consumed.get(epoch) ?? [])].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i));
+  for (const epoch of finished)
+    t.deepEqual(
+      [...(consumed.get(epoch) ?? [])].sort((a, b) => a - b),
+      Array.from({ length: count }, (_, i) => i),
+    );
 });

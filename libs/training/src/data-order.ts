@@ -32,7 +32,10 @@ export interface OrderedBatch {
 export class DataOrder {
   private carry: { epoch: number; indices: number[] };
 
-  private constructor(private readonly cursor: EpochCursor, carry: CarriedIndices) {
+  private constructor(
+    private readonly cursor: EpochCursor,
+    carry: CarriedIndices,
+  ) {
     this.carry = { epoch: carry.epoch, indices: [...carry.indices] };
   }
 
@@ -48,8 +51,14 @@ export class DataOrder {
   static fromState(state: DataOrderState, expectedCount: number): DataOrder {
     const cursor = EpochCursor.fromState(state.cursor, expectedCount);
     const { epoch, indices } = state.carry;
-    if (!Number.isSafeInteger(epoch) || epoch < 0 || !indices.every((i) => Number.isInteger(i) && i >= 0 && i < expectedCount)) {
-      throw new RangeError(`DataOrder.fromState: the carried indices do not fit a dataset of ${expectedCount} examples; the checkpoint is damaged or belongs to another dataset.`);
+    if (
+      !Number.isSafeInteger(epoch) ||
+      epoch < 0 ||
+      !indices.every((i) => Number.isInteger(i) && i >= 0 && i < expectedCount)
+    ) {
+      throw new RangeError(
+        `DataOrder.fromState: the carried indices do not fit a dataset of ${expectedCount} examples; the checkpoint is damaged or belongs to another dataset.`,
+      );
     }
     return new DataOrder(cursor, state.carry);
   }
@@ -90,7 +99,9 @@ export class DataOrder {
   giveBack(epoch: number, indices: ArrayLike<number>): void {
     if (indices.length === 0) return;
     if (this.carry.indices.length > 0 && this.carry.epoch !== epoch) {
-      throw new Error(`DataOrder.giveBack: indices of epoch ${epoch} while indices of epoch ${this.carry.epoch} are still waiting; give back only indices of the latest batch.`);
+      throw new Error(
+        `DataOrder.giveBack: indices of epoch ${epoch} while indices of epoch ${this.carry.epoch} are still waiting; give back only indices of the latest batch.`,
+      );
     }
     this.carry = { epoch, indices: [...Array.from(indices), ...this.carry.indices] };
   }

@@ -7,10 +7,16 @@ import { createDataset, type Dataset } from '@ddpm/data';
  */
 export function limitDataset(dataset: Dataset, limit: number | undefined): Dataset {
   if (limit === undefined || limit >= dataset.count) return dataset;
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limitDataset: limit must be a positive integer, got ${limit}.`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`limitDataset: limit must be a positive integer, got ${limit}.`);
   const size = dataset.height * dataset.width * dataset.channels;
   return createDataset({
-    name: `${dataset.name}[0:${limit}]`, count: limit, height: dataset.height, width: dataset.width, channels: dataset.channels,
-    images: dataset.images.subarray(0, limit * size), labels: dataset.labels?.subarray(0, limit),
+    name: `${dataset.name}[0:${limit}]`,
+    count: limit,
+    height: dataset.height,
+    width: dataset.width,
+    channels: dataset.channels,
+    images: dataset.images.subarray(0, limit * size),
+    labels: dataset.labels?.subarray(0, limit),
   });
 }

@@ -42,7 +42,11 @@ function checkInvariants(t: ExecutionContext, sizes: readonly number[], capBytes
   sizes.forEach((size, i) => {
     offset += size;
     if (size * 4 < capBytes || bucketOf[i] === starts.length - 1) return;
-    t.is(bucketRange(starts, total, bucketOf[i]).end, offset, `${where}: tensor ${i} (${size} elements) ends its bucket`);
+    t.is(
+      bucketRange(starts, total, bucketOf[i]).end,
+      offset,
+      `${where}: tensor ${i} (${size} elements) ends its bucket`,
+    );
   });
   return starts;
 }
@@ -93,12 +97,24 @@ test('zero-size tensors join a neighbouring bucket and never make an empty one',
 
 test('bad input is refused with a RangeError that says what to pass', (t) => {
   for (const cap of [0, -4, Number.NaN, Number.POSITIVE_INFINITY]) {
-    t.throws(() => bucketStarts([1, 2], cap), { instanceOf: RangeError, message: /positive, finite number of bytes/ }, String(cap));
+    t.throws(
+      () => bucketStarts([1, 2], cap),
+      { instanceOf: RangeError, message: /positive, finite number of bytes/ },
+      String(cap),
+    );
   }
   for (const size of [-1, 1.5, Number.NaN]) {
-    t.throws(() => bucketStarts([3, size], 16), { instanceOf: RangeError, message: /parameterSizes\[1\] is .*non-negative integers/ }, String(size));
+    t.throws(
+      () => bucketStarts([3, size], 16),
+      { instanceOf: RangeError, message: /parameterSizes\[1\] is .*non-negative integers/ },
+      String(size),
+    );
   }
   for (const bucket of [-1, 2, 0.5]) {
-    t.throws(() => bucketRange([0, 4], 8, bucket), { instanceOf: RangeError, message: /numbered 0 to 1/ }, String(bucket));
+    t.throws(
+      () => bucketRange([0, 4], 8, bucket),
+      { instanceOf: RangeError, message: /numbered 0 to 1/ },
+      String(bucket),
+    );
   }
 });

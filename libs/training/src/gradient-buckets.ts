@@ -28,11 +28,15 @@ const BYTES_PER_ELEMENT = 4;
  */
 export function bucketStarts(parameterSizes: readonly number[], capBytes: number): number[] {
   if (!(capBytes > 0) || !Number.isFinite(capBytes)) {
-    throw new RangeError(`bucketStarts: capBytes is ${capBytes}; pass a positive, finite number of bytes per bucket, e.g. 25 * 2 ** 20 (PyTorch DDP's default of 25 MiB).`);
+    throw new RangeError(
+      `bucketStarts: capBytes is ${capBytes}; pass a positive, finite number of bytes per bucket, e.g. 25 * 2 ** 20 (PyTorch DDP's default of 25 MiB).`,
+    );
   }
   parameterSizes.forEach((size, i) => {
     if (!Number.isInteger(size) || size < 0) {
-      throw new RangeError(`bucketStarts: parameterSizes[${i}] is ${size}; sizes are element counts (tensor.size), non-negative integers, in the flat buffer's order.`);
+      throw new RangeError(
+        `bucketStarts: parameterSizes[${i}] is ${size}; sizes are element counts (tensor.size), non-negative integers, in the flat buffer's order.`,
+      );
     }
   });
   const total = parameterSizes.reduce((sum, size) => sum + size, 0);
@@ -67,7 +71,9 @@ export function bucketStarts(parameterSizes: readonly number[], capBytes: number
  */
 export function bucketRange(starts: readonly number[], total: number, bucket: number): { start: number; end: number } {
   if (!Number.isInteger(bucket) || bucket < 0 || bucket >= starts.length) {
-    throw new RangeError(`bucketRange: bucket ${bucket} does not exist; the ${starts.length} buckets are numbered 0 to ${starts.length - 1}.`);
+    throw new RangeError(
+      `bucketRange: bucket ${bucket} does not exist; the ${starts.length} buckets are numbered 0 to ${starts.length - 1}.`,
+    );
   }
   return { start: starts[bucket], end: bucket + 1 < starts.length ? starts[bucket + 1] : total };
 }

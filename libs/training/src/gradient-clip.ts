@@ -13,7 +13,8 @@ export function globalNorm(gradient: Float32Array): number {
  * (as torch.nn.utils.clip_grad_norm_ computes it), otherwise exactly 1. Precondition: maxNorm > 0.
  */
 export function clipScale(norm: number, maxNorm: number): number {
-  if (!(maxNorm > 0)) throw new RangeError(`clipping needs maxNorm > 0, got ${maxNorm}; pass --clip with a positive value.`);
+  if (!(maxNorm > 0))
+    throw new RangeError(`clipping needs maxNorm > 0, got ${maxNorm}; pass --clip with a positive value.`);
   return Number.isFinite(norm) && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
 }
 

@@ -1,6 +1,12 @@
 export { Adam, DEFAULT_ADAM, type AdamBuffers, type AdamOptions, type AdamState } from './adam.ts';
 export { benchTrainingStep, type BenchStepOptions, type BenchStepResult } from './bench-step.ts';
-export { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointMeta } from './checkpoint.ts';
+export {
+  CHECKPOINT_FORMAT,
+  loadCheckpoint,
+  saveCheckpoint,
+  type Checkpoint,
+  type CheckpointMeta,
+} from './checkpoint.ts';
 export { CheckpointStore, type FoundCheckpoint, type RejectedCheckpoint } from './checkpoint-store.ts';
 export { DataOrder, type CarriedIndices, type DataOrderState, type OrderedBatch } from './data-order.ts';
 export { limitDataset } from './dataset-limit.ts';
@@ -10,7 +16,13 @@ export { clipGlobalNorm, clipScale, globalNorm } from './gradient-clip.ts';
 export { bucketRange, bucketStarts } from './gradient-buckets.ts';
 export { learningRateAt } from './learning-rate.ts';
 export { MetricsLog, type StepRecord } from './metrics-log.ts';
-export { DEFAULT_OPTIMIZER, Optimizer, type OptimizerConfig, type OptimizerState, type UpdateResult } from './optimizer.ts';
+export {
+  DEFAULT_OPTIMIZER,
+  Optimizer,
+  type OptimizerConfig,
+  type OptimizerState,
+  type UpdateResult,
+} from './optimizer.ts';
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptions } from './state-file.ts';

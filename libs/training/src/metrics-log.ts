@@ -29,7 +29,9 @@ export class MetricsLog {
    */
   truncateAfter(step: number): number {
     if (!existsSync(this.path)) return 0;
-    const lines = readFileSync(this.path, 'utf8').split('\n').filter((line) => line.length > 0);
+    const lines = readFileSync(this.path, 'utf8')
+      .split('\n')
+      .filter((line) => line.length > 0);
     const kept = lines.filter((line) => {
       try {
         const record = JSON.parse(line) as { step?: unknown };

@@ -33,7 +33,10 @@ test('Adam first step moves every parameter by lr against the sign of its gradie
   const adam = new Adam(4);
   const params = new Float32Array(4);
   adam.step(params, Float32Array.of(3, -0.001, 7e3, -2), 0.1);
-  t.deepEqual(Array.from(params, (p) => Math.round(p * 1e4) / 1e4), [-0.1, 0.1, -0.1, 0.1]);
+  t.deepEqual(
+    Array.from(params, (p) => Math.round(p * 1e4) / 1e4),
+    [-0.1, 0.1, -0.1, 0.1],
+  );
 });
 
 test('Adam rejects state of another size with a fix in the message', (t) => {
@@ -101,9 +104,13 @@ test('proposing every bucket and adopting gives the bits commit gives; a clipped
   let adopted = 0;
   for (let step = 0; step < 6; step++) {
     // Large gradients on even steps so clipping happens, small ones on odd steps so it does not.
-    const gradient = Float32Array.from({ length: size }, (_, i) => Math.cos(i * (step + 1)) * (step % 2 === 0 ? 3 : 1e-3));
+    const gradient = Float32Array.from(
+      { length: size },
+      (_, i) => Math.cos(i * (step + 1)) * (step % 2 === 0 ? 3 : 1e-3),
+    );
     reference.apply(gradient, step);
-    for (const [b, from] of buckets.entries()) streamed.propose(gradient.subarray(from, buckets[b + 1] ?? size), from, step);
+    for (const [b, from] of buckets.entries())
+      streamed.propose(gradient.subarray(from, buckets[b + 1] ?? size), from, step);
     const plan = streamed.plan(gradient, step);
     if (plan.clipScale === 1) {
       streamed.adopt(plan);
@@ -116,7 +123,9 @@ test('proposing every bucket and adopting gives the bits commit gives; a clipped
   }
   t.is(adopted, 3);
   t.deepEqual(streamed.state().adam, reference.state().adam);
-  t.throws(() => streamed.adopt(streamed.plan(new Float32Array(size).fill(1), 6)), { message: /commit\(\) the update instead/ });
+  t.throws(() => streamed.adopt(streamed.plan(new Float32Array(size).fill(1), 6)), {
+    message: /commit\(\) the update instead/,
+  });
 });
 
 test('clipScale is exactly 1 at or under the limit and for a non-finite norm', (t) => {

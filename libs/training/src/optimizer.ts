@@ -16,7 +16,13 @@ export interface OptimizerConfig {
   readonly adam: AdamOptions;
 }
 
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { lr: 2e-4, warmup: 100, clip: 1.0, emaDecay: 0.9999, adam: DEFAULT_ADAM };
+export const DEFAULT_OPTIMIZER: OptimizerConfig = {
+  lr: 2e-4,
+  warmup: 100,
+  clip: 1.0,
+  emaDecay: 0.9999,
+  adam: DEFAULT_ADAM,
+};
 
 /** What a checkpoint keeps of the optimiser: parameters, Adam moments, EMA and the update count. */
 export interface OptimizerState {
@@ -87,8 +93,15 @@ export class Optimizer {
   plan(gradient: Float32Array, step: number): UpdateResult {
     const lr = learningRateAt(this.config.lr, this.config.warmup, step);
     const gradientNorm = globalNorm(gradient);
-    if (!Number.isFinite(gradientNorm)) return { lr, gradientNorm, clipScale: 1, adamStep: this.adam.updates, skipped: true };
-    return { lr, gradientNorm, clipScale: clipScale(gradientNorm, this.config.clip), adamStep: this.adam.updates + 1, skipped: false };
+    if (!Number.isFinite(gradientNorm))
+      return { lr, gradientNorm, clipScale: 1, adamStep: this.adam.updates, skipped: true };
+    return {
+      lr,
+      gradientNorm,
+      clipScale: clipScale(gradientNorm, this.config.clip),
+      adamStep: this.adam.updates + 1,
+      skipped: false,
+    };
   }
 
   /**
@@ -96,7 +109,8 @@ export class Optimizer {
    * buffer that is still being sent. Drops any proposal. Precondition: the plan is not skipped.
    */
   commit(gradient: Float32Array, plan: UpdateResult): void {
-    if (plan.skipped || plan.adamStep !== this.adam.updates + 1) throw new Error('Optimizer.commit needs the plan of the next, non-skipped update; call plan() again.');
+    if (plan.skipped || plan.adamStep !== this.adam.updates + 1)
+      throw new Error('Optimizer.commit needs the plan of the next, non-skipped update; call plan() again.');
     this.adam.step(this.current, gradient, plan.lr, plan.clipScale);
     updateEma(this.ema, this.current, this.config.emaDecay, this.adam.updates - 1);
   }
@@ -107,8 +121,18 @@ export class Optimizer {
    * The view stays intact until the same range is proposed again two updates later (the proposal buffers alternate).
    */
   propose(bucket: Float32Array, start: number, step: number): Float32Array {
-    this.proposal ??= { params: new Float32Array(this.current.length), m: new Float32Array(this.current.length), v: new Float32Array(this.current.length) };
-    this.adam.propose(this.current, bucket, start, learningRateAt(this.config.lr, this.config.warmup, step), this.proposal);
+    this.proposal ??= {
+      params: new Float32Array(this.current.length),
+      m: new Float32Array(this.current.length),
+      v: new Float32Array(this.current.length),
+    };
+    this.adam.propose(
+      this.current,
+      bucket,
+      start,
+      learningRateAt(this.config.lr, this.config.warmup, step),
+      this.proposal,
+    );
     return this.proposal.params.subarray(start, start + bucket.length);
   }
 
@@ -120,7 +144,9 @@ export class Optimizer {
   adopt(plan: UpdateResult): void {
     const proposal = this.proposal;
     if (proposal === undefined || plan.skipped || plan.clipScale !== 1 || plan.adamStep !== this.adam.updates + 1) {
-      throw new Error('Optimizer.adopt needs a complete proposal and the next, unclipped, non-skipped plan; commit() the update instead.');
+      throw new Error(
+        'Optimizer.adopt needs a complete proposal and the next, unclipped, non-skipped plan; commit() the update instead.',
+      );
     }
     const previous = this.adam.adopt(proposal);
     this.proposal = { params: this.current, ...previous };

@@ -60,7 +60,13 @@ export class RunRecorder {
   async writeGrid(step: number, ema: Float32Array): Promise<string> {
     const { sampleCount, sampleSteps, seed } = this.options;
     const { imageSize, inChannels } = this.model.config;
-    const images = await drawSamples(this.model, this.schedule, ema, { sampler: 'ddim', count: sampleCount, steps: sampleSteps, eta: 0, seed });
+    const images = await drawSamples(this.model, this.schedule, ema, {
+      sampler: 'ddim',
+      count: sampleCount,
+      steps: sampleSteps,
+      eta: 0,
+      seed,
+    });
     const path = join(this.samplesDir, `step-${String(step).padStart(6, '0')}.png`);
     writeImageGrid(path, images, sampleCount, imageSize, imageSize, inChannels);
     this.grids.push(path);
@@ -68,15 +74,29 @@ export class RunRecorder {
   }
 
   /** Writes the final grid, `weights.ddpm` and `summary.json`; returns the weights path and the final grid path. */
-  async finish(step: number, params: Float32Array, ema: Float32Array, summary: Record<string, unknown>): Promise<{ weightsPath: string; grid: string }> {
+  async finish(
+    step: number,
+    params: Float32Array,
+    ema: Float32Array,
+    summary: Record<string, unknown>,
+  ): Promise<{ weightsPath: string; grid: string }> {
     const grid = await this.writeGrid(step, ema);
     const weightsPath = join(this.options.out, 'weights.ddpm');
     saveWeights(weightsPath, {
-      meta: { kind: 'weights', preset: this.options.preset, config: this.model.config, schedule: this.options.schedule, step },
+      meta: {
+        kind: 'weights',
+        preset: this.options.preset,
+        config: this.model.config,
+        schedule: this.options.schedule,
+        step,
+      },
       params,
       ema,
     });
-    writeFileSync(join(this.options.out, 'summary.json'), `${JSON.stringify({ ...summary, weightsPath, sampleGrids: this.grids }, null, 2)}\n`);
+    writeFileSync(
+      join(this.options.out, 'summary.json'),
+      `${JSON.stringify({ ...summary, weightsPath, sampleGrids: this.grids }, null, 2)}\n`,
+    );
     return { weightsPath, grid };
   }
 }

@@ -9,7 +9,13 @@ import { Rng, type TrainingInputs } from '@ddpm/diffusion-core';
  * process with batch 2b, and what makes resume exact without saving any generator state for the noise.
  * Precondition: `imageSize` is h·w·c of one image; timesteps >= 1.
  */
-export function drawTrainingInputs(seed: number, step: number, indices: ArrayLike<number>, imageSize: number, timesteps: number): TrainingInputs {
+export function drawTrainingInputs(
+  seed: number,
+  step: number,
+  indices: ArrayLike<number>,
+  imageSize: number,
+  timesteps: number,
+): TrainingInputs {
   const t = new Int32Array(indices.length);
   const noise = new Float32Array(indices.length * imageSize);
   const keys = new Uint32Array(indices.length);

@@ -24,7 +24,12 @@ export interface SampleOptions {
  * Returns NHWC float32 values, nominally in [-1, 1] (the samplers clip their x0 prediction).
  * Promises: deterministic for a given seed and backend; every tensor it creates is released.
  */
-export async function drawSamples(model: UNet, schedule: DiffusionSchedule, weights: Float32Array, options: SampleOptions): Promise<Float32Array> {
+export async function drawSamples(
+  model: UNet,
+  schedule: DiffusionSchedule,
+  weights: Float32Array,
+  options: SampleOptions,
+): Promise<Float32Array> {
   const w = unflattenWeights(model.specs, weights);
   const { imageSize, inChannels } = model.config;
   const shape: [number, number, number, number] = [options.count, imageSize, imageSize, inChannels];
@@ -34,7 +39,13 @@ export async function drawSamples(model: UNet, schedule: DiffusionSchedule, weig
     const images =
       options.sampler === 'ddpm'
         ? ddpmSample(schedule, eps, shape, { rng, variance: 'beta', clipDenoised: true, onStep: options.onStep })
-        : ddimSample(schedule, eps, shape, { rng, steps: options.steps, eta: options.eta, clipDenoised: true, onStep: options.onStep });
+        : ddimSample(schedule, eps, shape, {
+            rng,
+            steps: options.steps,
+            eta: options.eta,
+            clipDenoised: true,
+            onStep: options.onStep,
+          });
     const values = (await images.data()) as Float32Array;
     images.dispose();
     return values;

@@ -25,8 +25,24 @@ test('a state file round-trips metadata and sections, leaving no temp file behin
 const corruptions: [string, (b: Buffer) => Buffer, RegExp][] = [
   ['truncated payload', (b) => b.subarray(0, b.length - 3), /payload holds/],
   ['truncated header', (b) => b.subarray(0, 30), /header runs past|payload holds/],
-  ['flipped payload byte', (b) => { const c = Buffer.from(b); c[c.length - 5] ^= 0x10; return c; }, /payload checksum/],
-  ['flipped header byte', (b) => { const c = Buffer.from(b); c[25] ^= 0x01; return c; }, /header checksum/],
+  [
+    'flipped payload byte',
+    (b) => {
+      const c = Buffer.from(b);
+      c[c.length - 5] ^= 0x10;
+      return c;
+    },
+    /payload checksum/,
+  ],
+  [
+    'flipped header byte',
+    (b) => {
+      const c = Buffer.from(b);
+      c[25] ^= 0x01;
+      return c;
+    },
+    /header checksum/,
+  ],
   ['foreign file', () => Buffer.from('{"not":"ours"}'), /bad magic/],
   ['empty file', () => Buffer.alloc(0), /bad magic/],
 ];

@@ -35,7 +35,12 @@ export interface StateFile<M> {
  * sections' little-endian float32 values back to back.
  * Does not: create the parent directory or keep older files (the caller rotates).
  */
-export function writeStateFile(path: string, meta: unknown, sections: Record<string, Float32Array>, options: StateFileWriteOptions = {}): void {
+export function writeStateFile(
+  path: string,
+  meta: unknown,
+  sections: Record<string, Float32Array>,
+  options: StateFileWriteOptions = {},
+): void {
   const entries: SectionEntry[] = Object.entries(sections).map(([name, data]) => ({ name, length: data.length }));
   const payloads = Object.values(sections).map((data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   let payloadCrc32 = 0;
@@ -94,10 +99,14 @@ export function readStateFile<M>(path: string): StateFile<M> {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`Cannot read ${path}: ${(error as Error).message}. Check the path (a run directory's final weights are DIR/weights.ddpm).`);
+    throw new Error(
+      `Cannot read ${path}: ${(error as Error).message}. Check the path (a run directory's final weights are DIR/weights.ddpm).`,
+    );
   }
   const corrupt = (what: string): Error =>
-    new Error(`${path} is not a valid ddpm state file (${what}). It may be truncated or from another program; use an earlier checkpoint or re-run training.`);
+    new Error(
+      `${path} is not a valid ddpm state file (${what}). It may be truncated or from another program; use an earlier checkpoint or re-run training.`,
+    );
   if (bytes.length < 20 || !bytes.subarray(0, 8).equals(MAGIC)) throw corrupt('bad magic bytes');
   const version = bytes.readUInt32LE(8);
   if (version !== FORMAT_VERSION) throw corrupt(`format version ${version}, this build reads ${FORMAT_VERSION}`);
@@ -111,11 +120,15 @@ export function readStateFile<M>(path: string): StateFile<M> {
   } catch {
     throw corrupt('header is not JSON');
   }
-  if (!Array.isArray(parsed.sections) || !parsed.sections.every((s) => typeof s.name === 'string' && Number.isSafeInteger(s.length) && s.length >= 0)) {
+  if (
+    !Array.isArray(parsed.sections) ||
+    !parsed.sections.every((s) => typeof s.name === 'string' && Number.isSafeInteger(s.length) && s.length >= 0)
+  ) {
     throw corrupt('section table is malformed');
   }
   const payload = bytes.subarray(20 + headerLength);
-  if (payload.length !== parsed.payloadBytes) throw corrupt(`payload holds ${payload.length} bytes, header says ${parsed.payloadBytes}`);
+  if (payload.length !== parsed.payloadBytes)
+    throw corrupt(`payload holds ${payload.length} bytes, header says ${parsed.payloadBytes}`);
   if (crc32(payload) !== parsed.payloadCrc32) throw corrupt('payload checksum mismatch');
   const sections = new Map<string, Float32Array>();
   let offset = 0;

@@ -47,7 +47,11 @@ export interface TrainSummary {
  */
 export function checkDatasetFits(preset: string, dataset: Dataset): UNetConfig {
   const config = resolvePreset(preset);
-  if (dataset.height !== config.imageSize || dataset.width !== config.imageSize || dataset.channels !== config.inChannels) {
+  if (
+    dataset.height !== config.imageSize ||
+    dataset.width !== config.imageSize ||
+    dataset.channels !== config.inChannels
+  ) {
     throw new Error(
       `Dataset "${dataset.name}" holds ${dataset.height}x${dataset.width}x${dataset.channels} images but preset ${preset} ` +
         `expects ${config.imageSize}x${config.imageSize}x${config.inChannels}; pick a matching --preset or dataset.`,
@@ -90,16 +94,33 @@ export async function train(config: RunConfig, dataset: Dataset, hooks: TrainHoo
     finalLoss = loss;
     const seconds = (performance.now() - stepStarted) / 1000;
     const record: StepRecord = {
-      step: step + 1, loss, imgs_per_s: indices.length / seconds, epoch, lr: update.lr,
-      grad_norm: update.gradientNorm, skipped: update.skipped, step_seconds: seconds,
+      step: step + 1,
+      loss,
+      imgs_per_s: indices.length / seconds,
+      epoch,
+      lr: update.lr,
+      grad_norm: update.gradientNorm,
+      skipped: update.skipped,
+      step_seconds: seconds,
     };
     recorder.recordStep(record);
     hooks.onStep?.(record);
-    if (recorder.gridDue(step + 1, config.steps)) hooks.onSampleGrid?.(await recorder.writeGrid(step + 1, optimizer.ema), step + 1);
+    if (recorder.gridDue(step + 1, config.steps))
+      hooks.onSampleGrid?.(await recorder.writeGrid(step + 1, optimizer.ema), step + 1);
   }
   const wallSeconds = (performance.now() - started) / 1000;
-  const summary = { steps: config.steps, wallSeconds, imgsPerS: (config.steps * config.batch) / wallSeconds, finalLoss, skippedSteps };
-  const { weightsPath, grid } = await recorder.finish(config.steps, optimizer.params, optimizer.ema, { ...summary, preset: config.preset, batch: config.batch });
+  const summary = {
+    steps: config.steps,
+    wallSeconds,
+    imgsPerS: (config.steps * config.batch) / wallSeconds,
+    finalLoss,
+    skippedSteps,
+  };
+  const { weightsPath, grid } = await recorder.finish(config.steps, optimizer.params, optimizer.ema, {
+    ...summary,
+    preset: config.preset,
+    batch: config.batch,
+  });
   hooks.onSampleGrid?.(grid, config.steps);
   return { ...summary, weightsPath };
 }

@@ -34,12 +34,18 @@ export function loadWeights(path: string): Weights {
   const { meta, sections } = readStateFile<WeightsMeta | { kind: 'checkpoint' }>(path);
   if (meta?.kind === 'checkpoint') {
     const { meta: c, optimizer } = loadCheckpoint(path);
-    return { meta: { kind: 'weights', preset: c.run.preset, config: c.model, schedule: c.run.schedule, step: c.step }, params: optimizer.params, ema: optimizer.ema };
+    return {
+      meta: { kind: 'weights', preset: c.run.preset, config: c.model, schedule: c.run.schedule, step: c.step },
+      params: optimizer.params,
+      ema: optimizer.ema,
+    };
   }
   const params = sections.get('params');
   const ema = sections.get('ema');
   if (meta?.kind !== 'weights' || params === undefined || ema === undefined || params.length !== ema.length) {
-    throw new Error(`${path} is a ddpm state file but neither weights nor a checkpoint; pass the weights.ddpm of a finished run or a file of OUT/checkpoints/.`);
+    throw new Error(
+      `${path} is a ddpm state file but neither weights nor a checkpoint; pass the weights.ddpm of a finished run or a file of OUT/checkpoints/.`,
+    );
   }
   return { meta, params, ema };
 }

@@ -18,8 +18,15 @@ const matchesComposition = test.macro({
     const bias = rng.normal<tf.Tensor1D>([3]);
     const probe = rng.normal<tf.Tensor4D>([2, 5, 4, 3]);
     const inputs = [...parts, kernel, bias];
-    const loss = (f: (...xs: tf.Tensor[]) => tf.Tensor) => (...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), probe));
-    const split = (xs: tf.Tensor[]): [tf.Tensor4D[], tf.Tensor4D, tf.Tensor] => [xs.slice(0, sizes.length) as tf.Tensor4D[], xs[sizes.length] as tf.Tensor4D, xs[sizes.length + 1]];
+    const loss =
+      (f: (...xs: tf.Tensor[]) => tf.Tensor) =>
+      (...xs: tf.Tensor[]) =>
+        tf.sum(tf.mul(f(...xs), probe));
+    const split = (xs: tf.Tensor[]): [tf.Tensor4D[], tf.Tensor4D, tf.Tensor] => [
+      xs.slice(0, sizes.length) as tf.Tensor4D[],
+      xs[sizes.length] as tf.Tensor4D,
+      xs[sizes.length + 1],
+    ];
     const mine = (...xs: tf.Tensor[]): tf.Tensor => concatConv2d(...split(xs));
     const composed = (...xs: tf.Tensor[]): tf.Tensor => {
       const [ps, w, b] = split(xs);
@@ -37,7 +44,8 @@ const matchesComposition = test.macro({
     });
     tf.dispose([...inputs, probe, value, reference, ...grads, ...expected]);
   },
-  title: (_, sizes: number[], k: number) => `concatConv2d has the value and gradients of conv(concat) for parts of [${sizes}] channels, ${k}x${k}`,
+  title: (_, sizes: number[], k: number) =>
+    `concatConv2d has the value and gradients of conv(concat) for parts of [${sizes}] channels, ${k}x${k}`,
 });
 
 test(matchesComposition, [3, 2], 3);
@@ -45,6 +53,8 @@ test(matchesComposition, [2, 4], 1);
 test(matchesComposition, [1, 2, 3], 3);
 
 test('concatConv2d rejects a kernel whose input channels do not match the parts', (t) => {
-  const error = t.throws(() => concatConv2d([tf.zeros([1, 3, 3, 2]), tf.zeros([1, 3, 3, 2])], tf.zeros([3, 3, 5, 1]), tf.zeros([1])));
+  const error = t.throws(() =>
+    concatConv2d([tf.zeros([1, 3, 3, 2]), tf.zeros([1, 3, 3, 2])], tf.zeros([3, 3, 5, 1]), tf.zeros([1])),
+  );
   t.regex(error?.message ?? '', /4 channels in all but the kernel/);
 });

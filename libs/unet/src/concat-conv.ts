@@ -17,7 +17,9 @@ export function concatConv2d(parts: readonly tf.Tensor4D[], kernel: tf.Tensor4D,
   const sizes = parts.map((part) => part.shape[3]);
   const total = sizes.reduce((a, b) => a + b, 0);
   if (kernel.shape[2] !== total) {
-    throw new RangeError(`concatConv2d: the parts have ${total} channels in all but the kernel [${kernel.shape}] expects ${kernel.shape[2]}; pass the kernel of the concatenated input.`);
+    throw new RangeError(
+      `concatConv2d: the parts have ${total} channels in all but the kernel [${kernel.shape}] expects ${kernel.shape[2]}; pass the kernel of the concatenated input.`,
+    );
   }
   const convolve = tf.customGrad((...args: Args) => {
     const inputs = args.slice(0, parts.length) as tf.Tensor4D[];
@@ -34,9 +36,19 @@ export function concatConv2d(parts: readonly tf.Tensor4D[], kernel: tf.Tensor4D,
       const partGradients = sizes.map((size) => {
         const slice = tf.slice(savedFilter, [0, 0, offset, 0], [kh, kw, size, co]);
         offset += size;
-        return tf.engine().runKernel<tf.Tensor>(tf.Conv2DBackpropInput, { dy, filter: slice }, { ...attrs, inputShape: [...savedX.shape.slice(0, 3), size] } as unknown as tf.NamedAttrMap);
+        return tf
+          .engine()
+          .runKernel<tf.Tensor>(tf.Conv2DBackpropInput, { dy, filter: slice }, {
+            ...attrs,
+            inputShape: [...savedX.shape.slice(0, 3), size],
+          } as unknown as tf.NamedAttrMap);
       });
-      const kernelGradient = tf.engine().runKernel<tf.Tensor>(tf.Conv2DBackpropFilter, { x: savedX, dy }, { ...attrs, filterShape: savedFilter.shape } as unknown as tf.NamedAttrMap);
+      const kernelGradient = tf
+        .engine()
+        .runKernel<tf.Tensor>(tf.Conv2DBackpropFilter, { x: savedX, dy }, {
+          ...attrs,
+          filterShape: savedFilter.shape,
+        } as unknown as tf.NamedAttrMap);
       return [...partGradients, kernelGradient, tf.sum(dy, [0, 1, 2])];
     };
     return { value, gradFunc };

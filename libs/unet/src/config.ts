@@ -49,9 +49,12 @@ export function validateConfig(config: UNetConfig): void {
   positiveInt(config.ch, 'ch');
   positiveInt(config.numResBlocks, 'numResBlocks');
   positiveInt(config.groups, 'groups');
-  if (config.ch < 4) throw new RangeError(`UNetConfig.ch must be at least 4 (it is the timestep embedding width), got ${config.ch}.`);
+  if (config.ch < 4)
+    throw new RangeError(`UNetConfig.ch must be at least 4 (it is the timestep embedding width), got ${config.ch}.`);
   if (config.chMult.length === 0) {
-    throw new RangeError('UNetConfig.chMult is empty; give one channel multiplier per resolution level, e.g. [1, 2, 2].');
+    throw new RangeError(
+      'UNetConfig.chMult is empty; give one channel multiplier per resolution level, e.g. [1, 2, 2].',
+    );
   }
   config.chMult.forEach((mult, i) => positiveInt(mult, `chMult[${i}]`));
   if (!(config.dropout >= 0 && config.dropout < 1)) {

@@ -25,7 +25,9 @@ class WeightCursor {
   next(name: string): tf.Tensor {
     const spec = this.specs[this.index];
     if (spec === undefined || spec.name !== name) {
-      throw new Error(`UNet forward asked for '${name}' but parameter #${this.index} is '${spec?.name ?? '<none>'}'; this is a bug in forward.ts or parameter-specs.ts.`);
+      throw new Error(
+        `UNet forward asked for '${name}' but parameter #${this.index} is '${spec?.name ?? '<none>'}'; this is a bug in forward.ts or parameter-specs.ts.`,
+      );
     }
     const weight = this.weights[this.index];
     const used = this.onWeight === undefined ? weight : this.onWeight(this.index, weight);
@@ -35,7 +37,9 @@ class WeightCursor {
 
   finish(): void {
     if (this.index !== this.specs.length) {
-      throw new Error(`UNet forward used ${this.index} of ${this.specs.length} parameters; this is a bug in forward.ts or parameter-specs.ts.`);
+      throw new Error(
+        `UNet forward used ${this.index} of ${this.specs.length} parameters; this is a bug in forward.ts or parameter-specs.ts.`,
+      );
     }
   }
 }
@@ -70,7 +74,8 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
   }
 
   private get embedding(): tf.Tensor2D {
-    if (this.activatedTemb === undefined) throw new Error('UNet forward used the timestep embedding before computing it; this is a bug in topology.ts.');
+    if (this.activatedTemb === undefined)
+      throw new Error('UNet forward used the timestep embedding before computing it; this is a bug in topology.ts.');
     return this.activatedTemb;
   }
 
@@ -143,9 +148,18 @@ class TensorOps implements UNetOps<tf.Tensor4D> {
     const [batch, height, width, channels] = x.shape;
     const positions = height * width;
     const h = this.norm(`${scope}/norm`, x, 'linear');
-    const projections = ['q', 'k', 'v'].map((name) => ({ kernel: this.cursor.next(`${scope}/${name}/W`), bias: this.cursor.next(`${scope}/${name}/b`) }));
-    const kernel = tf.concat(projections.map((p) => p.kernel), 3);
-    const bias = tf.concat(projections.map((p) => p.bias), 0);
+    const projections = ['q', 'k', 'v'].map((name) => ({
+      kernel: this.cursor.next(`${scope}/${name}/W`),
+      bias: this.cursor.next(`${scope}/${name}/b`),
+    }));
+    const kernel = tf.concat(
+      projections.map((p) => p.kernel),
+      3,
+    );
+    const bias = tf.concat(
+      projections.map((p) => p.bias),
+      0,
+    );
     const qkv = tf.reshape(conv2d(h, kernel, bias), [batch, positions, 3 * channels]);
     const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
     const logits = tf.mul(tf.matMul(q, k, false, true), channels ** -0.5);

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Kernels of the forward pass whose gradients tf.grads looks up (GroupNorm, upsampling and the fused conv/dense ops bring their own). */
-const UNET_KERNELS = [tf.Conv2D, tf.Add, tf.Multiply, tf.Sigmoid, tf.Reshape, tf.Softmax, tf.BatchMatMul, tf.Slice, tf.Sum] as const;
+const UNET_KERNELS = [
+  tf.Conv2D,
+  tf.Add,
+  tf.Multiply,
+  tf.Sigmoid,
+  tf.Reshape,
+  tf.Softmax,
+  tf.BatchMatMul,
+  tf.Slice,
+  tf.Sum,
+] as const;
 
 /**
  * Checks that the gradients of the kernels UNet.apply puts on the tape are registered, and throws an Error that

@@ -25,7 +25,9 @@ function referenceGroupNorm(
   for (let b = 0; b < batch; b++) {
     for (let g = 0; g < groups; g++) {
       const members: number[] = [];
-      for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) for (let c = g * perGroup; c < (g + 1) * perGroup; c++) members.push(index(b, i, j, c));
+      for (let i = 0; i < height; i++)
+        for (let j = 0; j < width; j++)
+          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) members.push(index(b, i, j, c));
       const mean = members.reduce((s, k) => s + x[k], 0) / members.length;
       const variance = members.reduce((s, k) => s + (x[k] - mean) ** 2, 0) / members.length;
       for (const k of members) {
@@ -49,7 +51,13 @@ const matchesReference = test.macro({
     const beta = rng.fillNormal(new Float64Array(channels));
     const expected = referenceGroupNorm(x, shape, gamma, beta, groups, activation);
     const actual = tf.tidy(() =>
-      groupNorm(tf.tensor4d(Float32Array.from(x), shape), tf.tensor1d(Float32Array.from(gamma)), tf.tensor1d(Float32Array.from(beta)), groups, activation).dataSync(),
+      groupNorm(
+        tf.tensor4d(Float32Array.from(x), shape),
+        tf.tensor1d(Float32Array.from(gamma)),
+        tf.tensor1d(Float32Array.from(beta)),
+        groups,
+        activation,
+      ).dataSync(),
     );
     let worst = 0;
     for (let k = 0; k < size; k++) worst = Math.max(worst, Math.abs(actual[k] - expected[k]));
@@ -90,8 +98,15 @@ const gradientsMatchFiniteDifferences = test.macro({
       referenceGroupNorm(xs, shape, gs, bs, 2, activation).reduce((s, v, k) => s + v * probe[k], 0);
     const [dx, dgamma, dbeta] = tf.tidy(() => {
       const p = tf.tensor4d(Float32Array.from(probe), shape);
-      const f = (xt: tf.Tensor, gt: tf.Tensor, bt: tf.Tensor): tf.Scalar => tf.sum(tf.mul(groupNorm(xt as tf.Tensor4D, gt as tf.Tensor1D, bt as tf.Tensor1D, 2, activation), p));
-      return tf.grads(f)([tf.tensor4d(Float32Array.from(x), shape), tf.tensor1d(Float32Array.from(gamma)), tf.tensor1d(Float32Array.from(beta))]).map((g) => g.dataSync());
+      const f = (xt: tf.Tensor, gt: tf.Tensor, bt: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(groupNorm(xt as tf.Tensor4D, gt as tf.Tensor1D, bt as tf.Tensor1D, 2, activation), p));
+      return tf
+        .grads(f)([
+          tf.tensor4d(Float32Array.from(x), shape),
+          tf.tensor1d(Float32Array.from(gamma)),
+          tf.tensor1d(Float32Array.from(beta)),
+        ])
+        .map((g) => g.dataSync());
     });
     const h = 1e-6;
     const numeric = (which: 0 | 1 | 2, k: number): number => {
@@ -105,14 +120,18 @@ const gradientsMatchFiniteDifferences = test.macro({
     const check = (name: string, analytic: ArrayLike<number>, which: 0 | 1 | 2, indices: number[]): void => {
       for (const k of indices) {
         const expected = numeric(which, k);
-        t.true(Math.abs(analytic[k] - expected) < 2e-3 * (1 + Math.abs(expected)), `d/d${name}[${k}]: autodiff ${analytic[k]} vs numeric ${expected}`);
+        t.true(
+          Math.abs(analytic[k] - expected) < 2e-3 * (1 + Math.abs(expected)),
+          `d/d${name}[${k}]: autodiff ${analytic[k]} vs numeric ${expected}`,
+        );
       }
     };
     check('x', dx, 0, [0, 5, 13, 23, 30, 47]);
     check('gamma', dgamma, 1, [0, 1, 2, 3]);
     check('beta', dbeta, 2, [0, 1, 2, 3]);
   },
-  title: (_, activation: GroupNormActivation) => `groupNorm (${activation}) gradients agree with float64 central finite differences`,
+  title: (_, activation: GroupNormActivation) =>
+    `groupNorm (${activation}) gradients agree with float64 central finite differences`,
 });
 
 test(gradientsMatchFiniteDifferences, 'linear');
@@ -137,7 +156,10 @@ test('groupNormParts on [a, b] equals GroupNorm of the concatenation, also when 
   const [value, da, db, dgamma, dbeta] = tf.tidy(() => {
     const p = tf.tensor4d(Float32Array.from(probe), shape);
     const f = (a: tf.Tensor, b: tf.Tensor, g: tf.Tensor, bt: tf.Tensor): tf.Tensor4D =>
-      tf.concat(groupNormParts([a as tf.Tensor4D, b as tf.Tensor4D], g as tf.Tensor1D, bt as tf.Tensor1D, 2, 'silu'), 3);
+      tf.concat(
+        groupNormParts([a as tf.Tensor4D, b as tf.Tensor4D], g as tf.Tensor1D, bt as tf.Tensor1D, 2, 'silu'),
+        3,
+      );
     const inputs = [
       tf.tensor4d(channelsOf(x, 0, split), partShape(split)),
       tf.tensor4d(channelsOf(x, split, 8), partShape(8 - split)),
@@ -145,7 +167,9 @@ test('groupNormParts on [a, b] equals GroupNorm of the concatenation, also when 
       tf.tensor1d(Float32Array.from(beta)),
     ];
     const out = f(inputs[0], inputs[1], inputs[2], inputs[3]).dataSync();
-    const grads = tf.grads((a, b, g, bt) => tf.sum(tf.mul(f(a, b, g, bt), p)))(inputs).map((g) => g.dataSync());
+    const grads = tf
+      .grads((a, b, g, bt) => tf.sum(tf.mul(f(a, b, g, bt), p)))(inputs)
+      .map((g) => g.dataSync());
     return [out, ...grads];
   });
   let worst = 0;
@@ -160,7 +184,10 @@ test('groupNormParts on [a, b] equals GroupNorm of the concatenation, also when 
     return (loss(plus[0], plus[1], plus[2]) - loss(minus[0], minus[1], minus[2])) / (2 * h);
   };
   const close = (name: string, analytic: number, expectedValue: number): void => {
-    t.true(Math.abs(analytic - expectedValue) < 2e-3 * (1 + Math.abs(expectedValue)), `${name}: autodiff ${analytic} vs numeric ${expectedValue}`);
+    t.true(
+      Math.abs(analytic - expectedValue) < 2e-3 * (1 + Math.abs(expectedValue)),
+      `${name}: autodiff ${analytic} vs numeric ${expectedValue}`,
+    );
   };
   // Position p of [2, 2, 3, 8] holds channel p % 8 of pixel floor(p / 8); parts number their elements per pixel.
   for (const k of [0, 2, 3, 7, 40, 57, 89, 95]) {
@@ -178,7 +205,9 @@ test('groupNormParts on [a, b] equals GroupNorm of the concatenation, also when 
 test('groupNorm rejects channels not divisible by groups and mismatched affine parameters', (t) => {
   tf.tidy(() => {
     const x = tf.zeros<tf.Rank.R4>([1, 2, 2, 6]);
-    t.throws(() => groupNorm(x, tf.ones([6]), tf.zeros([6]), 4), { message: /6 channels are not divisible by 4 groups/ });
+    t.throws(() => groupNorm(x, tf.ones([6]), tf.zeros([6]), 4), {
+      message: /6 channels are not divisible by 4 groups/,
+    });
     t.throws(() => groupNorm(x, tf.ones([4]), tf.zeros([6]), 3), { message: /must both have shape \[6\]/ });
   });
 });

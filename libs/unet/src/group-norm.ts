@@ -30,7 +30,9 @@ const momentSums = tf.customGrad((...args: Args) => {
  * y = x·scale + shift per (example, channel), then SiLU if asked; scale and shift are [B, C]. Custom gradient:
  * with dA the gradient before SiLU, dx = dA·scale, dscale = Σ_hw dA·x, dshift = Σ_hw dA.
  */
-function affine(activation: GroupNormActivation): (x: tf.Tensor4D, scale: tf.Tensor2D, shift: tf.Tensor2D) => tf.Tensor4D {
+function affine(
+  activation: GroupNormActivation,
+): (x: tf.Tensor4D, scale: tf.Tensor2D, shift: tf.Tensor2D) => tf.Tensor4D {
   return tf.customGrad((...args: Args) => {
     const [x, scale, shift] = args as [tf.Tensor4D, tf.Tensor2D, tf.Tensor2D];
     const save = args[3] as tf.GradSaveFunc;
@@ -43,7 +45,10 @@ function affine(activation: GroupNormActivation): (x: tf.Tensor4D, scale: tf.Ten
     const gradFunc = (dOut: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [savedX, savedScale, savedSigmoid, savedValue] = saved;
       // d(y·σ(y))/dy = σ + y·σ·(1 − σ) = σ + out·(1 − σ).
-      const dA = savedSigmoid === undefined ? dOut : tf.mul(dOut, tf.add(savedSigmoid, tf.mul(savedValue, tf.sub(1, savedSigmoid))));
+      const dA =
+        savedSigmoid === undefined
+          ? dOut
+          : tf.mul(dOut, tf.add(savedSigmoid, tf.mul(savedValue, tf.sub(1, savedSigmoid))));
       return [tf.mul(dA, savedScale), tf.sum(tf.mul(dA, savedX), [1, 2]), tf.sum(dA, [1, 2])];
     };
     return { value, gradFunc };
@@ -79,19 +84,26 @@ export function groupNormParts(
   activation: GroupNormActivation = 'linear',
   epsilon: number = GROUP_NORM_EPSILON,
 ): tf.Tensor4D[] {
-  if (parts.length === 0) throw new RangeError('groupNormParts: no parts given; pass at least one [B, H, W, C] tensor.');
+  if (parts.length === 0)
+    throw new RangeError('groupNormParts: no parts given; pass at least one [B, H, W, C] tensor.');
   const [batch, height, width] = parts[0].shape;
   for (const part of parts) {
     if (part.rank !== 4 || part.shape[0] !== batch || part.shape[1] !== height || part.shape[2] !== width) {
-      throw new RangeError(`groupNorm: parts [${parts.map((p) => `[${p.shape}]`).join(', ')}] must be rank 4 with equal batch, height and width.`);
+      throw new RangeError(
+        `groupNorm: parts [${parts.map((p) => `[${p.shape}]`).join(', ')}] must be rank 4 with equal batch, height and width.`,
+      );
     }
   }
   const channels = parts.reduce((total, part) => total + part.shape[3], 0);
   if (channels % groups !== 0) {
-    throw new RangeError(`groupNorm: ${channels} channels are not divisible by ${groups} groups; choose a group count dividing ${channels}.`);
+    throw new RangeError(
+      `groupNorm: ${channels} channels are not divisible by ${groups} groups; choose a group count dividing ${channels}.`,
+    );
   }
   if (gamma.shape[0] !== channels || beta.shape[0] !== channels) {
-    throw new RangeError(`groupNorm: gamma [${gamma.shape}] and beta [${beta.shape}] must both have shape [${channels}] to match the input's channels.`);
+    throw new RangeError(
+      `groupNorm: gamma [${gamma.shape}] and beta [${beta.shape}] must both have shape [${channels}] to match the input's channels.`,
+    );
   }
   const groupSize = channels / groups;
   const count = height * width * groupSize;
@@ -102,7 +114,8 @@ export function groupNormParts(
   const meanSquare = tf.slice(perGroup, [0, 1, 0, 0], [batch, 1, groups, 1]);
   const variance = tf.relu(tf.sub(meanSquare, tf.square(mean)));
   const rstd = tf.rsqrt(tf.add(variance, epsilon));
-  const toChannels = (t: tf.Tensor): tf.Tensor2D => tf.reshape(tf.mul(t, tf.ones([1, 1, 1, groupSize])), [batch, channels]);
+  const toChannels = (t: tf.Tensor): tf.Tensor2D =>
+    tf.reshape(tf.mul(t, tf.ones([1, 1, 1, groupSize])), [batch, channels]);
   const scale = tf.mul<tf.Tensor2D>(toChannels(rstd), gamma);
   const shift = tf.sub<tf.Tensor2D>(beta, tf.mul(toChannels(mean), scale));
   let offset = 0;

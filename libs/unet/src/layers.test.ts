@@ -27,7 +27,8 @@ const upsamplesLikeNearest = test.macro({
           }
     t.is(mismatches, 0);
   },
-  title: (_, height: number, width: number) => `upsampleNearest2x copies pixel (i/2, j/2) for a ${height}x${width} input`,
+  title: (_, height: number, width: number) =>
+    `upsampleNearest2x copies pixel (i/2, j/2) for a ${height}x${width} input`,
 });
 
 test(upsamplesLikeNearest, 7, 7);
@@ -38,7 +39,9 @@ test('upsampleNearest2x gradient sums each 2x2 block of the upstream gradient, p
   const probe = new Rng(21).fillNormal(new Float32Array(2 * 4 * 6 * 3));
   const grad = tf.tidy(() => {
     const p = tf.tensor4d(probe, [2, 4, 6, 3]);
-    return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(upsampleNearest2x(x as tf.Tensor4D), p)))(tf.zeros([2, 2, 3, 3])).dataSync();
+    return tf
+      .grad((x: tf.Tensor) => tf.sum(tf.mul(upsampleNearest2x(x as tf.Tensor4D), p)))(tf.zeros([2, 2, 3, 3]))
+      .dataSync();
   });
   let worst = 0;
   for (let b = 0; b < 2; b++)
@@ -46,7 +49,8 @@ test('upsampleNearest2x gradient sums each 2x2 block of the upstream gradient, p
       for (let j = 0; j < 3; j++)
         for (let c = 0; c < 3; c++) {
           let expected = 0;
-          for (const di of [0, 1]) for (const dj of [0, 1]) expected += probe[((b * 4 + 2 * i + di) * 6 + 2 * j + dj) * 3 + c];
+          for (const di of [0, 1])
+            for (const dj of [0, 1]) expected += probe[((b * 4 + 2 * i + di) * 6 + 2 * j + dj) * 3 + c];
           worst = Math.max(worst, Math.abs(grad[((b * 2 + i) * 3 + j) * 3 + c] - expected));
         }
   t.true(worst < 1e-5, `max error ${worst}`);
@@ -70,7 +74,10 @@ test('dropout keeps about 1 - rate of the elements, scales them by 1/(1 - rate),
   // Binomial(20000, 0.75): sd ≈ 61, so ±400 is a > 6-sigma band.
   t.true(Math.abs(kept.length - 15000) < 400, `kept ${kept.length} of 20000`);
   t.true(first.every((v, i) => v === again[i]));
-  t.false(first.every((v, i) => v === other[i]), 'another site draws another mask');
+  t.false(
+    first.every((v, i) => v === other[i]),
+    'another site draws another mask',
+  );
   x.dispose();
 });
 

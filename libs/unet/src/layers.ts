@@ -18,7 +18,9 @@ export function silu<T extends tf.Tensor>(x: T): T {
  * Conv2DBackpropFilter and a Sum for the bias, without the copies a separate Add would save for the tape.
  */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias?: tf.Tensor, stride: 1 | 2 = 1): tf.Tensor4D {
-  return bias === undefined ? tf.conv2d(x, kernel as tf.Tensor4D, stride, 'same') : tf.fused.conv2d({ x, filter: kernel as tf.Tensor4D, strides: stride, pad: 'same', bias });
+  return bias === undefined
+    ? tf.conv2d(x, kernel as tf.Tensor4D, stride, 'same')
+    : tf.fused.conv2d({ x, filter: kernel as tf.Tensor4D, strides: stride, pad: 'same', bias });
 }
 
 /** Fully connected layer x·W + b for x [B, in], W [in, out], b [out] (one _FusedMatMul kernel). */
@@ -35,18 +37,20 @@ export function dense(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor): tf.Te
  * kernel and its gradient are several times slower than this; Concat's own gradient would need rank-5 slices,
  * which wasm runs element by element in JavaScript.
  */
-export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const input = args[0] as tf.Tensor;
-  const [batch, height, width, channels] = input.shape;
-  const columns = tf.reshape(input, [batch, height, width, 1, channels]);
-  const wide = tf.reshape(tf.concat([columns, columns], 3), [batch, height, 1, 2 * width * channels]);
-  const value = tf.reshape(tf.concat([wide, wide], 2), [batch, 2 * height, 2 * width, channels]);
-  const gradFunc = (dy: tf.Tensor): tf.Tensor => {
-    const rows = tf.sum(tf.reshape(dy, [batch * height, 2, 2 * width * channels]), 1);
-    return tf.reshape(tf.sum(tf.reshape(rows, [batch * height * width, 2, channels]), 1), input.shape);
-  };
-  return { value, gradFunc };
-}) as (x: tf.Tensor4D) => tf.Tensor4D;
+export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(
+  (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor;
+    const [batch, height, width, channels] = input.shape;
+    const columns = tf.reshape(input, [batch, height, width, 1, channels]);
+    const wide = tf.reshape(tf.concat([columns, columns], 3), [batch, height, 1, 2 * width * channels]);
+    const value = tf.reshape(tf.concat([wide, wide], 2), [batch, 2 * height, 2 * width, channels]);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+      const rows = tf.sum(tf.reshape(dy, [batch * height, 2, 2 * width * channels]), 1);
+      return tf.reshape(tf.sum(tf.reshape(rows, [batch * height * width, 2, channels]), 1), input.shape);
+    };
+    return { value, gradFunc };
+  },
+) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * Inverted dropout: zeroes each element with probability `rate` and scales the rest by 1/(1 − rate),
@@ -60,7 +64,8 @@ export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad(
 export function dropout<T extends tf.Tensor>(x: T, rate: number, keys: ArrayLike<number>, site: number): T {
   if (rate === 0) return x;
   const batch = x.shape[0];
-  if (keys.length !== batch) throw new RangeError(`dropout: ${keys.length} keys for a batch of ${batch}; pass one key per sample.`);
+  if (keys.length !== batch)
+    throw new RangeError(`dropout: ${keys.length} keys for a batch of ${batch}; pass one key per sample.`);
   const threshold = rate * 4294967296;
   const scale = 1 / (1 - rate);
   const mask = new Float32Array(x.size);

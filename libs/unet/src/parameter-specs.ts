@@ -6,7 +6,10 @@ import { type UNetOps, walkUNet } from './topology.ts';
  * 'fanAvgUniform' is variance scaling with scale 1, mode fan_avg, uniform distribution:
  * U(−l, l) with l = sqrt(3 / ((fanIn + fanOut) / 2)).
  */
-export type ParameterInit = { readonly kind: 'fanAvgUniform'; readonly fanIn: number; readonly fanOut: number } | { readonly kind: 'zeros' } | { readonly kind: 'ones' };
+export type ParameterInit =
+  | { readonly kind: 'fanAvgUniform'; readonly fanIn: number; readonly fanOut: number }
+  | { readonly kind: 'zeros' }
+  | { readonly kind: 'ones' };
 
 /**
  * One parameter of the functional U-Net. Layouts: conv kernels [kh, kw, in, out] (1x1 projections included),
@@ -56,7 +59,9 @@ class SpecRecorder implements UNetOps<FeatureMap> {
 
   private norm(scope: string, channels: number): void {
     if (channels % this.config.groups !== 0) {
-      throw new RangeError(`UNet: GroupNorm '${scope}' sees ${channels} channels, not divisible by groups=${this.config.groups}; change groups or ch.`);
+      throw new RangeError(
+        `UNet: GroupNorm '${scope}' sees ${channels} channels, not divisible by groups=${this.config.groups}; change groups or ch.`,
+      );
     }
     this.specs.push({ name: `${scope}/gamma`, shape: [channels], init: { kind: 'ones' } });
     this.specs.push({ name: `${scope}/beta`, shape: [channels], init: { kind: 'zeros' } });
@@ -101,7 +106,9 @@ class SpecRecorder implements UNetOps<FeatureMap> {
 
   skipResBlock(scope: string, h: FeatureMap, skip: FeatureMap, channels: number): FeatureMap {
     if (h.resolution !== skip.resolution) {
-      throw new RangeError(`UNet: a skip of resolution ${skip.resolution} meets the up path at ${h.resolution}; make imageSize a multiple of 2^(levels-1).`);
+      throw new RangeError(
+        `UNet: a skip of resolution ${skip.resolution} meets the up path at ${h.resolution}; make imageSize a multiple of 2^(levels-1).`,
+      );
     }
     return this.resBlock(scope, { channels: h.channels + skip.channels, resolution: h.resolution }, channels);
   }
@@ -128,7 +135,9 @@ export function buildParameterSpecs(config: UNetConfig): ParameterSpec[] {
   const recorder = new SpecRecorder(config);
   const out = walkUNet(config, recorder, { channels: config.inChannels, resolution: config.imageSize });
   if (out.resolution !== config.imageSize || out.channels !== config.outChannels) {
-    throw new Error(`UNet: the topology produces ${out.resolution}x${out.resolution}x${out.channels}; this is a bug in topology.ts.`);
+    throw new Error(
+      `UNet: the topology produces ${out.resolution}x${out.resolution}x${out.channels}; this is a bug in topology.ts.`,
+    );
   }
   return recorder.specs;
 }

@@ -38,7 +38,9 @@ test('initialize is deterministic for a seed and differs across seeds', (t) => {
   t.is(firstDifference(flatA, flatB), -1);
   const differing = flatA.reduce((n, v, i) => n + (v !== flatC[i] ? 1 : 0), 0);
   // Everything drawn at random differs; only zeros (biases, zero-init layers, beta) and gamma = 1 coincide.
-  const random = mnist.specs.filter((s) => s.init.kind === 'fanAvgUniform').reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1), 0);
+  const random = mnist.specs
+    .filter((s) => s.init.kind === 'fanAvgUniform')
+    .reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1), 0);
   t.is(differing, random);
   tf.dispose([...b, ...c]);
 });
@@ -48,20 +50,35 @@ test('initial values follow DDPM: fan_avg uniform kernels, zero biases, GroupNor
     const values = initial[i].dataSync() as Float32Array;
     const leaf = spec.name.split('/').slice(-2).join('/');
     if (spec.name.endsWith('/b') || spec.name.endsWith('/beta')) {
-      t.true(values.every((v) => v === 0), `${spec.name} is zero`);
+      t.true(
+        values.every((v) => v === 0),
+        `${spec.name} is zero`,
+      );
     } else if (spec.name.endsWith('/gamma')) {
-      t.true(values.every((v) => v === 1), `${spec.name} is one`);
+      t.true(
+        values.every((v) => v === 1),
+        `${spec.name} is one`,
+      );
     } else if (/(conv2|proj_out|conv_out)\/W$/.test(spec.name)) {
-      t.true(values.every((v) => v === 0), `${spec.name} is zero-initialised like DDPM's init_scale=0`);
+      t.true(
+        values.every((v) => v === 0),
+        `${spec.name} is zero-initialised like DDPM's init_scale=0`,
+      );
     } else {
       // Variance scaling, scale 1, fan_avg, uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)).
       const receptive = spec.shape.length === 4 ? spec.shape[0] * spec.shape[1] : 1;
       const [fanInChannels, fanOutChannels] = spec.shape.slice(-2);
       const limit = Math.sqrt(6 / (receptive * (fanInChannels + fanOutChannels)));
-      t.true(values.every((v) => Math.abs(v) <= limit), `${leaf} within ±${limit}`);
+      t.true(
+        values.every((v) => Math.abs(v) <= limit),
+        `${leaf} within ±${limit}`,
+      );
       if (values.length >= 4096) {
         const variance = values.reduce((s, v) => s + v * v, 0) / values.length;
-        t.true(Math.abs(variance / (limit * limit / 3) - 1) < 0.1, `${spec.name} variance ${variance} vs l²/3 = ${(limit * limit) / 3}`);
+        t.true(
+          Math.abs(variance / ((limit * limit) / 3) - 1) < 0.1,
+          `${spec.name} variance ${variance} vs l²/3 = ${(limit * limit) / 3}`,
+        );
       }
     }
   });

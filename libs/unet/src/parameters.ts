@@ -13,7 +13,9 @@ export function countParameters(specs: readonly ParameterSpec[]): number {
  */
 export function checkWeights(specs: readonly ParameterSpec[], weights: readonly tf.Tensor[]): void {
   if (weights.length !== specs.length) {
-    throw new RangeError(`UNet expects ${specs.length} weight tensors (one per UNet.specs entry) but got ${weights.length}; pass the array from initialize() or unflattenWeights().`);
+    throw new RangeError(
+      `UNet expects ${specs.length} weight tensors (one per UNet.specs entry) but got ${weights.length}; pass the array from initialize() or unflattenWeights().`,
+    );
   }
   specs.forEach((spec, i) => {
     const weight = weights[i];
@@ -38,7 +40,10 @@ export function flattenWeights(weights: readonly tf.Tensor[]): Float32Array {
   const flat = new Float32Array(total);
   let offset = 0;
   for (const weight of weights) {
-    if (weight.dtype !== 'float32') throw new RangeError(`flattenWeights needs float32 tensors, got ${weight.dtype} [${weight.shape}]; cast it first.`);
+    if (weight.dtype !== 'float32')
+      throw new RangeError(
+        `flattenWeights needs float32 tensors, got ${weight.dtype} [${weight.shape}]; cast it first.`,
+      );
     flat.set(weight.dataSync() as Float32Array, offset);
     offset += weight.size;
   }

@@ -30,8 +30,17 @@ export function perturbedWeights(unet: UNet, seed: number, scale = 0.1): tf.Tens
 }
 
 /** A batch of standard normal images for `config` and the given timesteps. The caller disposes both. */
-export function randomInputs(config: UNetConfig, timesteps: number[], seed: number): { xt: tf.Tensor4D; t: tf.Tensor1D } {
-  const xt = new Rng(seed).normal<tf.Tensor4D>([timesteps.length, config.imageSize, config.imageSize, config.inChannels]);
+export function randomInputs(
+  config: UNetConfig,
+  timesteps: number[],
+  seed: number,
+): { xt: tf.Tensor4D; t: tf.Tensor1D } {
+  const xt = new Rng(seed).normal<tf.Tensor4D>([
+    timesteps.length,
+    config.imageSize,
+    config.imageSize,
+    config.inChannels,
+  ]);
   return { xt, t: tf.tensor1d(timesteps, 'int32') };
 }
 

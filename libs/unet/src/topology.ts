@@ -62,13 +62,15 @@ export function walkUNet<H>(config: UNetConfig, ops: UNetOps<H>, x: H): H {
   for (let level = levels - 1; level >= 0; level--) {
     for (let block = 0; block < config.numResBlocks + 1; block++) {
       const skip = skips.pop();
-      if (skip === undefined) throw new Error('walkUNet: the up path ran out of skip connections; this is a bug in topology.ts.');
+      if (skip === undefined)
+        throw new Error('walkUNet: the up path ran out of skip connections; this is a bug in topology.ts.');
       h = ops.skipResBlock(`up_${level}/block_${block}`, h, skip, config.ch * config.chMult[level]);
       if (attends(h)) h = ops.attnBlock(`up_${level}/attn_${block}`, h);
     }
     if (level !== 0) h = ops.upsample(`up_${level}/upsample`, h);
   }
-  if (skips.length !== 0) throw new Error(`walkUNet: ${skips.length} skip connections were left unused; this is a bug in topology.ts.`);
+  if (skips.length !== 0)
+    throw new Error(`walkUNet: ${skips.length} skip connections were left unused; this is a bug in topology.ts.`);
 
   return ops.output(h, config.outChannels);
 }

@@ -28,18 +28,25 @@ const keepsShapeAndStartsAtZero = test.macro({
     t.true(out.dataSync().every((v) => v === 0));
     tf.dispose([...weights, xt, steps, out]);
   },
-  title: (name: string | undefined) => `output has the input's shape and is exactly zero at initialisation: ${name ?? ''}`,
+  title: (name: string | undefined) =>
+    `output has the input's shape and is exactly zero at initialisation: ${name ?? ''}`,
 });
 
 test('mnist-bench preset (28→14→7→14→28)', keepsShapeAndStartsAtZero, resolvePreset('mnist-bench'));
-test('cifar-ddpm shape (32→16→8→4→…→32) with ch 16 for cpu speed', keepsShapeAndStartsAtZero, { ...resolvePreset('cifar-ddpm'), ch: 16, groups: 8 });
+test('cifar-ddpm shape (32→16→8→4→…→32) with ch 16 for cpu speed', keepsShapeAndStartsAtZero, {
+  ...resolvePreset('cifar-ddpm'),
+  ch: 16,
+  groups: 8,
+});
 test('tiny test config', keepsShapeAndStartsAtZero, TINY_CONFIG);
 
 test('each example depends only on its own image and timestep (no cross-batch statistics)', (t) => {
   const weights = perturbedWeights(tiny, 3);
   const { xt, t: steps } = randomInputs(TINY_CONFIG, [5, 600], 4);
   const both = tiny.apply(weights, xt, steps);
-  const singles = [0, 1].map((i) => tiny.apply(weights, tf.slice(xt, [i, 0, 0, 0], [1, -1, -1, -1]), tf.slice(steps, [i], [1])));
+  const singles = [0, 1].map((i) =>
+    tiny.apply(weights, tf.slice(xt, [i, 0, 0, 0], [1, -1, -1, -1]), tf.slice(steps, [i], [1])),
+  );
   const stacked = tf.concat(singles, 0);
   t.true(maxAbsDiff(both, stacked) < 1e-5);
   tf.dispose([...weights, xt, steps, both, ...singles, stacked]);
@@ -51,9 +58,14 @@ test('onWeight sees every weight once, in list order, and the forward pass compu
   const seen: number[] = [];
   const plain = tiny.apply(weights, xt, steps);
   const same = tiny.apply(weights, xt, steps, { onWeight: (i, w) => (seen.push(i), w) });
-  t.deepEqual(seen, weights.map((_, i) => i));
+  t.deepEqual(
+    seen,
+    weights.map((_, i) => i),
+  );
   t.is(maxAbsDiff(plain, same), 0);
-  const zeroedLast = tiny.apply(weights, xt, steps, { onWeight: (i, w) => (i === weights.length - 1 ? tf.zerosLike(w) : w) });
+  const zeroedLast = tiny.apply(weights, xt, steps, {
+    onWeight: (i, w) => (i === weights.length - 1 ? tf.zerosLike(w) : w),
+  });
   t.true(maxAbsDiff(plain, zeroedLast) > 0, 'a replaced weight changes the output');
   tf.dispose([...weights, xt, steps, plain, same, zeroedLast]);
 });
@@ -116,7 +128,17 @@ test('gradients agree with central finite differences for sampled weights', (t) 
   const probe = new Rng(14).normal<tf.Tensor4D>(xt.shape);
   const loss = (ws: readonly tf.Tensor[]): tf.Scalar => tf.tidy(() => tf.sum(tf.mul(tiny.apply(ws, xt, steps), probe)));
   const grads = tf.grads((...ws: tf.Tensor[]) => loss(ws))(weights);
-  const picks = ['temb/dense0/W', 'conv_in/W', 'down_0/block_0/norm1/gamma', 'down_1/block_0/nin_shortcut/W', 'mid/attn_1/q/W', 'mid/attn_1/v/b', 'up_1/upsample/conv/W', 'up_0/block_1/conv2/W', 'conv_out/b'];
+  const picks = [
+    'temb/dense0/W',
+    'conv_in/W',
+    'down_0/block_0/norm1/gamma',
+    'down_1/block_0/nin_shortcut/W',
+    'mid/attn_1/q/W',
+    'mid/attn_1/v/b',
+    'up_1/upsample/conv/W',
+    'up_0/block_1/conv2/W',
+    'conv_out/b',
+  ];
   const rng = new Rng(15);
   const h = 1e-2;
   for (const name of picks) {
@@ -135,7 +157,10 @@ test('gradients agree with central finite differences for sampled weights', (t) 
     };
     const numeric = (lossWith(h) - lossWith(-h)) / (2 * h);
     const analytic = grads[index].dataSync()[element];
-    t.true(Math.abs(analytic - numeric) <= 1e-2 * Math.max(1, Math.abs(numeric)), `${name}[${element}]: autodiff ${analytic} vs finite difference ${numeric}`);
+    t.true(
+      Math.abs(analytic - numeric) <= 1e-2 * Math.max(1, Math.abs(numeric)),
+      `${name}[${element}]: autodiff ${analytic} vs finite difference ${numeric}`,
+    );
   }
   tf.dispose([...weights, ...grads, xt, steps, probe]);
 });
@@ -144,11 +169,17 @@ test('apply rejects inputs and weights that do not fit the network', (t) => {
   const weights = tiny.initialize(1);
   const { xt, t: steps } = randomInputs(TINY_CONFIG, [1, 2], 1);
   const wrongSize = tf.zeros<tf.Rank.R4>([2, 6, 6, 2]);
-  t.throws(() => tiny.apply(weights, wrongSize, steps), { message: /xt has shape \[2,6,6,2\] but this network takes \[batch, 8, 8, 2\]/ });
-  t.throws(() => tiny.apply(weights, xt, tf.tensor1d([1], 'int32')), { message: /t has shape \[1\] but needs one timestep per image, shape \[2\]/ });
+  t.throws(() => tiny.apply(weights, wrongSize, steps), {
+    message: /xt has shape \[2,6,6,2\] but this network takes \[batch, 8, 8, 2\]/,
+  });
+  t.throws(() => tiny.apply(weights, xt, tf.tensor1d([1], 'int32')), {
+    message: /t has shape \[1\] but needs one timestep per image, shape \[2\]/,
+  });
   t.throws(() => tiny.apply(weights.slice(1), xt, steps), { message: /expects \d+ weight tensors .* but got \d+/ });
   const swapped = [weights[1], weights[0], ...weights.slice(2)];
-  t.throws(() => tiny.apply(swapped, xt, steps), { message: /weight #0 'temb\/dense0\/W' must be float32 \[8,32\] but is float32 \[32\]/ });
+  t.throws(() => tiny.apply(swapped, xt, steps), {
+    message: /weight #0 'temb\/dense0\/W' must be float32 \[8,32\] but is float32 \[32\]/,
+  });
   tf.dispose([...weights, xt, steps, wrongSize]);
 });
 
@@ -158,7 +189,8 @@ test('a skip connection whose resolution the up path cannot reproduce fails with
   const odd = tf.zeros<tf.Rank.R4>([1, 7, 7, 2]);
   const steps = tf.tensor1d([1], 'int32');
   t.throws(() => tf.tidy(() => forwardUNet(TINY_CONFIG, tiny.specs, weights, odd, steps, undefined)), {
-    message: /the feature map \[1,8,8,16\] cannot be concatenated with its skip \[1,7,7,8\]; batch, height and width must match/,
+    message:
+      /the feature map \[1,8,8,16\] cannot be concatenated with its skip \[1,7,7,8\]; batch, height and width must match/,
   });
   tf.dispose([...weights, odd, steps]);
 });

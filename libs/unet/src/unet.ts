@@ -77,7 +77,9 @@ export class UNet {
     const { imageSize, inChannels } = this.config;
     const [batch, height, width, channels] = xt.shape;
     if (xt.rank !== 4 || height !== imageSize || width !== imageSize || channels !== inChannels) {
-      throw new RangeError(`UNet.apply: xt has shape [${xt.shape}] but this network takes [batch, ${imageSize}, ${imageSize}, ${inChannels}]; reshape the batch or build the UNet from a matching config.`);
+      throw new RangeError(
+        `UNet.apply: xt has shape [${xt.shape}] but this network takes [batch, ${imageSize}, ${imageSize}, ${inChannels}]; reshape the batch or build the UNet from a matching config.`,
+      );
     }
     if (t.rank !== 1 || t.shape[0] !== batch) {
       throw new RangeError(`UNet.apply: t has shape [${t.shape}] but needs one timestep per image, shape [${batch}].`);

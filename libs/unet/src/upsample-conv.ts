@@ -44,18 +44,29 @@ const interleavePhases = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFu
   const phases = args.slice(0, 4) as tf.Tensor4D[];
   const [batch, height, width, channels] = phases[0].shape;
   const n = batch * height;
-  const stacked = (parts: tf.Tensor[], shape: number[]): tf.Tensor => tf.concat(parts.map((part) => tf.reshape(part, [1, ...shape])), 0);
-  const row = (left: tf.Tensor, right: tf.Tensor): tf.Tensor => tf.reshape(tf.transpose(stacked([left, right], [n * width, channels]), [1, 0, 2]), [n, 2 * width * channels]);
+  const stacked = (parts: tf.Tensor[], shape: number[]): tf.Tensor =>
+    tf.concat(
+      parts.map((part) => tf.reshape(part, [1, ...shape])),
+      0,
+    );
+  const row = (left: tf.Tensor, right: tf.Tensor): tf.Tensor =>
+    tf.reshape(tf.transpose(stacked([left, right], [n * width, channels]), [1, 0, 2]), [n, 2 * width * channels]);
   const rows = stacked([row(phases[0], phases[1]), row(phases[2], phases[3])], [n, 2 * width * channels]);
   const value = tf.reshape(tf.transpose(rows, [1, 0, 2]), [batch, 2 * height, 2 * width, channels]);
-  const unstacked = (t: tf.Tensor, rest: number[]): tf.Tensor[] => tf.split(tf.transpose(tf.reshape(t, [rest[0], 2, rest[1]]), [1, 0, 2]), 2, 0);
+  const unstacked = (t: tf.Tensor, rest: number[]): tf.Tensor[] =>
+    tf.split(tf.transpose(tf.reshape(t, [rest[0], 2, rest[1]]), [1, 0, 2]), 2, 0);
   const gradFunc = (dy: tf.Tensor): tf.Tensor[] =>
-    unstacked(dy, [n, 2 * width * channels]).flatMap((dRow) => unstacked(dRow, [n * width, channels]).map((d) => tf.reshape(d, [batch, height, width, channels])));
+    unstacked(dy, [n, 2 * width * channels]).flatMap((dRow) =>
+      unstacked(dRow, [n * width, channels]).map((d) => tf.reshape(d, [batch, height, width, channels])),
+    );
   return { value, gradFunc };
 }) as (p00: tf.Tensor4D, p01: tf.Tensor4D, p10: tf.Tensor4D, p11: tf.Tensor4D) => tf.Tensor4D;
 
 /** The two taps of output phase `phase` along `axis` (0 rows, 1 columns) of a kernel with 3 taps on that axis. */
 function phaseTaps(kernel: tf.Tensor4D, axis: 0 | 1, phase: number): tf.Tensor4D {
   const [t0, t1, t2] = tf.split(kernel, 3, axis) as tf.Tensor4D[];
-  return tf.concat<tf.Tensor4D>(phase === 0 ? [t0, tf.add<tf.Tensor4D>(t1, t2)] : [tf.add<tf.Tensor4D>(t0, t1), t2], axis);
+  return tf.concat<tf.Tensor4D>(
+    phase === 0 ? [t0, tf.add<tf.Tensor4D>(t1, t2)] : [tf.add<tf.Tensor4D>(t0, t1), t2],
+    axis,
+  );
 }

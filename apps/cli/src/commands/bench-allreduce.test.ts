@@ -21,7 +21,12 @@ test('an RGB preset gets synthetic images that coordinator and workers load alik
 });
 
 test('a greyscale 28x28 preset uses the bundled MNIST, and --params must be a preset size', (t) => {
-  t.deepEqual(benchData(resolvePreset('mnist-bench'), '/nonexistent'), { coordinator: ['--data', 'mnist'], worker: ['--data', 'mnist'] });
+  t.deepEqual(benchData(resolvePreset('mnist-bench'), '/nonexistent'), {
+    coordinator: ['--data', 'mnist'],
+    worker: ['--data', 'mnist'],
+  });
   t.is(presetWithParameters(35_746_307), 'cifar-ddpm');
-  t.throws(() => presetWithParameters(123), { message: /--params 123 is not the size of a model this build has; use one of .*35746307 \(cifar-ddpm\)/ });
+  t.throws(() => presetWithParameters(123), {
+    message: /--params 123 is not the size of a model this build has; use one of .*35746307 \(cifar-ddpm\)/,
+  });
 });

@@ -64,21 +64,66 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     const data = benchData(resolvePreset(preset), join(out, 'data'));
     const coordinator = spawn(
       process.execPath,
-      [BIN, 'coordinator', '--preset', preset, '--steps', String(steps), '--min-workers', String(workers), '--bind', endpoint,
-        '--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0', '--bucket-mb', String(bucketMb), '--out', out, ...data.coordinator, ...common],
+      [
+        BIN,
+        'coordinator',
+        '--preset',
+        preset,
+        '--steps',
+        String(steps),
+        '--min-workers',
+        String(workers),
+        '--bind',
+        endpoint,
+        '--sample-every',
+        '0',
+        '--sample-count',
+        '1',
+        '--sample-steps',
+        '1',
+        '--checkpoint-every',
+        '0',
+        '--bucket-mb',
+        String(bucketMb),
+        '--out',
+        out,
+        ...data.coordinator,
+        ...common,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     children.push(coordinator);
     for (let i = 1; i <= workers; i++) {
-      children.push(spawn(process.execPath, [BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`, '--simulate-compute-ms', String(computeMs), ...data.worker, ...common], { stdio: 'ignore' }));
+      children.push(
+        spawn(
+          process.execPath,
+          [
+            BIN,
+            'worker',
+            '--connect',
+            endpoint,
+            '--name',
+            `bench-${i}`,
+            '--simulate-compute-ms',
+            String(computeMs),
+            ...data.worker,
+            ...common,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
     }
     let stderr = '';
     coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
     if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
-    const seconds = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
+    const seconds = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
     const timed = seconds.slice(warmup).sort((a, b) => a - b);
-    if (timed.length === 0) throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
+    if (timed.length === 0)
+      throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
     const stepMs = 1000 * timed[Math.floor(timed.length / 2)];
     const commMs = Math.max(stepMs - computeMs, 1e-3);
     const bytesPerStep = 2 * workers * bytes;
@@ -86,8 +131,17 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);
     const round = (x: number): number => Math.round(x * 1000) / 1000;
     return {
-      bench: 'allreduce', topology: 'star', workers, params, compute_ms: computeMs, step_ms: round(stepMs), comm_ms: round(commMs),
-      bytes_per_step: bytesPerStep, bound_ms: round(boundMs), bus_gbps: round(busGbps), raw_zmq_gbps: round(rawGbps),
+      bench: 'allreduce',
+      topology: 'star',
+      workers,
+      params,
+      compute_ms: computeMs,
+      step_ms: round(stepMs),
+      comm_ms: round(commMs),
+      bytes_per_step: bytesPerStep,
+      bound_ms: round(boundMs),
+      bus_gbps: round(busGbps),
+      raw_zmq_gbps: round(rawGbps),
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -100,7 +154,9 @@ export function presetWithParameters(params: number): string {
   const sizes = PRESET_NAMES.map((name) => ({ name, count: new UNet(resolvePreset(name)).parameterCount() }));
   const match = sizes.find((s) => s.count === params);
   if (match === undefined) {
-    throw new Error(`--params ${params} is not the size of a model this build has; use one of ${sizes.map((s) => `${s.count} (${s.name})`).join(', ')}.`);
+    throw new Error(
+      `--params ${params} is not the size of a model this build has; use one of ${sizes.map((s) => `${s.count} (${s.name})`).join(', ')}.`,
+    );
   }
   return match.name;
 }
@@ -112,12 +168,16 @@ export function presetWithParameters(params: number): string {
  * shard). Workers get the same --image-size so that their dataset fingerprint matches the coordinator's.
  */
 export function benchData(config: UNetConfig, dir: string): { coordinator: string[]; worker: string[] } {
-  if (config.inChannels === 1 && config.imageSize === 28) return { coordinator: ['--data', 'mnist'], worker: ['--data', 'mnist'] };
+  if (config.inChannels === 1 && config.imageSize === 28)
+    return { coordinator: ['--data', 'mnist'], worker: ['--data', 'mnist'] };
   mkdirSync(dir, { recursive: true });
   const { imageSize: size, inChannels: channels } = config;
   for (let i = 0; i < 64; i++) {
     const pixels = Float32Array.from({ length: size * size * channels }, (_, k) => Math.sin(i * 7919 + k));
-    writeFileSync(join(dir, `image-${String(i).padStart(2, '0')}.png`), encodeImageGrid(pixels, 1, size, size, channels));
+    writeFileSync(
+      join(dir, `image-${String(i).padStart(2, '0')}.png`),
+      encodeImageGrid(pixels, 1, size, size, channels),
+    );
   }
   return { coordinator: ['--data', dir], worker: ['--data', dir, '--image-size', String(size)] };
 }

@@ -25,9 +25,22 @@ export function benchCommand(): Command {
     .action(async (flags: StepFlags) => {
       const log = createLogger('bench');
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
-      const result = await benchTrainingStep({ preset: flags.preset, batch: flags.batch, warmup: flags.warmup, repeats: flags.repeats });
+      const result = await benchTrainingStep({
+        preset: flags.preset,
+        batch: flags.batch,
+        warmup: flags.warmup,
+        repeats: flags.repeats,
+      });
       const { params, msPerStep } = result;
-      const line = { bench: 'step', preset: flags.preset, backend: backend.name, batch: flags.batch, params, ms_per_step: round(msPerStep), imgs_per_s: round((1000 * flags.batch) / msPerStep) };
+      const line = {
+        bench: 'step',
+        preset: flags.preset,
+        backend: backend.name,
+        batch: flags.batch,
+        params,
+        ms_per_step: round(msPerStep),
+        imgs_per_s: round((1000 * flags.batch) / msPerStep),
+      };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     });
   addBackendOption(bench.command('conv'))
@@ -41,17 +54,38 @@ export function benchCommand(): Command {
     });
   bench
     .command('allreduce')
-    .description('time synchronous steps through the real coordinator with N worker processes whose compute is a fixed sleep')
+    .description(
+      'time synchronous steps through the real coordinator with N worker processes whose compute is a fixed sleep',
+    )
     .option('--workers <n>', 'worker processes', integer(1, 64), 4)
-    .option('--params <n>', 'parameters per gradient: the size of a preset (1112801 = mnist-bench)', integer(1), 1112801)
+    .option(
+      '--params <n>',
+      'parameters per gradient: the size of a preset (1112801 = mnist-bench)',
+      integer(1),
+      1112801,
+    )
     .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
     .option('--steps <n>', 'steps to run', integer(2, 100000), 25)
     .option('--warmup <n>', 'first steps not timed', integer(0), 5)
-    .option('--bucket-mb <n>', 'gradient bucket size in MiB (ddpm coordinator --bucket-mb)', decimal(0.0625, 1024), 0.25)
-    .action(async (flags: { workers: number; params: number; computeMs: number; steps: number; warmup: number; bucketMb: number }) => {
-      const result = await benchAllreduce({ ...flags });
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-    });
+    .option(
+      '--bucket-mb <n>',
+      'gradient bucket size in MiB (ddpm coordinator --bucket-mb)',
+      decimal(0.0625, 1024),
+      0.25,
+    )
+    .action(
+      async (flags: {
+        workers: number;
+        params: number;
+        computeMs: number;
+        steps: number;
+        warmup: number;
+        bucketMb: number;
+      }) => {
+        const result = await benchAllreduce({ ...flags });
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      },
+    );
   return bench;
 }
 

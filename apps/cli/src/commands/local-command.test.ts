@@ -17,7 +17,10 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
 }
 
 async function ddpm(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, ...args], { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DDPM_LOG_LEVEL: 'warn' } });
+  const { stdout } = await run(process.execPath, [BIN, ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, DDPM_LOG_LEVEL: 'warn' },
+  });
   return stdout;
 }
 
@@ -31,7 +34,24 @@ function maxRelativeDifference(a: Float32Array, b: Float32Array): number {
   return diff / scale;
 }
 
-const common = ['--preset', 'mnist-tiny', '--steps', '3', '--seed', '11', '--lr', '1e-3', '--warmup', '2', '--sample-every', '0', '--sample-count', '1', '--sample-steps', '2'];
+const common = [
+  '--preset',
+  'mnist-tiny',
+  '--steps',
+  '3',
+  '--seed',
+  '11',
+  '--lr',
+  '1e-3',
+  '--warmup',
+  '2',
+  '--sample-every',
+  '0',
+  '--sample-count',
+  '1',
+  '--sample-steps',
+  '2',
+];
 
 test('two worker processes with local batch b end with the parameters of one process with batch 2b (cpu backend)', async (t) => {
   const dir = tempDir(t);
@@ -46,19 +66,52 @@ test('two worker processes with local batch b end with the parameters of one pro
   t.log(`max relative difference: params ${paramsDiff.toExponential(2)}, ema ${emaDiff.toExponential(2)}`);
   t.true(paramsDiff <= 1e-5, `params differ by ${paramsDiff}`);
   t.true(emaDiff <= 1e-5, `ema differs by ${emaDiff}`);
-  const losses = (path: string): number[] => readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { loss: number }).loss);
+  const losses = (path: string): number[] =>
+    readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { loss: number }).loss);
   const a = losses(join(dir, 'local', 'metrics.jsonl'));
   const b = losses(join(dir, 'single', 'metrics.jsonl'));
   t.is(a.length, 3);
-  a.forEach((loss, i) => t.true(Math.abs(loss - b[i]) <= 1e-5 * Math.abs(b[i]), `step ${i + 1}: loss ${loss} vs ${b[i]}`));
+  a.forEach((loss, i) =>
+    t.true(Math.abs(loss - b[i]) <= 1e-5 * Math.abs(b[i]), `step ${i + 1}: loss ${loss} vs ${b[i]}`),
+  );
 });
 
 test('ddpm local trains across worker processes over TCP and lowers the loss (wasm backend)', async (t) => {
   const dir = tempDir(t);
   const out = join(dir, 'run');
-  const stdout = await ddpm('local', '--preset', 'mnist-tiny', '--workers', '2', '--batch', '8', '--steps', '30', '--lr', '2e-3', '--warmup', '5', '--sample-every', '15', '--sample-count', '4', '--sample-steps', '5', '--backend', 'wasm', '--out', out);
+  const stdout = await ddpm(
+    'local',
+    '--preset',
+    'mnist-tiny',
+    '--workers',
+    '2',
+    '--batch',
+    '8',
+    '--steps',
+    '30',
+    '--lr',
+    '2e-3',
+    '--warmup',
+    '5',
+    '--sample-every',
+    '15',
+    '--sample-count',
+    '4',
+    '--sample-steps',
+    '5',
+    '--backend',
+    'wasm',
+    '--out',
+    out,
+  );
   t.regex(stdout, /done: 30 steps/);
-  const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: number; loss: number; workers: number });
+  const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { step: number; loss: number; workers: number });
   t.is(records.length, 30);
   t.true(records.every((r) => r.workers === 2));
   const mean = (xs: { loss: number }[]): number => xs.reduce((s, r) => s + r.loss, 0) / xs.length;

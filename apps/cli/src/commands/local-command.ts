@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { BackendRequest } from '@ddpm/backend';
-import { addBackendOption, addJobOptions, addRunOptions, createLogger, freePort, integer, optionsToArgs, type JobFlags, type RunFlags } from '@ddpm/runtime';
+import {
+  addBackendOption,
+  addJobOptions,
+  addRunOptions,
+  createLogger,
+  freePort,
+  integer,
+  optionsToArgs,
+  type JobFlags,
+  type RunFlags,
+} from '@ddpm/runtime';
 
 interface LocalFlags extends RunFlags, JobFlags {
   workers: number;
@@ -20,8 +30,13 @@ const BIN = fileURLToPath(new URL('../../bin/ddpm.js', import.meta.url));
  * OUT/logs/worker-I.log. Exits with the coordinator's status; if a worker dies first, stops the others and fails.
  */
 export function localCommand(): Command {
-  const command = new Command('local').description('run a coordinator and N workers as local processes (a one-machine cluster)');
-  addRunOptions(command, { out: 'runs/local', batchHelp: 'local batch: images per worker per step (global batch = batch × workers)' });
+  const command = new Command('local').description(
+    'run a coordinator and N workers as local processes (a one-machine cluster)',
+  );
+  addRunOptions(command, {
+    out: 'runs/local',
+    batchHelp: 'local batch: images per worker per step (global batch = batch × workers)',
+  });
   addBackendOption(command);
   command
     .option('--workers <n>', 'worker processes', integer(1, 256), 2)
@@ -36,17 +51,44 @@ export function localCommand(): Command {
     const runArgs = optionsToArgs(command, flags, ['workers', 'port']);
     const metricsPorts = await Promise.all(Array.from({ length: flags.workers + 1 }, () => freePort()));
     writePrometheusTargets(join(flags.out, 'prometheus-targets.json'), metricsPorts);
-    const metricsArgs = (i: number): string[] => ['--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPorts[i])];
-    process.stdout.write(`metrics: coordinator http://127.0.0.1:${metricsPorts[0]}/metrics, workers ${metricsPorts.slice(1).map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}\n`);
+    const metricsArgs = (i: number): string[] => [
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      String(metricsPorts[i]),
+    ];
+    process.stdout.write(
+      `metrics: coordinator http://127.0.0.1:${metricsPorts[0]}/metrics, workers ${metricsPorts
+        .slice(1)
+        .map((p) => `http://127.0.0.1:${p}/metrics`)
+        .join(' ')}\n`,
+    );
     const children: ChildProcess[] = [];
-    const coordinator = spawn(process.execPath, [BIN, 'coordinator', ...runArgs, '--bind', endpoint, '--min-workers', String(flags.workers), ...metricsArgs(0)], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const coordinator = spawn(
+      process.execPath,
+      [BIN, 'coordinator', ...runArgs, '--bind', endpoint, '--min-workers', String(flags.workers), ...metricsArgs(0)],
+      { stdio: ['ignore', 'inherit', 'pipe'] },
+    );
     coordinator.stderr?.pipe(createWriteStream(join(logs, 'coordinator.log')));
     children.push(coordinator);
     log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
     const workerExits: Promise<void>[] = [];
     for (let i = 1; i <= flags.workers; i++) {
       const limit = flags.datasetLimit === undefined ? [] : ['--dataset-limit', String(flags.datasetLimit)];
-      const args = [BIN, 'worker', '--connect', endpoint, '--name', `worker-${i}`, '--backend', flags.backend, '--data', flags.data, ...limit, ...metricsArgs(i)];
+      const args = [
+        BIN,
+        'worker',
+        '--connect',
+        endpoint,
+        '--name',
+        `worker-${i}`,
+        '--backend',
+        flags.backend,
+        '--data',
+        flags.data,
+        ...limit,
+        ...metricsArgs(i),
+      ];
       const worker = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const out = createWriteStream(join(logs, `worker-${i}.log`));
       worker.stdout?.pipe(out);
@@ -65,7 +107,8 @@ export function localCommand(): Command {
     process.once('SIGTERM', stop);
     try {
       const code = await Promise.race([exitOf(coordinator), Promise.all(workerExits).then(() => exitOf(coordinator))]);
-      if (code !== 0) throw new Error(`the coordinator exited with status ${code}; see ${join(logs, 'coordinator.log')}.`);
+      if (code !== 0)
+        throw new Error(`the coordinator exited with status ${code}; see ${join(logs, 'coordinator.log')}.`);
       await Promise.all(workerExits);
     } finally {
       stop();
@@ -92,4 +135,3 @@ function exitOf(child: ChildProcess): Promise<number> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
 }
-

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dashboardExpressions, runPromtool } from '@ddpm/metrics';
-import { prometheusInstalled, startPrometheus, type InstantQueryResult, type PrometheusServer } from './prometheus-server.ts';
+import {
+  prometheusInstalled,
+  startPrometheus,
+  type InstantQueryResult,
+  type PrometheusServer,
+} from './prometheus-server.ts';
 
 // Integration test of issue 5 against a real Prometheus (Debian's `prometheus` package, installed by .ci/run):
 // a 2-worker `ddpm local` run is scraped every second through the file_sd target list it writes, with the shipped
@@ -32,7 +37,12 @@ function tempDir(t: ExecutionContext): string {
 }
 
 /** Polls `probe` every `intervalMs` until it returns a value other than undefined, or throws `timeoutMessage()`. */
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, until: number, timeoutMessage: () => string, intervalMs = 500): Promise<T> {
+async function waitFor<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  until: number,
+  timeoutMessage: () => string,
+  intervalMs = 500,
+): Promise<T> {
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
@@ -43,7 +53,11 @@ async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, u
 
 /** Starts `ddpm local` in its own process group and stops the whole group (coordinator, workers) in teardown. */
 function startLocalRun(t: ExecutionContext, args: readonly string[]): { child: ChildProcess; stdout: () => string } {
-  const child = spawn(process.execPath, [BIN, 'local', ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DDPM_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [BIN, 'local', ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DDPM_LOG_LEVEL: 'warn' },
+  });
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -85,7 +99,8 @@ function testConfig(targetsPath: string): string {
   ].join('\n');
 }
 
-const hasData = (result: InstantQueryResult): boolean => result.status === 'success' && result.samples.some((s) => Number.isFinite(s.value));
+const hasData = (result: InstantQueryResult): boolean =>
+  result.status === 'success' && result.samples.some((s) => Number.isFinite(s.value));
 
 test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expression returns data', async (t) => {
   const started = Date.now();
@@ -96,7 +111,9 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
       t.pass();
       return;
     }
-    t.fail('prometheus is not on PATH: install it with `apt-get install -y prometheus` (.ci/run does), or set DDPM_SKIP_PROMETHEUS=1 to skip this test.');
+    t.fail(
+      'prometheus is not on PATH: install it with `apt-get install -y prometheus` (.ci/run does), or set DDPM_SKIP_PROMETHEUS=1 to skip this test.',
+    );
     return;
   }
 
@@ -109,17 +126,37 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
 
   const dir = tempDir(t);
   const out = join(dir, 'run');
-  const runArgs = ['--preset', 'mnist-tiny', '--workers', '2', '--batch', '4', '--steps', '100000', '--seed', '3', '--lr', '1e-3', '--warmup', '2'];
+  const runArgs = [
+    '--preset',
+    'mnist-tiny',
+    '--workers',
+    '2',
+    '--batch',
+    '4',
+    '--steps',
+    '100000',
+    '--seed',
+    '3',
+    '--lr',
+    '1e-3',
+    '--warmup',
+    '2',
+  ];
   runArgs.push('--sample-every', '0', '--sample-count', '1', '--sample-steps', '2', '--backend', 'wasm', '--out', out);
   if (checkpoints) runArgs.push('--checkpoint-every', '3');
   const run = startLocalRun(t, runArgs);
   const runFailed = (): string | undefined =>
-    run.child.exitCode !== null ? `ddpm local exited early with status ${run.child.exitCode}; its output:\n${run.stdout()}\nlogs: ${join(out, 'logs')}` : undefined;
+    run.child.exitCode !== null
+      ? `ddpm local exited early with status ${run.child.exitCode}; its output:\n${run.stdout()}\nlogs: ${join(out, 'logs')}`
+      : undefined;
 
   // The target list is written before any process starts; the run prints the same endpoints.
   const targetsPath = join(out, 'prometheus-targets.json');
   const groups = await waitFor(
-    () => (existsSync(targetsPath) && run.stdout().includes('metrics:') ? (JSON.parse(readFileSync(targetsPath, 'utf8')) as FileSdGroup[]) : undefined),
+    () =>
+      existsSync(targetsPath) && run.stdout().includes('metrics:')
+        ? (JSON.parse(readFileSync(targetsPath, 'utf8')) as FileSdGroup[])
+        : undefined,
     until,
     () => runFailed() ?? `ddpm local did not write ${targetsPath}`,
   );
@@ -127,7 +164,8 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
   const workerTargets = groups.filter((g) => g.labels.job === 'ddpm-worker').flatMap((g) => g.targets);
   t.is(coordinatorTargets.length, 1, JSON.stringify(groups));
   t.is(workerTargets.length, 2, JSON.stringify(groups));
-  for (const target of [...coordinatorTargets, ...workerTargets]) t.true(run.stdout().includes(`http://${target}/metrics`), `ddpm local did not print ${target}`);
+  for (const target of [...coordinatorTargets, ...workerTargets])
+    t.true(run.stdout().includes(`http://${target}/metrics`), `ddpm local did not print ${target}`);
 
   const configPath = join(dir, 'prometheus.yml');
   writeFileSync(configPath, testConfig(targetsPath));
@@ -136,7 +174,11 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
 
   const storagePath = join(dir, 'tsdb');
   mkdirSync(storagePath);
-  const prometheus: PrometheusServer = await startPrometheus({ configPath, storagePath, logPath: join(dir, 'prometheus.log') });
+  const prometheus: PrometheusServer = await startPrometheus({
+    configPath,
+    storagePath,
+    logPath: join(dir, 'prometheus.log'),
+  });
   t.teardown(() => prometheus.stop());
 
   // All three processes up and scraped, and a few steps applied (so histograms and per-worker series exist).
@@ -198,26 +240,42 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
       t.is(result.status, 'success', `${panel}: ${expr} is not valid PromQL: ${result.error}`);
       t.log(`${panel}: ${expr} may have no data: ${why}`);
     } else {
-      t.true(hasData(result), `${panel}: ${expr} returned no finite sample (status ${result.status}${result.error ? `, ${result.error}` : ''}, ${result.samples.length} series)`);
+      t.true(
+        hasData(result),
+        `${panel}: ${expr} returned no finite sample (status ${result.status}${result.error ? `, ${result.error}` : ''}, ${result.samples.length} series)`,
+      );
     }
   }
 
   // Values the run determines: 2 active workers, both lanes present, every process on wasm.
   const active = await prometheus.query('ddpm_active_workers');
-  t.deepEqual(active.samples.map((s) => s.value), [2]);
+  t.deepEqual(
+    active.samples.map((s) => s.value),
+    [2],
+  );
   const lanes = await prometheus.query('max by (worker) (ddpm_worker_images_per_second)');
   t.deepEqual(lanes.samples.map((s) => s.labels['worker']).sort(), WORKERS);
   const backends = await prometheus.query('count by (role, backend) (ddpm_backend_info)');
-  t.deepEqual(
-    backends.samples.map((s) => `${s.labels['role']}:${s.labels['backend']}=${s.value}`).sort(),
-    ['coordinator:wasm=1', 'worker:wasm=2'],
-  );
+  t.deepEqual(backends.samples.map((s) => `${s.labels['role']}:${s.labels['backend']}=${s.value}`).sort(), [
+    'coordinator:wasm=1',
+    'worker:wasm=2',
+  ]);
   const stragglers = await prometheus.query('max by (worker) (ddpm_worker_straggler)');
-  t.deepEqual(stragglers.samples.map((s) => s.labels['worker']).sort(), WORKERS, 'one straggler lane per joined worker');
+  t.deepEqual(
+    stragglers.samples.map((s) => s.labels['worker']).sort(),
+    WORKERS,
+    'one straggler lane per joined worker',
+  );
   // No scrape failed once all targets were up: /metrics answers even while a worker computes (the server thread).
   const window = Math.max(2, Math.floor((Date.now() - targetsUp) / 1000) - 1);
   const up = await prometheus.query(`min_over_time(up[${window}s])`);
-  t.deepEqual(up.samples.map((s) => `${s.labels['job']}=${s.value}`).sort(), ['ddpm-coordinator=1', 'ddpm-worker=1', 'ddpm-worker=1'], `a scrape failed in the last ${window} s`);
+  t.deepEqual(
+    up.samples.map((s) => `${s.labels['job']}=${s.value}`).sort(),
+    ['ddpm-coordinator=1', 'ddpm-worker=1', 'ddpm-worker=1'],
+    `a scrape failed in the last ${window} s`,
+  );
   t.is(runFailed(), undefined);
-  t.log(`timings: targets up ${startup.toFixed(1)} s, step 3 at ${firstSteps.toFixed(1)} s, all expressions at ${allData.toFixed(1)} s (${expressions.length} expressions, checkpoints ${checkpoints ? 'on' : 'not supported'})`);
+  t.log(
+    `timings: targets up ${startup.toFixed(1)} s, step 3 at ${firstSteps.toFixed(1)} s, all expressions at ${allData.toFixed(1)} s (${expressions.length} expressions, checkpoints ${checkpoints ? 'on' : 'not supported'})`,
+  );
 });

@@ -67,7 +67,12 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     'prometheus',
-    [`--config.file=${options.configPath}`, `--storage.tsdb.path=${options.storagePath}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${options.configPath}`,
+      `--storage.tsdb.path=${options.storagePath}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log = createWriteStream(options.logPath);
@@ -88,7 +93,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   }
   await server.stop();
   const why = child.exitCode !== null ? `exited with status ${child.exitCode}` : 'did not answer /-/ready in time';
-  throw new Error(`startPrometheus: prometheus ${why} on ${url}; its log (${options.logPath}) says:\n${tail(options.logPath)}\nCheck the config with \`promtool check config ${options.configPath}\`.`);
+  throw new Error(
+    `startPrometheus: prometheus ${why} on ${url}; its log (${options.logPath}) says:\n${tail(options.logPath)}\nCheck the config with \`promtool check config ${options.configPath}\`.`,
+  );
 }
 
 async function isReady(url: string): Promise<boolean> {
@@ -103,27 +110,39 @@ async function isReady(url: string): Promise<boolean> {
 interface QueryResponse {
   status: string;
   error?: string;
-  data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] | [number, string] };
+  data?: {
+    resultType: string;
+    result: { metric: Record<string, string>; value: [number, string] }[] | [number, string];
+  };
 }
 
 async function instantQuery(url: string, expr: string): Promise<InstantQueryResult> {
   const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
   const body = (await response.json()) as QueryResponse;
-  if (body.status !== 'success' || body.data === undefined) return { status: body.status, error: body.error ?? `HTTP ${response.status}`, samples: [] };
+  if (body.status !== 'success' || body.data === undefined)
+    return { status: body.status, error: body.error ?? `HTTP ${response.status}`, samples: [] };
   const { resultType, result } = body.data;
   if (resultType === 'scalar') {
     const [, value] = result as [number, string];
     return { status: body.status, samples: [{ labels: {}, value: Number(value) }] };
   }
-  if (resultType !== 'vector') return { status: 'error', error: `unexpected result type ${resultType} for an instant query`, samples: [] };
+  if (resultType !== 'vector')
+    return { status: 'error', error: `unexpected result type ${resultType} for an instant query`, samples: [] };
   const vector = result as { metric: Record<string, string>; value: [number, string] }[];
   return { status: body.status, samples: vector.map((s) => ({ labels: s.metric, value: Number(s.value[1]) })) };
 }
 
 async function activeTargets(url: string): Promise<ScrapeTarget[]> {
   const response = await fetch(`${url}/api/v1/targets?state=active`);
-  const body = (await response.json()) as { data: { activeTargets: { labels: Record<string, string>; scrapeUrl: string; health: string; lastError: string }[] } };
-  return body.data.activeTargets.map((t) => ({ job: t.labels['job'] ?? '', scrapeUrl: t.scrapeUrl, health: t.health, lastError: t.lastError }));
+  const body = (await response.json()) as {
+    data: { activeTargets: { labels: Record<string, string>; scrapeUrl: string; health: string; lastError: string }[] };
+  };
+  return body.data.activeTargets.map((t) => ({
+    job: t.labels['job'] ?? '',
+    scrapeUrl: t.scrapeUrl,
+    health: t.health,
+    lastError: t.lastError,
+  }));
 }
 
 async function stopProcess(child: ChildProcess, exited: Promise<void>): Promise<void> {
@@ -141,4 +160,3 @@ function tail(path: string): string {
     return '(no log)';
   }
 }
-

@@ -22,7 +22,10 @@ interface SampleFlags {
 export function sampleCommand(): Command {
   const command = new Command('sample')
     .description('draw a grid of images from trained weights')
-    .requiredOption('--weights <file>', 'weights written by training (DIR/weights.ddpm) or a checkpoint (DIR/checkpoints/step-N.ckpt)')
+    .requiredOption(
+      '--weights <file>',
+      'weights written by training (DIR/weights.ddpm) or a checkpoint (DIR/checkpoints/step-N.ckpt)',
+    )
     .option('--out <file>', 'PNG file to write', 'samples.png')
     .option('--count <n>', 'number of images', integer(1, 4096), 16)
     .option('--sampler <name>', `reverse process: ${SAMPLER_NAMES.join(', ')}`, oneOf(SAMPLER_NAMES), 'ddim')
@@ -31,19 +34,27 @@ export function sampleCommand(): Command {
     .option('--seed <n>', 'seed of the initial noise', integer(0, 2 ** 32 - 1), 0)
     .option('--no-ema', 'sample from the raw parameters instead of their EMA');
   return addBackendOption(command).action(async (flags: SampleFlags) => {
-      const log = createLogger('sample');
-      const weights = loadWeights(flags.weights);
-      const { config, schedule: scheduleConfig } = weights.meta;
-      if (flags.sampler === 'ddim' && flags.steps > scheduleConfig.timesteps) {
-        throw new Error(`--steps ${flags.steps} exceeds the model's T = ${scheduleConfig.timesteps}; pass --steps ${scheduleConfig.timesteps} or fewer.`);
-      }
-      await selectBackend(flags.backend, (line) => log.info(line));
-      const model = new UNet(config);
-      const started = performance.now();
-      const images = await drawSamples(model, makeSchedule(scheduleConfig), flags.ema ? weights.ema : weights.params, {
-        sampler: flags.sampler, count: flags.count, steps: flags.steps, eta: flags.eta, seed: flags.seed,
-      });
-      writeImageGrid(flags.out, images, flags.count, config.imageSize, config.imageSize, config.inChannels);
-      process.stdout.write(`wrote ${flags.count} samples to ${flags.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    const log = createLogger('sample');
+    const weights = loadWeights(flags.weights);
+    const { config, schedule: scheduleConfig } = weights.meta;
+    if (flags.sampler === 'ddim' && flags.steps > scheduleConfig.timesteps) {
+      throw new Error(
+        `--steps ${flags.steps} exceeds the model's T = ${scheduleConfig.timesteps}; pass --steps ${scheduleConfig.timesteps} or fewer.`,
+      );
+    }
+    await selectBackend(flags.backend, (line) => log.info(line));
+    const model = new UNet(config);
+    const started = performance.now();
+    const images = await drawSamples(model, makeSchedule(scheduleConfig), flags.ema ? weights.ema : weights.params, {
+      sampler: flags.sampler,
+      count: flags.count,
+      steps: flags.steps,
+      eta: flags.eta,
+      seed: flags.seed,
     });
+    writeImageGrid(flags.out, images, flags.count, config.imageSize, config.imageSize, config.inChannels);
+    process.stdout.write(
+      `wrote ${flags.count} samples to ${flags.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+  });
 }

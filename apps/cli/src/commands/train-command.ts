@@ -1,7 +1,14 @@
 import { Command } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
-import { addBackendOption, addRunOptions, createLogger, createProgress, runConfigFromFlags, type RunFlags } from '@ddpm/runtime';
+import {
+  addBackendOption,
+  addRunOptions,
+  createLogger,
+  createProgress,
+  runConfigFromFlags,
+  type RunFlags,
+} from '@ddpm/runtime';
 import { train } from '@ddpm/training';
 import { resolvePreset } from '@ddpm/unet';
 
@@ -14,7 +21,10 @@ export function trainCommand(): Command {
     const log = createLogger('train');
     const backend = await selectBackend(flags.backend, (line) => log.info(line));
     const preset = resolvePreset(flags.preset);
-    const dataset = await loadDataset(flags.data, { size: preset.imageSize, channels: preset.inChannels === 1 ? 1 : 3 });
+    const dataset = await loadDataset(flags.data, {
+      size: preset.imageSize,
+      channels: preset.inChannels === 1 ? 1 : 3,
+    });
     log.info({ dataset: dataset.name, count: dataset.count, backend: backend.name }, 'training starts');
     const config = runConfigFromFlags(flags);
     const progress = createProgress(flags.steps);

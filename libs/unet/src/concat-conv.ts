@@ -36,19 +36,15 @@ export function concatConv2d(parts: readonly tf.Tensor4D[], kernel: tf.Tensor4D,
       const partGradients = sizes.map((size) => {
         const slice = tf.slice(savedFilter, [0, 0, offset, 0], [kh, kw, size, co]);
         offset += size;
-        return tf
-          .engine()
-          .runKernel<tf.Tensor>(tf.Conv2DBackpropInput, { dy, filter: slice }, {
-            ...attrs,
-            inputShape: [...savedX.shape.slice(0, 3), size],
-          } as unknown as tf.NamedAttrMap);
-      });
-      const kernelGradient = tf
-        .engine()
-        .runKernel<tf.Tensor>(tf.Conv2DBackpropFilter, { x: savedX, dy }, {
+        return tf.engine().runKernel<tf.Tensor>(tf.Conv2DBackpropInput, { dy, filter: slice }, {
           ...attrs,
-          filterShape: savedFilter.shape,
+          inputShape: [...savedX.shape.slice(0, 3), size],
         } as unknown as tf.NamedAttrMap);
+      });
+      const kernelGradient = tf.engine().runKernel<tf.Tensor>(tf.Conv2DBackpropFilter, { x: savedX, dy }, {
+        ...attrs,
+        filterShape: savedFilter.shape,
+      } as unknown as tf.NamedAttrMap);
       return [...partGradients, kernelGradient, tf.sum(dy, [0, 1, 2])];
     };
     return { value, gradFunc };

@@ -4,10 +4,7 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@ddpm/diffusion-core';
-import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
-import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
-import { installWasmBatchMatMul } from './wasm-batch-matmul.ts';
-import { installWasmHeapSlice } from './wasm-heap-slice.ts';
+import { installWasmKernels } from './wasm-kernels.ts';
 
 /**
  * Test support: runs the same differentiable function on the wasm and the cpu backend with the same float32
@@ -34,15 +31,13 @@ export interface ParityResult {
 let prepared = false;
 
 /**
- * Loads both backends and installs the fast wasm conv gradients, the copy-free wasm Identity, the XNNPACK
- * BatchMatMul and the heap Slice/SplitV, as selectBackend does (@tensorflow/tfjs registers the gradients). Idempotent.
+ * Loads both backends and installs every wasm replacement kernel through {@link installWasmKernels}, the call
+ * selectBackend makes, so the parity tests check the kernels that run (@tensorflow/tfjs registers the gradients).
+ * Idempotent.
  */
 export async function prepareBackends(): Promise<void> {
   if (prepared) return;
-  installWasmConvGradients();
-  installWasmSharedIdentity();
-  installWasmBatchMatMul();
-  installWasmHeapSlice();
+  installWasmKernels();
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
   prepared = true;

@@ -13,6 +13,12 @@ export {
   uninstallWasmConvGradients,
   wasmConvGradientsInstalled,
 } from './install-wasm-conv-gradients.ts';
+export {
+  installWasmKernels,
+  wasmKernelsInstalled,
+  WASM_KERNEL_REPLACEMENTS,
+  type WasmKernelReplacement,
+} from './wasm-kernels.ts';
 export { installWasmSharedIdentity, wasmSharedIdentityInstalled } from './wasm-shared-identity.ts';
 export { installWasmPooledSum, wasmPooledSumInstalled } from './wasm-pooled-sum.ts';
 export { installWasmBatchMatMul, wasmBatchMatMulInstalled } from './wasm-batch-matmul.ts';

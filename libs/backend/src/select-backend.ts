@@ -2,11 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The union package registers the gradient of every tfjs kernel as a side effect (tfjs-core's Node bundle has none),
 // so tf.grads works on whatever backend selectBackend activates. It shares this tfjs-core instance.
 import '@tensorflow/tfjs';
-import { installWasmConvGradients } from './install-wasm-conv-gradients.ts';
-import { installWasmSharedIdentity } from './wasm-shared-identity.ts';
-import { installWasmPooledSum } from './wasm-pooled-sum.ts';
-import { installWasmBatchMatMul } from './wasm-batch-matmul.ts';
-import { installWasmHeapSlice } from './wasm-heap-slice.ts';
+import { installWasmKernels } from './wasm-kernels.ts';
 
 /** Values accepted by the CLI's --backend flag. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -69,10 +65,8 @@ const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
  * Loads and activates a tfjs backend. 'auto' tries, in order, @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node
  * (both register tfjs backend 'tensorflow'), wasm, then cpu, and takes the first that initialises; 'tensorflow'
  * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
- * On wasm, the fast XNNPACK conv-gradient kernels ({@link installWasmConvGradients}) and a copy-free Identity
- * ({@link installWasmSharedIdentity}), a pooling channel Sum ({@link installWasmPooledSum}) and an all-XNNPACK
- * BatchMatMul ({@link installWasmBatchMatMul}) and heap-copy Slice, SplitV and Concat ({@link installWasmHeapSlice}) are
- * installed before use.
+ * On wasm, every replacement kernel of this library (the one list in wasm-kernels.ts) is installed before use by
+ * {@link installWasmKernels}, the same call the gradient parity tests make.
  *
  * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered
  * (this module imports @tensorflow/tfjs, which registers them), so tf.grads works through @ddpm/unet and
@@ -141,13 +135,7 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
   const backendName = candidate === 'wasm' || candidate === 'cpu' ? candidate : 'tensorflow';
   if (tf.findBackendFactory(backendName) === null)
     return `${PACKAGE[candidate]} loaded but registered no '${backendName}' backend (version mismatch with @tensorflow/tfjs-core 4.22?)`;
-  if (candidate === 'wasm') {
-    installWasmConvGradients();
-    installWasmSharedIdentity();
-    installWasmPooledSum();
-    installWasmBatchMatMul();
-    installWasmHeapSlice();
-  }
+  if (candidate === 'wasm') installWasmKernels();
   try {
     if (!(await tf.setBackend(backendName)))
       return `backend '${backendName}' failed to initialise (tfjs printed the cause above)`;

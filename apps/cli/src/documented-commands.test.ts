@@ -1,6 +1,6 @@
 // Every `ddpm ...` command written in the documentation and the deploy files parses through the real CLI parser:
-// README.md, docs/ and everything under deploy/ (Markdown code, shell scripts, Dockerfile CMD arrays, compose
-// `command:` and Kubernetes `args:` lists, and `ddpm` lines inside YAML strings). A renamed or removed flag, a
+// README.md, CHANGELOG.md, docs/ and everything under deploy/ (Markdown code, shell scripts, Dockerfile CMD arrays,
+// compose `command:` and Kubernetes `args:` lists, and `ddpm` lines inside YAML strings). A renamed or removed flag, a
 // misspelt subcommand or a bad value (`--steps ten`) fails here with the file and line that document it.
 // Actions are replaced by no-ops, so nothing runs; flag values still go through the commands' own parsers.
 import test from 'ava';
@@ -184,10 +184,11 @@ function fromYaml(text: string, names: readonly string[], file: string): Documen
   return found;
 }
 
-/** Every documented `ddpm` command in README.md, docs/ and deploy/. */
+/** Every documented `ddpm` command in README.md, CHANGELOG.md, docs/ and deploy/. */
 function documentedCommands(names: readonly string[]): DocumentedCommand[] {
   const files = [
     join(REPO_ROOT, 'README.md'),
+    join(REPO_ROOT, 'CHANGELOG.md'),
     ...listFiles(join(REPO_ROOT, 'docs')),
     ...listFiles(join(REPO_ROOT, 'deploy')),
   ].filter(existsSync);
@@ -294,6 +295,38 @@ test('the deploy files and the README document ddpm commands of every target', (
     commands.some((c) => c.where.startsWith('README.md')),
     'no ddpm command found in README.md',
   );
+});
+
+/** The documents that show `ddpm` commands, and how many each showed when this test was last updated (a floor). */
+const COMMANDS_PER_DOCUMENT: Readonly<Record<string, number>> = {
+  'README.md': 15,
+  'CHANGELOG.md': 6,
+  'deploy/README.md': 6,
+  'docs/architecture.md': 6,
+  'docs/observability.md': 2,
+  'docs/performance.md': 12,
+  'docs/reliability.md': 5,
+};
+
+test('each document still shows its ddpm commands (a moved section or a broken extraction fails here)', (t) => {
+  for (const [file, least] of Object.entries(COMMANDS_PER_DOCUMENT)) {
+    t.true(existsSync(join(REPO_ROOT, file)), `${file} is missing`);
+    const found = commands.filter((c) => c.where.startsWith(`${file}:`)).length;
+    t.true(found >= least, `${file}: ${found} ddpm commands found, expected at least ${least}`);
+  }
+});
+
+test("the README's command table shows every ddpm subcommand", (t) => {
+  const inReadme = commands.filter((c) => c.where.startsWith('README.md:'));
+  for (const command of program.commands) {
+    const leaves =
+      command.commands.length === 0 ? [[command.name()]] : command.commands.map((sub) => [command.name(), sub.name()]);
+    for (const leaf of leaves)
+      t.true(
+        inReadme.some((c) => leaf.every((word, i) => c.args[i] === word)),
+        `README.md shows no \`ddpm ${leaf.join(' ')}\` command`,
+      );
+  }
 });
 
 for (const { args, where } of commands) {

@@ -1,7 +1,8 @@
 // Lint for the whole workspace. The module-boundary rule is what keeps the layers honest:
 //   type:core  (diffusion-core, unet)  may import only type:core, and never sockets or metrics;
-//   type:lib   (backend, data, training, protocol, metrics) may import type:core and type:lib;
-//   type:app   (cli, coordinator, worker) may import libs, and nothing imports an app.
+//   type:lib   (backend, data, training, protocol, metrics, runtime, cluster) may import type:core and type:lib;
+//   type:commands (commands: the `ddpm` subcommands' flags) may import type:core and type:lib;
+//   type:app   (cli, coordinator, worker: entry points only) may import the above, and nothing imports an app.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -26,7 +27,8 @@ export default [
               bannedExternalImports: ['zeromq', 'prom-client', 'protobufjs', 'pino', 'node:net'],
             },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:core', 'type:lib'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:lib'] },
+            { sourceTag: 'type:commands', onlyDependOnLibsWithTags: ['type:core', 'type:lib'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:lib', 'type:commands'] },
           ],
         },
       ],

@@ -28,6 +28,7 @@ export type {
   BodyTypes,
   BodyFields,
   EnvelopeHeaderFields,
+  OutgoingBody,
   OutgoingEnvelope,
   TensorHeaderFields,
 } from './schema.ts';

@@ -114,3 +114,13 @@ export type OutgoingEnvelope = {
     [P in Exclude<BodyKind, K>]?: never;
   };
 }[BodyKind];
+
+/**
+ * A message as its producer builds it: exactly one body, without the header fields (worker id, sequence, run id)
+ * that the sending side fills in per connection.
+ */
+export type OutgoingBody = OutgoingEnvelope extends infer E
+  ? E extends unknown
+    ? Omit<E, 'workerId' | 'sequence' | 'runId'>
+    : never
+  : never;

@@ -5,4 +5,4 @@ export { addBackendOption, addRunOptions, optionsToArgs, runConfigFromFlags, typ
 export { runCommand } from './run-command.ts';
 export { addMetricsOptions, startMetrics, type MetricsFlags } from './metrics-options.ts';
 export { freePort } from './free-port.ts';
-export { addJobOptions, type JobFlags } from './job-options.ts';
+export { addCheckpointOptions, addJobOptions, type CheckpointFlags, type JobFlags } from './job-options.ts';

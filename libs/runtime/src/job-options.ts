@@ -1,24 +1,25 @@
 import { Option, type Command } from 'commander';
 import { decimal, integer } from './flag-parsers.ts';
 
-/** The parsed flags that {@link addJobOptions} defines. */
-export interface JobFlags {
+/** The parsed flags that {@link addCheckpointOptions} defines. */
+export interface CheckpointFlags {
   checkpointEvery: number;
   checkpointSeconds: number;
   keepCheckpoints: number;
   resume?: string;
+  datasetLimit?: number;
+}
+
+/** The parsed flags that {@link addJobOptions} defines. */
+export interface JobFlags extends CheckpointFlags {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   stragglerFactor: number;
   excludeStragglers: boolean;
-  datasetLimit?: number;
 }
 
-/**
- * Adds the coordinator's job-control flags (checkpoints, resume, heartbeats, stragglers) to `command`.
- * `ddpm coordinator` and `ddpm local` (which hands them to its coordinator) share them.
- */
-export function addJobOptions(command: Command): Command {
+/** Adds the checkpoint and resume flags; `ddpm train`, `ddpm local` and `ddpm coordinator` share them. */
+export function addCheckpointOptions(command: Command): Command {
   return command
     .option(
       '--checkpoint-every <steps>',
@@ -37,6 +38,19 @@ export function addJobOptions(command: Command): Command {
       '--resume <latest|PATH>',
       'continue a run: "latest" (newest readable checkpoint in OUT/checkpoints) or a checkpoint file',
     )
+    .addOption(
+      new Option('--dataset-limit <n>', 'developer aid: use only the first N images (short epochs for tests)')
+        .argParser(integer(1))
+        .hideHelp(),
+    );
+}
+
+/**
+ * Adds the coordinator's job-control flags (checkpoints, resume, heartbeats, stragglers) to `command`.
+ * `ddpm coordinator` and `ddpm local` (which hands them to its coordinator) share them.
+ */
+export function addJobOptions(command: Command): Command {
+  return addCheckpointOptions(command)
     .option('--heartbeat-interval <s>', 'heartbeat period, both directions', decimal(0.01, 3600), 2)
     .option(
       '--heartbeat-timeout <s>',
@@ -54,10 +68,5 @@ export function addJobOptions(command: Command): Command {
       '--exclude-stragglers',
       'drop a worker once it is reported as a straggler (never below --min-workers)',
       false,
-    )
-    .addOption(
-      new Option('--dataset-limit <n>', 'developer aid: use only the first N images (short epochs for tests)')
-        .argParser(integer(1))
-        .hideHelp(),
     );
 }

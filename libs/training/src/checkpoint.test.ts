@@ -8,7 +8,7 @@ import { CHECKPOINT_FORMAT, loadCheckpoint, type Checkpoint } from './checkpoint
 import { CheckpointStore } from './checkpoint-store.ts';
 import { Optimizer, DEFAULT_OPTIMIZER } from './optimizer.ts';
 import { loadWeights, saveWeights } from './weights-file.ts';
-import type { RunConfig } from './trainer.ts';
+import type { RunConfig } from './run-config.ts';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ddpm-ckpt-'));

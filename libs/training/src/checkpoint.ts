@@ -2,7 +2,7 @@ import type { UNetConfig } from '@ddpm/unet';
 import type { DataOrderState } from './data-order.ts';
 import type { OptimizerState } from './optimizer.ts';
 import { readStateFile, writeStateFile, type StateFileWriteOptions } from './state-file.ts';
-import type { RunConfig } from './trainer.ts';
+import type { RunConfig } from './run-config.ts';
 
 /** Version of the checkpoint layout (sections and meta fields below); bumped on any incompatible change. */
 export const CHECKPOINT_FORMAT = 1;

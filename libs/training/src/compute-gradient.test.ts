@@ -4,7 +4,7 @@ import { selectBackend } from '@ddpm/backend';
 import { makeSchedule, Rng } from '@ddpm/diffusion-core';
 import { flattenWeights, UNet, type UNetConfig } from '@ddpm/unet';
 import { computeGradient, type GradientStream } from './compute-gradient.ts';
-import { bucketRange, bucketStarts } from './gradient-buckets.ts';
+import { BucketLayout } from './bucket-layout.ts';
 import { drawTrainingInputs } from './sample-draws.ts';
 
 // Small enough for the cpu backend, with dropout on so training mode is exercised.
@@ -97,10 +97,10 @@ function streamSetup() {
   const inputs = drawTrainingInputs(SEED, STEP, [11, 42], 64, schedule.timesteps);
   const sizes = model.specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
   // 4 KiB buckets: about 20 for this 45k-parameter model.
-  const starts = bucketStarts(sizes, 4096);
+  const layout = BucketLayout.forParameters(sizes, 4096);
   const run = (options: { into?: Float32Array; stream?: GradientStream } = {}) =>
     computeGradient(model, schedule, params, x0, inputs, options);
-  return { model, params, x0, sizes, starts, run };
+  return { model, params, x0, sizes, layout, run };
 }
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -113,35 +113,35 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 }
 
 test('a streamed gradient is bit for bit the plain one; each bucket is reported once, its range already final', (t) => {
-  const { params, x0, starts, run } = streamSetup();
+  const { params, x0, layout, run } = streamSetup();
   const plain = run();
   const into = new Float32Array(params.length).fill(Number.NaN);
   const reports: { bucket: number; loss: number; values: Float32Array }[] = [];
   const onBucket = (bucket: number, loss: number): void => {
-    const { start, end } = bucketRange(starts, into.length, bucket);
+    const { start, end } = layout.range(bucket);
     reports.push({ bucket, loss, values: into.slice(start, end) });
   };
-  const streamed = run({ into, stream: { starts, onBucket } });
-  t.true(starts.length >= 10, `${starts.length} buckets`);
+  const streamed = run({ into, stream: { layout, onBucket } });
+  t.true(layout.count >= 10, `${layout.count} buckets`);
   t.is(streamed.gradient, into);
   t.true(sameBits(into, plain.gradient), 'the same bits as without a stream');
   t.is(streamed.loss, plain.loss);
   t.deepEqual(
     reports.map((r) => r.bucket).sort((a, b) => a - b),
-    starts.map((_, b) => b),
+    layout.starts.map((_, b) => b),
     'every bucket exactly once',
   );
   for (const { bucket, loss, values } of reports) {
-    const { start, end } = bucketRange(starts, into.length, bucket);
+    const { start, end } = layout.range(bucket);
     t.true(sameBits(values, into.subarray(start, end)), `bucket ${bucket} was final when reported`);
     t.is(loss, plain.loss, `bucket ${bucket} carries the batch's loss`);
   }
-  t.is(reports[0].bucket, starts.length - 1, "the last parameters' bucket is reported first");
+  t.is(reports[0].bucket, layout.count - 1, "the last parameters' bucket is reported first");
   x0.dispose();
 });
 
 test('buckets are reported during backprop: most of the backward convolutions run after the first report', async (t) => {
-  const { params, x0, starts, run } = streamSetup();
+  const { params, x0, layout, run } = streamSetup();
   const into = new Float32Array(params.length);
   let marked = false;
   // The first report runs a kernel the U-Net never uses (Cosh), marking its place in the profile's kernel sequence.
@@ -151,7 +151,7 @@ test('buckets are reported during backprop: most of the backward convolutions ru
     tf.dispose(tf.cosh(tf.scalar(0)));
   };
   const profile = await tf.profile(() => {
-    run({ into, stream: { starts, onBucket } });
+    run({ into, stream: { layout, onBucket } });
   });
   const names = profile.kernels.map((kernel) => kernel.name);
   const marker = names.indexOf('Cosh');
@@ -165,46 +165,41 @@ test('buckets are reported during backprop: most of the backward convolutions ru
 });
 
 test('streaming releases every tensor it creates, also when onBucket throws', (t) => {
-  const { params, x0, starts, run } = streamSetup();
+  const { params, x0, layout, run } = streamSetup();
   const into = new Float32Array(params.length);
-  run({ into, stream: { starts, onBucket: () => undefined } }); // warm up (kernels may keep tensors of their own)
+  run({ into, stream: { layout, onBucket: () => undefined } }); // warm up (kernels may keep tensors of their own)
   const before = tf.memory().numTensors;
-  run({ into, stream: { starts, onBucket: () => undefined } });
+  run({ into, stream: { layout, onBucket: () => undefined } });
   t.is(tf.memory().numTensors, before, 'after a streamed step');
   const reported: number[] = [];
   const onBucket = (bucket: number): void => {
     reported.push(bucket);
     if (reported.length === 2) throw new Error('socket closed');
   };
-  t.throws(() => run({ into, stream: { starts, onBucket } }), { message: 'socket closed' });
+  t.throws(() => run({ into, stream: { layout, onBucket } }), { message: 'socket closed' });
   t.is(reported.length, 2, 'no bucket is reported after onBucket threw');
   t.is(tf.memory().numTensors, before, 'after onBucket threw');
   x0.dispose();
 });
 
-test('a stream needs `into` and starts on parameter tensor boundaries', (t) => {
-  const { params, x0, sizes, starts, run } = streamSetup();
+test('a stream needs `into` and a layout of this model, on parameter tensor boundaries', (t) => {
+  const { params, x0, sizes, layout, run } = streamSetup();
   const into = new Float32Array(params.length);
   const onBucket = (): void => t.fail('no bucket is reported for a refused stream');
   const before = tf.memory().numTensors;
-  t.throws(() => run({ stream: { starts, onBucket } }), { message: /options.stream needs options.into/ });
+  t.throws(() => run({ stream: { layout, onBucket } }), { message: /options.stream needs options.into/ });
   const inside = sizes[0] + 1; // one element into the second tensor
   t.true(sizes[1] > 1);
-  t.throws(() => run({ into, stream: { starts: [0, inside], onBucket } }), {
-    message: /starts\[1\] = .* is not where a parameter tensor/,
+  t.throws(() => run({ into, stream: { layout: new BucketLayout([0, inside], params.length), onBucket } }), {
+    message: /start 1 \(\d+\) is not where a parameter tensor/,
   });
-  t.throws(() => run({ into, stream: { starts: [sizes[0]], onBucket } }), { message: /must begin with 0/ });
-  t.throws(() => run({ into, stream: { starts: [], onBucket } }), { message: /must begin with 0/ });
-  t.throws(() => run({ into, stream: { starts: [0, sizes[0], sizes[0]], onBucket } }), {
-    message: /strictly ascending/,
-  });
-  t.throws(() => run({ into, stream: { starts: [0, params.length], onBucket } }), {
-    message: /is not where a parameter tensor/,
+  t.throws(() => run({ into, stream: { layout: BucketLayout.whole(params.length + 1), onBucket } }), {
+    message: /covers \d+ parameters but the model has/,
   });
   t.is(tf.memory().numTensors, before, 'refused before any tensor is made');
   // A single bucket covering everything is a valid stream.
   const single: number[] = [];
-  run({ into, stream: { starts: [0], onBucket: (bucket) => single.push(bucket) } });
+  run({ into, stream: { layout: BucketLayout.whole(params.length), onBucket: (bucket) => single.push(bucket) } });
   t.deepEqual(single, [0]);
   x0.dispose();
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { diffusionLoss, type DiffusionSchedule, type TrainingInputs } from '@ddpm/diffusion-core';
 import { unflattenWeights, type UNet } from '@ddpm/unet';
+import type { BucketLayout } from './bucket-layout.ts';
 
 /** A worker's contribution to one step. */
 export interface GradientResult {
@@ -16,8 +17,8 @@ export interface GradientResult {
  * Streams a gradient while backprop computes it: see {@link computeGradient}'s `stream` option.
  */
 export interface GradientStream {
-  /** bucketStarts(...) of the model's parameter sizes: every start must fall on a parameter tensor boundary. */
-  readonly starts: readonly number[];
+  /** BucketLayout.forParameters(model.parameterSizes(), ...): every start must fall on a parameter tensor boundary. */
+  readonly layout: BucketLayout;
   /** Called exactly once per bucket, as soon as every gradient in the bucket's range of `into` is final; `loss` is the batch's mean loss. */
   readonly onBucket: (bucket: number, loss: number) => void;
 }
@@ -28,7 +29,7 @@ export interface GradientStream {
  *
  * Promises: all tensors it creates are released before it returns; the gradient is written to `options.into` when
  * given (a buffer the caller reuses across steps: fresh memory is expensive to touch), otherwise to a new buffer.
- * With `options.stream` (which needs `into`), each bucket of `into` (stream.starts, see bucketStarts) is reported
+ * With `options.stream` (which needs `into`), each bucket of `into` (stream.layout) is reported
  * through stream.onBucket as soon as backprop has finished every gradient in it, while backprop carries on with the
  * rest, so the caller can send it during the backward pass: every bucket exactly once, its range of `into` already
  * final, and the values bit for bit those of the call without `stream`. Buckets finish roughly from the last
@@ -36,7 +37,7 @@ export interface GradientStream {
  * Preconditions: `params` holds model.parameterCount() floats; `x0` is [batch, h, w, c] in [-1, 1] matching the
  * model's image shape; `inputs` holds one timestep and one image of noise per sample. The model is in training mode
  * when `inputs.keys` is set (drawTrainingInputs sets it): dropout masks per sample, so a gradient is the same
- * however the global batch is split. stream.starts is ascending, starts at 0 and falls on parameter tensor
+ * however the global batch is split. stream.layout falls on parameter tensor
  * boundaries (checked: Error). onBucket runs inside backprop: it must not dispose tensors it did not create, and it
  * should return quickly (hand the bytes to a socket, do not wait) as backprop waits for it. Should it throw, no
  * further bucket is reported, backprop runs to its end (so tfjs releases its tensors) and the error is rethrown.
@@ -97,8 +98,8 @@ interface BucketPlan {
   readonly tensorsIn: readonly number[];
 }
 
-/** Checks stream.starts against the tensor layout (Error naming the bad start) and assigns tensors to buckets. */
-function planBuckets(sizes: readonly number[], total: number, starts: readonly number[]): BucketPlan {
+/** Checks that the layout's starts fall on tensor boundaries (Error naming the bad start) and assigns tensors to buckets. */
+function planBuckets(sizes: readonly number[], total: number, layout: BucketLayout): BucketPlan {
   const offsets: number[] = [];
   const boundaries = new Set<number>();
   let offset = 0;
@@ -107,21 +108,16 @@ function planBuckets(sizes: readonly number[], total: number, starts: readonly n
     boundaries.add(offset);
     offset += size;
   }
-  const fix = 'compute the starts with bucketStarts(sizes of model.specs, capBytes) for this model.';
-  if (starts.length === 0 || starts[0] !== 0) {
+  const { starts } = layout;
+  if (layout.total !== total) {
     throw new Error(
-      `computeGradient: stream.starts must begin with 0 (got [${starts.slice(0, 3).join(', ')}${starts.length > 3 ? ', ...' : ''}]); ${fix}`,
+      `computeGradient: stream.layout covers ${layout.total} parameters but the model has ${total}; build it with BucketLayout.forParameters(model.parameterSizes(), capBytes).`,
     );
   }
   starts.forEach((start, b) => {
-    if (b > 0 && !(start > starts[b - 1])) {
+    if (!boundaries.has(start)) {
       throw new Error(
-        `computeGradient: stream.starts[${b}] = ${start} does not exceed the start before it (${starts[b - 1]}); starts are strictly ascending, ${fix}`,
-      );
-    }
-    if (!boundaries.has(start) || start >= total) {
-      throw new Error(
-        `computeGradient: stream.starts[${b}] = ${start} is not where a parameter tensor of the ${total}-parameter model starts; ${fix}`,
+        `computeGradient: stream.layout start ${b} (${start}) is not where a parameter tensor of the ${total}-parameter model starts; build it with BucketLayout.forParameters(model.parameterSizes(), capBytes).`,
       );
     }
   });
@@ -159,7 +155,7 @@ function streamedGradient(
   stream: GradientStream,
 ): GradientResult {
   const sizes = model.parameterSizes();
-  const { offsets, bucketOf, tensorsIn } = planBuckets(sizes, params.length, stream.starts);
+  const { offsets, bucketOf, tensorsIn } = planBuckets(sizes, params.length, stream.layout);
   const pending = [...tensorsIn];
   const reported = new Array<boolean>(pending.length).fill(false);
   const received = new Array<tf.Tensor | undefined>(sizes.length);

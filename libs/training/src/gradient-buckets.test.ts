@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Rng } from '@ddpm/diffusion-core';
-import { bucketRange, bucketStarts } from './gradient-buckets.ts';
+import { BucketLayout } from './bucket-layout.ts';
+import { bucketStarts } from './gradient-buckets.ts';
 
 /** Offsets where the tensors start, plus the total: the only places a bucket may begin or end. */
 function boundaries(sizes: readonly number[]): Set<number> {
@@ -28,7 +29,7 @@ function checkInvariants(t: ExecutionContext, sizes: readonly number[], capBytes
   const onBoundary = boundaries(sizes);
   let covered = 0;
   for (let b = 0; b < starts.length; b++) {
-    const { start, end } = bucketRange(starts, total, b);
+    const { start, end } = new BucketLayout(starts, total).range(b);
     t.is(start, covered, `${where}: bucket ${b} starts where the previous one ends`);
     t.true(end > start || total === 0, `${where}: bucket ${b} is not empty`);
     t.true(onBoundary.has(start) && onBoundary.has(end), `${where}: bucket ${b} falls on tensor boundaries`);
@@ -43,7 +44,7 @@ function checkInvariants(t: ExecutionContext, sizes: readonly number[], capBytes
     offset += size;
     if (size * 4 < capBytes || bucketOf[i] === starts.length - 1) return;
     t.is(
-      bucketRange(starts, total, bucketOf[i]).end,
+      new BucketLayout(starts, total).range(bucketOf[i]).end,
       offset,
       `${where}: tensor ${i} (${size} elements) ends its bucket`,
     );
@@ -70,7 +71,7 @@ test('grouping starts from the last tensor, so the lowest-offset bucket is the o
   t.deepEqual(bucketStarts([1, 1, 1, 1, 1, 1], 12), [0, 3]);
   t.deepEqual(bucketStarts([5, 5], 1e9), [0], 'everything fits one bucket under a large cap');
   t.deepEqual(bucketStarts([], 16), [0]);
-  t.deepEqual(bucketRange([0], 0, 0), { start: 0, end: 0 });
+  t.deepEqual(new BucketLayout([0], 0).range(0), { start: 0, end: 0 });
 });
 
 test('a tensor at least as large as the cap stands alone; smaller ones open before it join the bucket above', (t) => {
@@ -79,7 +80,11 @@ test('a tensor at least as large as the cap stands alone; smaller ones open befo
   const starts = checkInvariants(t, sizes, 16);
   t.deepEqual(starts, [0, 1, 51]);
   t.deepEqual(bucketsOfTensors(starts, sizes), [0, 1, 2, 2, 2]);
-  t.deepEqual(bucketRange(starts, 59, 1), { start: 1, end: 51 }, 'the oversized tensor is a bucket by itself');
+  t.deepEqual(
+    new BucketLayout(starts, 59).range(1),
+    { start: 1, end: 51 },
+    'the oversized tensor is a bucket by itself',
+  );
   // Several oversized tensors in a row: one bucket each.
   t.deepEqual(bucketStarts([100, 100, 100], 16), [0, 100, 200]);
   // Small tensors squeezed between two oversized ones cannot form a bucket of the cap: they join the one above.
@@ -112,8 +117,8 @@ test('bad input is refused with a RangeError that says what to pass', (t) => {
   }
   for (const bucket of [-1, 2, 0.5]) {
     t.throws(
-      () => bucketRange([0, 4], 8, bucket),
-      { instanceOf: RangeError, message: /numbered 0 to 1/ },
+      () => new BucketLayout([0, 4], 8).range(bucket),
+      { instanceOf: RangeError, message: /buckets are 0 to 1/ },
       String(bucket),
     );
   }

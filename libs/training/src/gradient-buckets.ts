@@ -19,7 +19,7 @@ const BYTES_PER_ELEMENT = 4;
  *
  * Promises: returns the ascending element offsets where buckets start; the first is 0, every offset is a tensor
  * boundary and is below the total size (unless the total is 0: then [0]); bucket b covers
- * [starts[b], starts[b + 1]) and the last bucket runs to the total size (see {@link bucketRange}); every bucket
+ * [starts[b], starts[b + 1]) and the last bucket runs to the total size (see BucketLayout); every bucket
  * except the first (lowest offsets) holds at least `capBytes`; a tensor of `capBytes` or more ends its bucket
  * unless that is the last bucket; the same inputs give the same starts everywhere.
  * Preconditions: `capBytes` > 0 and finite; every size is a non-negative integer (RangeError otherwise).
@@ -60,20 +60,4 @@ export function bucketStarts(parameterSizes: readonly number[], capBytes: number
   }
   if (closed.length === 0 || closed[closed.length - 1] !== 0) closed.push(0);
   return closed.reverse();
-}
-
-/**
- * The element range [start, end) of bucket `bucket` given {@link bucketStarts}' result for a buffer of `total`
- * elements: end is the next bucket's start, or `total` for the last bucket.
- * Preconditions: `starts` came from bucketStarts for a buffer of `total` elements (not re-checked).
- * Throws a RangeError when `bucket` is not an integer in [0, starts.length).
- * Does not: validate `starts` or touch any buffer.
- */
-export function bucketRange(starts: readonly number[], total: number, bucket: number): { start: number; end: number } {
-  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= starts.length) {
-    throw new RangeError(
-      `bucketRange: bucket ${bucket} does not exist; the ${starts.length} buckets are numbered 0 to ${starts.length - 1}.`,
-    );
-  }
-  return { start: starts[bucket], end: bucket + 1 < starts.length ? starts[bucket + 1] : total };
 }

@@ -13,7 +13,8 @@ export { limitDataset } from './dataset-limit.ts';
 export { computeGradient, type GradientResult, type GradientStream } from './compute-gradient.ts';
 export { emaDecayAt, updateEma } from './ema.ts';
 export { clipGlobalNorm, clipScale, globalNorm } from './gradient-clip.ts';
-export { bucketRange, bucketStarts } from './gradient-buckets.ts';
+export { BucketLayout } from './bucket-layout.ts';
+export { bucketStarts } from './gradient-buckets.ts';
 export { learningRateAt } from './learning-rate.ts';
 export { MetricsLog, type StepRecord } from './metrics-log.ts';
 export {
@@ -26,6 +27,6 @@ export {
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptions } from './state-file.ts';
-export { RunRecorder, type RecorderOptions } from './run-recorder.ts';
-export { checkDatasetFits, train, type RunConfig, type TrainHooks, type TrainSummary } from './trainer.ts';
+export { RunRecorder, sampleGridDue, type RecorderOptions } from './run-recorder.ts';
+export { checkDatasetFits, type RunConfig } from './run-config.ts';
 export { loadWeights, saveWeights, type Weights, type WeightsMeta } from './weights-file.ts';

@@ -7,6 +7,11 @@ import { MetricsLog, type StepRecord } from './metrics-log.ts';
 import { drawSamples } from './sampling.ts';
 import { saveWeights } from './weights-file.ts';
 
+/** True when a sample grid is due after `step` steps of the run (the final grid is written by RunRecorder.finish). */
+export function sampleGridDue(run: { readonly sampleEvery: number; readonly steps: number }, step: number): boolean {
+  return run.sampleEvery > 0 && step % run.sampleEvery === 0 && step < run.steps;
+}
+
 /** How a run directory is filled. */
 export interface RecorderOptions {
   /** The run directory. */
@@ -49,11 +54,6 @@ export class RunRecorder {
 
   recordStep(record: StepRecord): void {
     this.metrics.append(record);
-  }
-
-  /** True when a grid is due after `step` steps of `total` (the final grid is written by {@link finish}). */
-  gridDue(step: number, total: number): boolean {
-    return this.options.sampleEvery > 0 && step % this.options.sampleEvery === 0 && step < total;
   }
 
   /** Draws and writes a grid from `ema`; returns its path. */

@@ -1,0 +1,78 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import { datasetFingerprint, type Dataset } from '@ddpm/data';
+import type { ProtocolLimits } from '@ddpm/protocol';
+import {
+  BucketLayout,
+  checkDatasetFits,
+  DataOrder,
+  Optimizer,
+  type FoundCheckpoint,
+  type RunConfig,
+} from '@ddpm/training';
+import { flattenWeights, UNet } from '@ddpm/unet';
+import type { RunDescription } from './messages.ts';
+import { checkResumeCompatible } from './resume-check.ts';
+
+/** Default target size of a gradient bucket in bytes. */
+export const DEFAULT_BUCKET_BYTES = 1 << 18;
+
+/** Everything a run starts from, new or resumed. */
+export interface RunState {
+  readonly model: UNet;
+  readonly optimizer: Optimizer;
+  readonly order: DataOrder;
+  readonly description: RunDescription;
+  readonly fingerprint: string;
+  /** Where a resumed run stands (zeros and NaN for a new one). */
+  readonly resumed: { readonly step: number; readonly skippedSteps: number; readonly finalLoss: number };
+  /** The first worker id to hand out (a resumed run starts elsewhere, see Membership). */
+  readonly firstWorkerId: number;
+}
+
+/** What {@link openRun} needs. */
+export interface RunStateOptions {
+  readonly run: RunConfig;
+  readonly limits: ProtocolLimits;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly bucketBytes?: number;
+  readonly resume?: FoundCheckpoint;
+}
+
+/**
+ * The initial state of a run: the seeded initial weights, Adam and data order of a new run, or those of the checkpoint
+ * `options.resume` after checking that the flags still describe its run (Error naming each difference otherwise).
+ * Precondition: a tfjs backend is set (the initial weights are drawn with it).
+ */
+export function openRun(options: RunStateOptions, dataset: Dataset): RunState {
+  const { run, resume } = options;
+  const model = new UNet(checkDatasetFits(run.preset, dataset));
+  const fingerprint = datasetFingerprint(dataset);
+  const initial = model.initialize(run.seed);
+  const flat = flattenWeights(initial);
+  tf.dispose(initial);
+  let runId: string = randomUUID();
+  let optimizer: Optimizer;
+  let order: DataOrder;
+  let resumed = { step: 0, skippedSteps: 0, finalLoss: Number.NaN };
+  if (resume === undefined) {
+    optimizer = new Optimizer(flat, run.optimizer);
+    order = DataOrder.start(dataset.count, run.seed);
+  } else {
+    const { meta, optimizer: saved } = resume.checkpoint;
+    checkResumeCompatible(resume.path, meta, run, fingerprint, flat.length, saved.params.length);
+    optimizer = new Optimizer(flat, run.optimizer, saved);
+    order = DataOrder.fromState(meta.dataOrder, dataset.count);
+    resumed = { step: meta.step, skippedSteps: meta.skippedSteps, finalLoss: meta.lastLoss ?? Number.NaN };
+    runId = meta.runId;
+  }
+  const layout = BucketLayout.forParameters(model.parameterSizes(), options.bucketBytes ?? DEFAULT_BUCKET_BYTES);
+  const description: RunDescription = {
+    ...{ runId, run, model: model.config, parameterCount: optimizer.params.length, datasetSize: dataset.count },
+    ...{ limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs },
+    ...{ heartbeatTimeoutMs: options.heartbeatTimeoutMs, layout },
+  };
+  const firstWorkerId = resume === undefined ? 1 : 1 + randomInt(1, 1 << 20) * 1024;
+  return { model, optimizer, order, description, fingerprint, resumed, firstWorkerId };
+}

@@ -1,0 +1,45 @@
+import type { DataOrderState } from '@ddpm/training';
+import type { BucketBarrier } from './bucket-barrier.ts';
+
+/**
+ * The coordinator's record of the step in progress: who got which samples, whose gradient is still awaited, which
+ * buckets are complete, and the running sums for the step's loss. Created when the StepStarts go out, finished when
+ * nothing is awaited any more.
+ */
+export interface StepInProgress {
+  readonly step: number;
+  readonly epoch: number;
+  readonly startedMs: number;
+  /** Checksum of the parameters the step is computed at (set by settle when the StepStarts went out without it). */
+  checksum: number;
+  /** The data order before this step took its batch: what a checkpoint written during the step must hold. */
+  readonly orderBefore: DataOrderState;
+  /** Worker id → the indices it was given. */
+  readonly assigned: Map<number, Uint32Array>;
+  /** Workers whose gradient is still awaited (some bucket has not arrived). */
+  readonly awaited: Set<number>;
+  /** Which buckets every worker still in the step has sent. */
+  readonly buckets: BucketBarrier;
+  /** Σ mean² over the buckets reduced so far: once above clip², the step is certain to be clipped. */
+  normSquared: number;
+  /** Buckets whose update was proposed and sent (proposals stop once the step is certain to be clipped). */
+  proposed: number;
+  /** Worker id → clock time when its StepStart was sent. */
+  readonly sentMs: Map<number, number>;
+  readonly nonFinite: string[];
+  /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
+  readonly consumed: number[];
+  lastArrivalMs: number;
+  lossSum: number;
+  samples: number;
+  contributors: number;
+}
+
+/** What {@link StepMachine.gradient} made of one Gradient message. */
+export type GradientVerdict =
+  /** Added (or refused with an Error already queued); nothing more to do. */
+  | 'pending'
+  /** The last awaited gradient of the step arrived: finish the step. */
+  | 'complete'
+  /** Computed on other parameters: the worker must be resynchronised. */
+  | 'stale';

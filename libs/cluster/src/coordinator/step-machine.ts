@@ -1,0 +1,371 @@
+import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '@ddpm/metrics';
+import { splitGlobalBatch, type Dataset } from '@ddpm/data';
+import {
+  ErrorCode,
+  expectOnlyTensors,
+  expectTensor,
+  isProtocolError,
+  parameterChecksum,
+  ProtocolError,
+  TENSOR_NAMES,
+  type DecodedMessage,
+} from '@ddpm/protocol';
+import { globalNorm, type DataOrder, type Optimizer, type StepRecord, type UpdateResult } from '@ddpm/training';
+import type { Actions } from './actions.ts';
+import { BucketBarrier } from './bucket-barrier.ts';
+import { GradientReducer } from './gradient-reducer.ts';
+import type { Member } from './membership.ts';
+import { errorMessage, stepStartMessage, updateBucketMessage, updateMessage, type RunDescription } from './messages.ts';
+import type { GradientVerdict, StepInProgress } from './step-in-progress.ts';
+import type { StragglerDetector } from './straggler-detector.ts';
+import { UpdateSnapshots } from './update-snapshots.ts';
+
+/** What a StepMachine works with; the engine owns the membership around it. */
+export interface StepMachineContext {
+  readonly description: RunDescription;
+  readonly optimizer: Optimizer;
+  readonly order: DataOrder;
+  readonly dataset: Dataset;
+  readonly stragglers: StragglerDetector;
+  readonly log: Logger;
+  readonly metrics?: CoordinatorMetrics;
+  /** Milliseconds from a monotonic clock. */
+  readonly now: () => number;
+  /** The workers taking part now (they get every UpdateBucket and Update), in id order. */
+  readonly active: () => readonly Member[];
+}
+
+/** How a finished step ended, for the engine to act on. */
+export interface FinishedStep {
+  readonly record: StepRecord;
+  /** The next StepStarts may leave before the coordinator adopts the update (see {@link StepMachine.finish}). */
+  readonly early: boolean;
+  readonly assigned: number[];
+}
+
+/**
+ * One synchronous step at a time: StepStarts out, Gradient buckets in, each complete bucket reduced and its Adam update
+ * proposed to every worker (UpdateBucket), then the Update. Messages in, messages out (into an {@link Actions}); no
+ * sockets, files or timers, so it runs the same behind ZeroMQ and in one process.
+ *
+ * Promises: a bucket is proposed only when every expected worker sent it, the step is not skipped and the buckets so
+ * far keep the norm under --clip; an unclipped step whose every bucket was proposed is confirmed (Update kind BUCKETS)
+ * and adopted lazily by {@link settle}, any other step is applied in place and sent whole; a lost worker's indices go
+ * back to the data order.
+ * Does not: decide membership, heartbeats, checkpoints or grids (the engine does).
+ */
+export class StepMachine {
+  private readonly reducer: GradientReducer;
+  private readonly snapshots: UpdateSnapshots;
+  step: number;
+  /** parameterChecksum(optimizer.params), refreshed whenever an update changes them. */
+  checksum: number;
+  current: StepInProgress | undefined;
+  /** The plan of an update the workers already hold and the coordinator has not adopted yet (see {@link settle}). */
+  private unsettled: UpdateResult | undefined;
+  skippedSteps: number;
+  finalLoss: number;
+
+  constructor(
+    private readonly context: StepMachineContext,
+    resumed: { step: number; skippedSteps: number; finalLoss: number } = { step: 0, skippedSteps: 0, finalLoss: NaN },
+  ) {
+    const size = context.optimizer.params.length;
+    this.reducer = new GradientReducer(context.description.layout);
+    this.snapshots = new UpdateSnapshots(size);
+    this.checksum = parameterChecksum(context.optimizer.params);
+    ({ step: this.step, skippedSteps: this.skippedSteps, finalLoss: this.finalLoss } = resumed);
+  }
+
+  /**
+   * Sends the step's StepStarts to the active workers (one shard each, in id order). With `checksumLater` they carry no parameter
+   * checksum (0): the previous update is still unsettled, and {@link settle} sets it before any Gradient is read.
+   */
+  start(out: Actions, checksumLater = false): void {
+    const { order, description, dataset, now } = this.context;
+    const active = this.context.active();
+    const orderBefore = order.state();
+    const { epoch, indices } = order.next(description.run.batch * active.length);
+    const slices = splitGlobalBatch(indices, active.length);
+    const checksum = checksumLater ? 0 : this.checksum;
+    const startedMs = now();
+    const current: StepInProgress = {
+      ...{ step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set() },
+      ...{ sentMs: new Map(), nonFinite: [], consumed: [], buckets: new BucketBarrier(description.layout.count) },
+      ...{ normSquared: 0, proposed: 0, lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0 },
+    };
+    this.current = current;
+    for (const [shardIndex, member] of active.entries()) {
+      const slice = slices[shardIndex];
+      if (slice.length === 0) continue;
+      current.assigned.set(member.id, slice);
+      current.awaited.add(member.id);
+      current.buckets.expect(member.id);
+      current.sentMs.set(member.id, now());
+      const assignment = {
+        ...{ step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length },
+        ...{ globalBatchSize: indices.length, checksum },
+      };
+      out.send(member, stepStartMessage(description, assignment, member.hasDataset ? undefined : dataset), now());
+    }
+  }
+
+  /** One bucket of a worker's gradient: checked, added to the bucket's sum; proposes the buckets it completes. */
+  gradient(member: Member, message: Extract<DecodedMessage, { kind: 'gradient' }>, out: Actions): GradientVerdict {
+    const { body } = message;
+    const { now, log, description } = this.context;
+    const current = this.current;
+    const refuse = (error: ProtocolError): GradientVerdict => {
+      out.send(member, errorMessage(error), now());
+      return 'pending';
+    };
+    if (current === undefined || body.step !== current.step) {
+      const inProgress = current?.step ?? 'none';
+      return refuse(
+        new ProtocolError(
+          ErrorCode.WRONG_STEP,
+          `gradient for step ${body.step} but step ${inProgress} is in progress; it was dropped.`,
+        ),
+      );
+    }
+    const unexpected = (reason: string): GradientVerdict =>
+      refuse(new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`));
+    const assigned = current.awaited.has(member.id) ? current.assigned.get(member.id) : undefined;
+    const buckets = description.layout.count;
+    if (assigned === undefined) return unexpected(`no gradient is awaited from this worker for step ${body.step}`);
+    if (body.samples !== assigned.length)
+      return unexpected(`the gradient covers ${body.samples} samples but ${assigned.length} were assigned`);
+    if (body.bucket >= buckets)
+      return unexpected(`bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${buckets})`);
+    if (current.buckets.has(member.id, body.bucket))
+      return unexpected(`bucket ${body.bucket} of step ${body.step} arrived twice`);
+    this.snapshots.confirm(member.id);
+    this.settle();
+    if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
+      refuse(
+        new ProtocolError(
+          ErrorCode.STALE_STATE,
+          `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`,
+        ),
+      );
+      return 'stale';
+    }
+    const { start, end } = description.layout.range(body.bucket);
+    let part: Float32Array | undefined;
+    try {
+      expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
+      if (body.allFinite && Number.isFinite(body.loss))
+        part = expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32');
+    } catch (error) {
+      if (!isProtocolError(error)) throw error;
+      return refuse(error);
+    }
+    // add() checks finiteness while it adds; a worker whose gradient is non-finite skips the step for everyone.
+    const finite = part !== undefined && this.reducer.add(body.bucket, part, body.samples);
+    if (!finite && !current.nonFinite.includes(member.name)) {
+      current.nonFinite.push(member.name);
+      const figures = {
+        worker: member.name,
+        step: body.step,
+        bucket: body.bucket,
+        nonFinite: body.nonFiniteCount,
+        loss: body.loss,
+      };
+      log.warn(
+        figures,
+        `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`,
+      );
+    }
+    current.buckets.record(member.id, body.bucket);
+    this.reduceCompleteBuckets(current, out);
+    if (current.buckets.partsFrom(member.id) < buckets) return 'pending';
+    // Every bucket of this worker arrived.
+    if (!current.nonFinite.includes(member.name)) {
+      current.contributors += 1;
+      current.lossSum += body.loss * body.samples;
+      current.samples += body.samples;
+    }
+    current.awaited.delete(member.id);
+    current.consumed.push(...assigned);
+    current.lastArrivalMs = now();
+    this.context.stragglers.record(
+      member.id,
+      current.lastArrivalMs - (current.sentMs.get(member.id) ?? current.startedMs),
+    );
+    return current.awaited.size === 0 ? 'complete' : 'pending';
+  }
+
+  /**
+   * The worker's part of the step in progress, if any, goes back to the data order (buckets it already sent stay in
+   * their means). Returns true when that completed the step.
+   */
+  release(member: Member, why: string, out: Actions): boolean {
+    const current = this.current;
+    this.snapshots.abandon(member.id);
+    if (current === undefined || !current.awaited.has(member.id)) return false;
+    current.awaited.delete(member.id);
+    current.buckets.forget(member.id);
+    const indices = current.assigned.get(member.id) ?? new Uint32Array(0);
+    this.context.order.giveBack(current.epoch, indices);
+    const parts = current.buckets.partsFrom(member.id);
+    const kept =
+      parts === 0 ? '' : ` (the ${parts} of ${current.buckets.buckets} gradient buckets it sent stay in their means)`;
+    this.context.log.warn(
+      { worker: member.name, step: current.step, samples: indices.length, parts },
+      `step ${current.step} continues without ${member.name} (${why}); its ${indices.length} samples go back to the data order${kept}`,
+    );
+    this.reduceCompleteBuckets(current, out);
+    return current.awaited.size === 0;
+  }
+
+  /** When the step lost every worker before any gradient arrived, forgets it (it runs again) and returns true. */
+  abandonIfEmpty(): boolean {
+    const current = this.current;
+    if (current === undefined || current.contributors > 0 || current.nonFinite.length > 0) return false;
+    this.current = undefined;
+    this.reducer.reset();
+    this.context.log.warn(
+      { step: current.step },
+      `step ${current.step} lost every worker before any gradient arrived; it runs again when workers are available`,
+    );
+    return true;
+  }
+
+  /**
+   * Takes the mean of every bucket that every expected worker has now sent, proposes its update (Adam as if the step
+   * needs no clipping) and sends it to every worker as an UpdateBucket, while the others still compute. Not when the
+   * step will be skipped, nor for a bucket nobody contributed to, nor once the buckets so far put the norm above --clip.
+   */
+  private reduceCompleteBuckets(current: StepInProgress, out: Actions): void {
+    this.settle(); // proposals start from the previous update
+    const { description, optimizer, now } = this.context;
+    const clip = description.run.optimizer.clip;
+    for (const bucket of current.buckets.takeComplete()) {
+      if (current.nonFinite.length > 0 || this.reducer.samplesOf(bucket) === 0) continue;
+      const mean = this.reducer.mean(bucket);
+      current.normSquared += globalNorm(mean) ** 2;
+      // The margin keeps rounding (bucket sums against the one sequential sum of the final norm) on the safe side; a
+      // step that ends unclipped without every proposal is applied in place and sent whole, which is always correct.
+      if (current.normSquared > clip * clip * (1 + 1e-6)) continue;
+      current.proposed += 1;
+      const proposed = optimizer.propose(mean, description.layout.range(bucket).start, current.step);
+      const message = updateBucketMessage(current.step, bucket, proposed, parameterChecksum(proposed));
+      for (const member of this.context.active()) out.send(member, message, now());
+    }
+  }
+
+  /**
+   * Ends the step whose awaited gradients all arrived or whose workers were lost: the mean, Adam, and the Update to every
+   * active worker. Unclipped with every bucket proposed, the workers already hold the new parameters and the Update
+   * only confirms them; the coordinator adopts them later ({@link settle}), and when `mayStartEarly(next)` the caller
+   * sends the next StepStarts right away (`early`). Otherwise the update is applied here and sent whole.
+   */
+  finish(out: Actions, mayStartEarly: (next: number) => boolean): FinishedStep {
+    const current = this.current;
+    if (current === undefined) throw new Error('StepMachine.finish: no step is in progress; this is a bug.');
+    const { optimizer, metrics, log, now } = this.context;
+    this.settle();
+    this.current = undefined;
+    metrics?.observePhase('wait', (current.lastArrivalMs - current.startedMs) / 1000);
+    const optimizerDone = metrics?.startPhase('optimizer');
+    const mean = current.nonFinite.length > 0 || current.contributors === 0 ? undefined : this.reducer.takeMean();
+    if (mean === undefined) this.reducer.reset();
+    const plan = mean === undefined ? undefined : optimizer.plan(mean, current.step);
+    const skipped = plan === undefined || plan.skipped;
+    const skipDetail =
+      current.nonFinite.length > 0
+        ? `non-finite gradient from ${current.nonFinite.join(', ')}`
+        : skipped
+          ? 'non-finite averaged gradient'
+          : '';
+    if (skipped) {
+      metrics?.recordSkippedStep('non_finite_gradient');
+      this.skippedSteps += 1;
+      log.warn(
+        { step: current.step, workers: current.nonFinite },
+        `step ${current.step} skipped for every worker: ${skipDetail}`,
+      );
+    }
+    const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
+    if (!skipped) this.finalLoss = loss;
+    const outcome = {
+      ...{ step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: plan?.lr ?? 0, loss },
+      ...{
+        gradientNorm: plan?.gradientNorm ?? Number.NaN,
+        samples: current.samples,
+        contributors: current.contributors,
+      },
+    };
+    const active = this.context.active();
+    const next = current.step + 1;
+    const adoptable =
+      plan !== undefined && !plan.skipped && plan.clipScale === 1 && current.proposed === this.reducer.buckets;
+    const early = adoptable && mayStartEarly(next);
+    const communicationDone = metrics?.startPhase('communication');
+    if (adoptable) {
+      const confirm = updateMessage(outcome, 0);
+      for (const member of active) out.send(member, confirm, now());
+      this.unsettled = plan;
+    } else if (plan !== undefined && mean !== undefined && !plan.skipped) {
+      // Clipped: the proposal is void; the update is applied in place and sent whole.
+      optimizer.commit(mean, plan);
+      this.checksum = parameterChecksum(optimizer.params);
+    }
+    // The step's wall time ends when its update left.
+    const seconds = (now() - current.startedMs) / 1000;
+    this.step = next;
+    if (!early) this.settle();
+    optimizerDone?.();
+    if (!adoptable) {
+      // The frames are zero-copy views: workers get a snapshot, as the next step updates optimizer.params in place.
+      const ids = active.map((member) => member.id);
+      const params = skipped ? undefined : this.snapshots.take(optimizer.params, ids);
+      const update = updateMessage(outcome, this.checksum, params);
+      for (const member of active) out.send(member, update, now());
+    }
+    communicationDone?.();
+    log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
+    if (!skipped) {
+      const figures = {
+        step: this.step,
+        epoch: current.epoch,
+        loss,
+        images: current.samples,
+        durationSeconds: seconds,
+      };
+      metrics?.recordStep({ ...figures, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
+    }
+    const record: StepRecord = {
+      ...{
+        step: this.step,
+        loss,
+        imgs_per_s: current.samples / seconds,
+        epoch: current.epoch,
+        lr: outcome.learningRate,
+      },
+      ...{ grad_norm: outcome.gradientNorm, skipped, step_seconds: seconds },
+      ...{ workers: current.contributors + current.nonFinite.length, samples: current.consumed.length },
+    };
+    return { record, early, assigned: [...current.assigned.keys()] };
+  }
+
+  /**
+   * Adopts the update whose buckets the workers already hold (parameters, Adam state, EMA) and sets the checksum the
+   * step in progress is checked against. Called before anything reads them: the next proposal or Gradient, a Welcome,
+   * a checkpoint, the end of the run. Deferring it that far keeps the EMA and the checksum off the critical path.
+   */
+  settle(): void {
+    const unsettled = this.unsettled;
+    if (unsettled === undefined) return;
+    this.unsettled = undefined;
+    this.context.optimizer.adopt(unsettled);
+    this.checksum = parameterChecksum(this.context.optimizer.params);
+    if (this.current !== undefined) this.current.checksum = this.checksum;
+  }
+
+  /** A worker that will not confirm snapshots it was sent (resynchronised, dropped) releases them. */
+  forget(member: Member): void {
+    this.snapshots.abandon(member.id);
+  }
+}

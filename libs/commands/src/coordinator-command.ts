@@ -1,0 +1,144 @@
+import { Command } from 'commander';
+import { selectBackend, type BackendRequest } from '@ddpm/backend';
+import { protocolLimits, readAllowList, readKeyPair } from '@ddpm/protocol';
+import { createCoordinatorMetrics, createRegistry } from '@ddpm/metrics';
+import {
+  addBackendOption,
+  addJobOptions,
+  addMetricsOptions,
+  addRunOptions,
+  createLogger,
+  createProgress,
+  decimal,
+  integer,
+  runConfigFromFlags,
+  startMetrics,
+  type JobFlags,
+  type MetricsFlags,
+  type RunFlags,
+} from '@ddpm/runtime';
+import { CoordinatorEngine, CoordinatorServer, RunLifecycle, ZapHandler } from '@ddpm/cluster';
+import { loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
+
+interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags {
+  bind: string;
+  minWorkers: number;
+  maxWorkers: number;
+  maxMessageMb: number;
+  bucketMb: number;
+  backend: BackendRequest;
+  curveSecretKey?: string;
+  allowKeys?: string;
+}
+
+/** `ddpm coordinator`: owns the run and serves workers over ZeroMQ. */
+export function coordinatorCommand(): Command {
+  const command = new Command('coordinator').description(
+    'run the coordinator of a distributed training job (ZeroMQ ROUTER)',
+  );
+  addRunOptions(command, {
+    out: 'runs/cluster',
+    batchHelp: 'local batch: images per worker per step (global batch = batch × workers)',
+  });
+  addBackendOption(command);
+  addMetricsOptions(command, 9400);
+  addJobOptions(command);
+  return command
+    .option('--bind <endpoint>', 'ZeroMQ endpoint to listen on', 'tcp://*:5555')
+    .option('--min-workers <n>', 'steps wait until this many workers are connected', integer(1, 4096), 1)
+    .option('--max-workers <n>', 'refuse workers beyond this many (joined or joining)', integer(1, 4096), 64)
+    .option(
+      '--max-message-mb <n>',
+      'largest message accepted, in MiB (never more than one gradient)',
+      integer(1, 4096),
+      256,
+    )
+    .option(
+      '--bucket-mb <n>',
+      'gradient bucket size in MiB: workers send each bucket as soon as backpropagation finished it',
+      decimal(0.0625, 1024),
+      0.25,
+    )
+    .option(
+      '--curve-secret-key <file>',
+      "the coordinator's CURVE key pair (ddpm keygen); enables encryption and authentication",
+    )
+    .option(
+      '--allow-keys <file>',
+      'public keys of the workers allowed in, one per line (required with --curve-secret-key)',
+    )
+    .action(async (flags: CoordinatorFlags) => {
+      if (flags.maxWorkers < flags.minWorkers)
+        throw new Error(
+          `--max-workers ${flags.maxWorkers} is below --min-workers ${flags.minWorkers}; raise --max-workers.`,
+        );
+      if (flags.heartbeatTimeout <= flags.heartbeatInterval)
+        throw new Error(
+          `--heartbeat-timeout ${flags.heartbeatTimeout} must exceed --heartbeat-interval ${flags.heartbeatInterval}; use at least 3 intervals.`,
+        );
+      if ((flags.curveSecretKey === undefined) !== (flags.allowKeys === undefined))
+        throw new Error('--curve-secret-key and --allow-keys go together: pass both to enable CURVE, or neither.');
+      const log = createLogger('coordinator');
+      const keys = flags.curveSecretKey === undefined ? undefined : readKeyPair(flags.curveSecretKey);
+      const allowed = flags.allowKeys === undefined ? undefined : readAllowList(flags.allowKeys);
+      const backend = await selectBackend(flags.backend, (line) => log.info(line));
+      const metrics = createCoordinatorMetrics(createRegistry(), { backend: backend.name });
+      const server = await startMetrics(metrics.registry, flags, log);
+      const dataset = await loadRunDataset(flags);
+      const { store, resume, policy } = openCheckpoints(flags, log);
+      const zap = allowed === undefined ? undefined : new ZapHandler(allowed, log);
+      await zap?.start();
+      const progress = createProgress(flags.steps);
+      const run = runConfigFromFlags(flags);
+      const limits = protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 });
+      const engine = new CoordinatorEngine(
+        {
+          ...{ run, minWorkers: flags.minWorkers, maxWorkers: flags.maxWorkers, limits, log, metrics },
+          ...{ heartbeatIntervalMs: flags.heartbeatInterval * 1000, heartbeatTimeoutMs: flags.heartbeatTimeout * 1000 },
+          ...{ checkpoints: policy, resume, bucketBytes: Math.round(flags.bucketMb * 1024 * 1024) },
+          straggler: { factor: flags.stragglerFactor, exclude: flags.excludeStragglers },
+        },
+        dataset,
+      );
+      const lifecycle = new RunLifecycle(
+        {
+          ...{ run, store, log, metrics },
+          onStep: (r) => progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s }),
+          onSampleGrid: (path, step) => progress.note(`step ${step}: sample grid ${path}`),
+        },
+        engine.state.model,
+        resume === undefined ? undefined : engine.step,
+      );
+      const socketOptions =
+        keys === undefined
+          ? undefined
+          : { curveServer: true, curveSecretKey: keys.secretKey, curvePublicKey: keys.publicKey };
+      const coordinator = new CoordinatorServer(engine, lifecycle, {
+        bind: flags.bind,
+        limits,
+        log,
+        metrics,
+        socketOptions,
+      });
+      await coordinator.bind();
+      if (keys !== undefined)
+        log.info(
+          { allowedKeys: allowed?.size },
+          'CURVE on: only workers whose public key is in --allow-keys can connect',
+        );
+      const stop = (signal: NodeJS.Signals): void => {
+        log.warn(`${signal}: writing a checkpoint and stopping; restart with --resume latest to continue`);
+        coordinator
+          .stop(signal)
+          .catch((error: unknown) => log.error({ err: (error as Error).message }, 'stopping failed'));
+      };
+      try {
+        const summary = await stoppableBy(stop, () => coordinator.serve());
+        progress.stop();
+        process.stdout.write(summaryLine(summary));
+      } finally {
+        await zap?.close();
+        await server?.close();
+      }
+    });
+}

@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { BackendRequest } from '@ddpm/backend';
+import {
+  addBackendOption,
+  addJobOptions,
+  addRunOptions,
+  createLogger,
+  freePort,
+  integer,
+  optionsToArgs,
+  type JobFlags,
+  type RunFlags,
+} from '@ddpm/runtime';
+import { DDPM_BIN } from './ddpm-bin.ts';
+
+interface LocalFlags extends RunFlags, JobFlags {
+  workers: number;
+  port?: number;
+  backend: BackendRequest;
+}
+
+/**
+ * `ddpm local`: one coordinator and N workers as separate OS processes on this machine, talking ZeroMQ over TCP on
+ * localhost. The coordinator's output (progress, summary) goes to this terminal; each worker logs to
+ * OUT/logs/worker-I.log. Exits with the coordinator's status; if a worker dies first, stops the others and fails.
+ */
+export function localCommand(): Command {
+  const command = new Command('local').description(
+    'run a coordinator and N workers as local processes (a one-machine cluster)',
+  );
+  addRunOptions(command, {
+    out: 'runs/local',
+    batchHelp: 'local batch: images per worker per step (global batch = batch × workers)',
+  });
+  addBackendOption(command);
+  command
+    .option('--workers <n>', 'worker processes', integer(1, 256), 2)
+    .option('--port <n>', 'TCP port of the coordinator (default: a free one)', integer(1, 65535));
+  addJobOptions(command);
+  return command.action(async (flags: LocalFlags) => {
+    const log = createLogger('local');
+    const port = flags.port ?? (await freePort());
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const logs = join(flags.out, 'logs');
+    mkdirSync(logs, { recursive: true });
+    const runArgs = optionsToArgs(command, flags, ['workers', 'port']);
+    const metricsPorts = await Promise.all(Array.from({ length: flags.workers + 1 }, () => freePort()));
+    writePrometheusTargets(join(flags.out, 'prometheus-targets.json'), metricsPorts);
+    const metricsArgs = (i: number): string[] => [
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      String(metricsPorts[i]),
+    ];
+    process.stdout.write(
+      `metrics: coordinator http://127.0.0.1:${metricsPorts[0]}/metrics, workers ${metricsPorts
+        .slice(1)
+        .map((p) => `http://127.0.0.1:${p}/metrics`)
+        .join(' ')}\n`,
+    );
+    const children: ChildProcess[] = [];
+    const coordinator = spawn(
+      process.execPath,
+      [
+        DDPM_BIN,
+        'coordinator',
+        ...runArgs,
+        '--bind',
+        endpoint,
+        '--min-workers',
+        String(flags.workers),
+        ...metricsArgs(0),
+      ],
+      { stdio: ['ignore', 'inherit', 'pipe'] },
+    );
+    coordinator.stderr?.pipe(createWriteStream(join(logs, 'coordinator.log')));
+    children.push(coordinator);
+    log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
+    const workerExits: Promise<void>[] = [];
+    for (let i = 1; i <= flags.workers; i++) {
+      const limit = flags.datasetLimit === undefined ? [] : ['--dataset-limit', String(flags.datasetLimit)];
+      const args = [
+        DDPM_BIN,
+        'worker',
+        '--connect',
+        endpoint,
+        '--name',
+        `worker-${i}`,
+        '--backend',
+        flags.backend,
+        '--data',
+        flags.data,
+        ...limit,
+        ...metricsArgs(i),
+      ];
+      const worker = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = createWriteStream(join(logs, `worker-${i}.log`));
+      worker.stdout?.pipe(out);
+      worker.stderr?.pipe(out);
+      children.push(worker);
+      workerExits.push(
+        exitOf(worker).then((code) => {
+          if (code !== 0 && coordinator.exitCode === null) {
+            throw new Error(`worker-${i} exited with status ${code}; see ${join(logs, `worker-${i}.log`)}.`);
+          }
+        }),
+      );
+    }
+    const stop = (): void => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const code = await Promise.race([exitOf(coordinator), Promise.all(workerExits).then(() => exitOf(coordinator))]);
+      if (code !== 0)
+        throw new Error(`the coordinator exited with status ${code}; see ${join(logs, 'coordinator.log')}.`);
+      await Promise.all(workerExits);
+    } finally {
+      stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
+
+/**
+ * Writes the processes' /metrics endpoints as a Prometheus file_sd target list, so a local Prometheus can scrape a
+ * `ddpm local` run with `file_sd_configs: [{ files: [OUT/prometheus-targets.json] }]`.
+ */
+function writePrometheusTargets(path: string, ports: readonly number[]): void {
+  const [coordinator, ...workers] = ports;
+  const targets = [
+    { targets: [`127.0.0.1:${coordinator}`], labels: { job: 'ddpm-coordinator' } },
+    { targets: workers.map((port) => `127.0.0.1:${port}`), labels: { job: 'ddpm-worker' } },
+  ];
+  writeFileSync(path, `${JSON.stringify(targets, null, 2)}\n`);
+}
+
+function exitOf(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
+}

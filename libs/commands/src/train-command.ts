@@ -1,0 +1,63 @@
+import { Command } from 'commander';
+import { selectBackend, type BackendRequest } from '@ddpm/backend';
+import { InProcessRun, ModelGradients } from '@ddpm/cluster';
+import { createCoordinatorMetrics, createRegistry } from '@ddpm/metrics';
+import { protocolLimits } from '@ddpm/protocol';
+import {
+  addBackendOption,
+  addCheckpointOptions,
+  addMetricsOptions,
+  addRunOptions,
+  createLogger,
+  createProgress,
+  runConfigFromFlags,
+  startMetrics,
+  type CheckpointFlags,
+  type MetricsFlags,
+  type RunFlags,
+} from '@ddpm/runtime';
+import { loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
+
+type TrainFlags = RunFlags & CheckpointFlags & MetricsFlags & { backend: BackendRequest };
+
+/**
+ * `ddpm train`: the coordinator's run with one worker in this process and no sockets (InProcessRun), so it leaves the
+ * same run directory, checkpoints and metrics as `ddpm local`, and resumes bitwise with --resume latest.
+ */
+export function trainCommand(): Command {
+  const command = new Command('train').description('train a DDPM in this process (one worker, no sockets)');
+  addRunOptions(command, { out: 'runs/train', batchHelp: 'images per step' });
+  addBackendOption(command);
+  addCheckpointOptions(command);
+  addMetricsOptions(command, 9400);
+  return command.action(async (flags: TrainFlags) => {
+    const log = createLogger('train');
+    const backend = await selectBackend(flags.backend, (line) => log.info(line));
+    const metrics = createCoordinatorMetrics(createRegistry(), { backend: backend.name });
+    const server = await startMetrics(metrics.registry, flags, log);
+    try {
+      const dataset = await loadRunDataset(flags);
+      const { store, resume, policy } = openCheckpoints(flags, log);
+      log.info({ dataset: dataset.name, count: dataset.count, backend: backend.name }, 'training starts');
+      const progress = createProgress(flags.steps);
+      const run = new InProcessRun(
+        {
+          ...{ run: runConfigFromFlags(flags), limits: protocolLimits(), log, metrics, store, resume },
+          ...{ checkpoints: policy, source: new ModelGradients(dataset) },
+          onStep: (r) => progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s }),
+          onSampleGrid: (path, step) => progress.note(`step ${step}: sample grid ${path}`),
+        },
+        dataset,
+      );
+      const stop = (signal: NodeJS.Signals): void => {
+        log.warn(`${signal}: writing a checkpoint and stopping; continue with --resume latest`);
+        run.stop(signal);
+      };
+      const summary = await stoppableBy(stop, () => run.train());
+      progress.stop();
+      process.stdout.write(summaryLine(summary, flags.batch));
+    } finally {
+      await server?.close();
+    }
+  });
+}

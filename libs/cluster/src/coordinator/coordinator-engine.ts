@@ -96,8 +96,8 @@ export class CoordinatorEngine {
     return { params: this.state.optimizer.params, ema: this.state.optimizer.ema };
   }
 
-  /** The run begins: nothing to do when it already has --steps steps, otherwise wait for workers. */
-  begin(): CoordinatorAction[] {
+  /** The run begins: nothing to do when it already has --steps steps, otherwise wait for workers (logged unless `quiet`). */
+  begin(quiet = false): CoordinatorAction[] {
     const { steps } = this.options.run;
     if (this.step >= steps) {
       const why = `the run already has ${this.step} steps (--steps ${steps}); nothing to train. Raise --steps to continue it.`;
@@ -105,7 +105,7 @@ export class CoordinatorEngine {
       this.done = 'finished';
       return [{ kind: 'finished' }];
     }
-    this.logWaiting();
+    if (!quiet) this.logWaiting();
     return [];
   }
 

@@ -59,7 +59,7 @@ export class InProcessRun implements Delivery, WorkerLink {
 
   /** Trains to --steps (or until {@link stop}); the summary names the final weights or the stop's checkpoint. */
   async train(): Promise<CoordinatorSummary> {
-    await this.run.perform(this.engine.begin());
+    await this.run.perform(this.engine.begin(true));
     if (!this.run.done) await this.core.hello();
     while (!this.run.done) {
       if (this.stopSignal !== undefined) {

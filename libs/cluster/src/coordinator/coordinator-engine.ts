@@ -2,13 +2,14 @@ import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '@ddpm/metrics';
 import type { Dataset } from '@ddpm/data';
 import { ErrorCode, ProtocolError, type DecodedMessage, type ProtocolLimits } from '@ddpm/protocol';
-import { sampleGridDue, type FoundCheckpoint, type RunConfig } from '@ddpm/training';
+import type { FoundCheckpoint, RunConfig } from '@ddpm/training';
 import { Actions, type CoordinatorAction } from './actions.ts';
 import { admit } from './admission.ts';
-import { checkpointOf, CheckpointSchedule } from './checkpoint-schedule.ts';
+import { CheckpointSchedule } from './checkpoint-schedule.ts';
+import { StepBoundaries } from './step-boundaries.ts';
 import { judgeHello } from './hello-verdict.ts';
 import { Membership, type Member } from './membership.ts';
-import { errorMessage, heartbeatMessage, shutdownMessage, welcomeMessage } from './messages.ts';
+import { errorMessage, heartbeatMessage } from './messages.ts';
 import { openRun, type RunState } from './run-state.ts';
 import { StepMachine } from './step-machine.ts';
 import { StragglerDetector } from './straggler-detector.ts';
@@ -53,12 +54,9 @@ export class CoordinatorEngine {
   readonly state: RunState;
   readonly members: Membership;
   private readonly steps: StepMachine;
-  private readonly stragglers: StragglerDetector;
-  private readonly schedule: CheckpointSchedule;
+  private readonly boundaries: StepBoundaries;
   private readonly now: () => number;
   private lastTickMs: number;
-  /** Set once the run reached --steps or was stopped: the engine then ignores further input. */
-  done: 'finished' | 'stopped' | undefined;
 
   constructor(
     private readonly options: EngineOptions,
@@ -67,14 +65,15 @@ export class CoordinatorEngine {
     this.now = options.now ?? (() => performance.now());
     this.state = openRun(options, dataset);
     this.members = new Membership(this.state.firstWorkerId);
-    this.stragglers = new StragglerDetector(options.straggler.factor);
+    const stragglers = new StragglerDetector(options.straggler.factor);
     const { optimizer, order, description, resumed } = this.state;
-    const context = { description, optimizer, order, dataset, stragglers: this.stragglers, log: options.log };
+    const context = { description, optimizer, order, dataset, stragglers, log: options.log };
     this.steps = new StepMachine(
       { ...context, metrics: options.metrics, now: this.now, active: () => this.members.active() },
       resumed,
     );
-    this.schedule = new CheckpointSchedule(options.checkpoints, this.now());
+    const schedule = new CheckpointSchedule(options.checkpoints, this.now());
+    this.boundaries = new StepBoundaries(options, this.state, this.members, this.steps, stragglers, schedule, this.now);
     this.lastTickMs = this.now();
   }
 
@@ -90,10 +89,14 @@ export class CoordinatorEngine {
     return this.steps.finalLoss;
   }
 
+  /** Set once the run reached --steps or was stopped: the engine then ignores further input. */
+  get done(): 'finished' | 'stopped' | undefined {
+    return this.boundaries.done;
+  }
+
   /** The current parameters and EMA (settled); valid until the next input. */
   weights(): { params: Float32Array; ema: Float32Array } {
-    this.steps.settle();
-    return { params: this.state.optimizer.params, ema: this.state.optimizer.ema };
+    return this.boundaries.weights();
   }
 
   /** The run begins: nothing to do when it already has --steps steps, otherwise wait for workers (logged unless `quiet`). */
@@ -102,10 +105,10 @@ export class CoordinatorEngine {
     if (this.step >= steps) {
       const why = `the run already has ${this.step} steps (--steps ${steps}); nothing to train. Raise --steps to continue it.`;
       this.options.log.info({ step: this.step, steps }, why);
-      this.done = 'finished';
+      this.boundaries.done = 'finished';
       return [{ kind: 'finished' }];
     }
-    if (!quiet) this.logWaiting();
+    if (!quiet) this.boundaries.logWaiting();
     return [];
   }
 
@@ -157,7 +160,7 @@ export class CoordinatorEngine {
       if (silentMs <= heartbeatTimeoutMs) continue;
       const why = `worker ${member.name} silent for ${(silentMs / 1000).toFixed(1)} s (--heartbeat-timeout ${heartbeatTimeoutMs / 1000} s); dropped`;
       this.options.log.warn({ worker: member.name, silentMs }, why);
-      this.drop(member, 'timeout', out);
+      this.boundaries.drop(member, 'timeout', out);
     }
     const waiting = this.steps.current !== undefined;
     for (const member of this.members.all()) {
@@ -173,13 +176,13 @@ export class CoordinatorEngine {
   stop(signal: string): CoordinatorAction[] {
     const out = new Actions();
     if (this.done !== undefined) return out.list;
-    if (this.options.checkpoints !== undefined) out.push(this.checkpoint(`stop (${signal})`));
+    if (this.options.checkpoints !== undefined) out.push(this.boundaries.checkpoint(`stop (${signal})`));
     const text = `the coordinator is stopping (${signal}) at step ${this.step}; keep the worker running: it reconnects when the coordinator is restarted with --resume latest.`;
     const error = errorMessage(new ProtocolError(ErrorCode.SHUTTING_DOWN, text));
     for (const member of this.members.all()) out.send(member, error, this.now());
     out.push({ kind: 'drain' });
     out.push({ kind: 'stopped', signal });
-    this.done = 'stopped';
+    this.boundaries.done = 'stopped';
     return out.list;
   }
 
@@ -193,8 +196,8 @@ export class CoordinatorEngine {
     switch (message.kind) {
       case 'gradient': {
         const verdict = this.steps.gradient(member, message, out);
-        if (verdict === 'stale') this.resynchronise(member, out);
-        if (verdict === 'complete') this.completeStep(out);
+        if (verdict === 'stale') this.boundaries.resynchronise(member, out);
+        if (verdict === 'complete') this.boundaries.complete(out);
         return;
       }
       case 'heartbeat':
@@ -204,20 +207,20 @@ export class CoordinatorEngine {
           { worker: member.name, reason: message.body.reason },
           `worker ${member.name} left (${message.body.reason || 'no reason given'})`,
         );
-        return this.drop(member, 'left', out);
+        return this.boundaries.drop(member, 'left', out);
       case 'error':
         if (message.body.code === ErrorCode.STALE_STATE) {
           log.warn(
             { worker: member.name, reason: message.body.message },
             `worker ${member.name} reports stale parameters; it gets the current state at the next step boundary`,
           );
-          return this.resynchronise(member, out);
+          return this.boundaries.resynchronise(member, out);
         }
         log.warn(
           { worker: member.name, code: message.body.code, reason: message.body.message },
           'worker reported an error',
         );
-        if (message.body.fatal) this.drop(member, 'error', out);
+        if (message.body.fatal) this.boundaries.drop(member, 'error', out);
         return;
       default: {
         const error = new ProtocolError(
@@ -248,7 +251,7 @@ export class CoordinatorEngine {
     if (verdict.kind === 'resynchronise') {
       verdict.member.lastSeenMs = this.now();
       verdict.member.lastSequence = message.envelope.sequence;
-      if (verdict.member.state === 'active') this.resynchronise(verdict.member, out);
+      if (verdict.member.state === 'active') this.boundaries.resynchronise(verdict.member, out);
       return;
     }
     if (verdict.replaces !== undefined) {
@@ -256,7 +259,7 @@ export class CoordinatorEngine {
         { worker: verdict.replaces.name },
         `worker ${verdict.replaces.name} reconnected on a new connection; replacing its old one`,
       );
-      this.drop(verdict.replaces, 'disconnected', out);
+      this.boundaries.drop(verdict.replaces, 'disconnected', out);
     }
     const { name, hasDataset } = verdict;
     const fields = { name, backend: message.body.backend, hasDataset, sequence: message.envelope.sequence };
@@ -270,120 +273,7 @@ export class CoordinatorEngine {
     };
     log.info(figures, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
     metrics?.workerJoined(member.name);
-    if (this.steps.current === undefined) this.nextStep(out);
-  }
-
-  private drop(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout', out: Actions): void {
-    const { metrics } = this.options;
-    this.members.remove(member.id);
-    this.stragglers.forget(member.id);
-    if (reason === 'left') metrics?.workerLeft(member.name);
-    else metrics?.workerFailed(member.name, reason);
-    metrics?.setActiveWorkers(this.members.active().length);
-    if (this.steps.release(member, reason, out)) this.completeStep(out);
-    if (this.steps.current === undefined && this.done === undefined) this.logWaiting();
-  }
-
-  /** A worker whose parameters are stale gets the current state (Welcome, same id) at the next step boundary. */
-  private resynchronise(member: Member, out: Actions): void {
-    member.state = 'pending';
-    this.options.metrics?.setActiveWorkers(this.members.active().length);
-    if (this.steps.release(member, 'stale parameters', out)) this.completeStep(out);
-    else if (this.steps.current === undefined && this.done === undefined) this.nextStep(out);
-  }
-
-  /** Welcomes the pending workers with the current state, then starts the next step if enough workers are active. */
-  private nextStep(out: Actions, checksumLater = false): void {
-    if (!checksumLater) this.admitPending(out);
-    if (this.members.active().length < this.options.minWorkers) {
-      this.steps.current = undefined;
-      this.logWaiting();
-      return;
-    }
-    this.steps.start(out, checksumLater);
-  }
-
-  private admitPending(out: Actions): void {
-    const pending = this.members.pending();
-    if (pending.length === 0) return;
-    const { params } = this.weights();
-    const copy = params.slice();
-    for (const member of pending) {
-      member.state = 'active';
-      const welcome = welcomeMessage(this.state.description, member.id, this.step, this.steps.checksum, copy);
-      out.send(member, welcome, this.now());
-    }
-    this.options.metrics?.setActiveWorkers(this.members.active().length);
-  }
-
-  /** The step's awaited gradients are all in (or their workers lost): finish it, then what the boundary asks for. */
-  private completeStep(out: Actions): void {
-    if (this.steps.abandonIfEmpty()) return this.nextStep(out);
-    const total = this.options.run.steps;
-    const quietBoundary = (next: number): boolean =>
-      next < total && this.members.pending().length === 0 && !this.gridDue(next) && !this.checkpointDue(next);
-    const finished = this.steps.finish(out, quietBoundary);
-    if (finished.early) this.nextStep(out, true);
-    out.push({ kind: 'record', record: finished.record });
-    this.reportStragglers(finished.assigned, out);
-    if (finished.early) return;
-    const step = this.step;
-    if (this.gridDue(step)) out.push({ kind: 'grid', step, ema: this.weights().ema });
-    if (this.checkpointDue(step)) out.push(this.checkpoint(step >= total ? 'end of run' : 'schedule'));
-    if (step < total) return this.nextStep(out);
-    const shutdown = shutdownMessage('training finished', step, true);
-    for (const member of this.members.all()) out.send(member, shutdown, this.now());
-    out.push({ kind: 'drain' });
-    out.push({ kind: 'finished' });
-    this.done = 'finished';
-  }
-
-  private gridDue(step: number): boolean {
-    return sampleGridDue(this.options.run, step);
-  }
-
-  private checkpointDue(step: number): boolean {
-    return this.schedule.due(step, this.options.run.steps, this.now());
-  }
-
-  /** A checkpoint of the last step boundary (the data order before a step in progress took its batch). */
-  private checkpoint(why: string): CoordinatorAction {
-    this.steps.settle();
-    const { description, fingerprint, optimizer, order } = this.state;
-    const run = { runId: description.runId, run: this.options.run, model: description.model, fingerprint };
-    const position = { step: this.step, skippedSteps: this.skippedSteps, lastLoss: this.finalLoss };
-    const checkpoint = checkpointOf(run, position, this.steps.current?.orderBefore ?? order.state(), optimizer.state());
-    this.schedule.written(this.now());
-    return { kind: 'checkpoint', checkpoint, why };
-  }
-
-  private reportStragglers(ids: readonly number[], out: Actions): void {
-    const { straggler, log, metrics, minWorkers } = this.options;
-    for (const verdict of this.stragglers.evaluate(ids)) {
-      const member = this.members.get(verdict.id);
-      if (member === undefined || !verdict.changed) continue;
-      metrics?.setStraggler(member.name, verdict.straggler);
-      const figures = {
-        worker: member.name,
-        stepMs: Math.round(verdict.ms),
-        othersMedianMs: Math.round(verdict.othersMs),
-        factor: straggler.factor,
-      };
-      if (!verdict.straggler) {
-        log.info(figures, `worker ${member.name} is no longer a straggler`);
-        continue;
-      }
-      log.warn(
-        figures,
-        `worker ${member.name} is a straggler: ${figures.stepMs} ms per step against a median of ${figures.othersMedianMs} ms for the others (--straggler-factor ${straggler.factor})`,
-      );
-      if (straggler.exclude && this.members.active().length - 1 >= minWorkers) {
-        const text = `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${straggler.factor} --exclude-stragglers); run it on a faster host or with a smaller load.`;
-        out.send(member, errorMessage(new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true })), this.now());
-        log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
-        this.drop(member, 'error', out);
-      }
-    }
+    if (this.steps.current === undefined) this.boundaries.next(out);
   }
 
   /** The answer to a message from a connection that has not registered (or was dropped). */
@@ -396,15 +286,5 @@ export class CoordinatorEngine {
       );
     }
     return new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered; send Hello first.');
-  }
-
-  private logWaiting(): void {
-    const { minWorkers, log } = this.options;
-    const connected = this.members.active().length + this.members.pending().length;
-    if (connected < minWorkers) {
-      log.info(
-        `waiting for workers: ${connected}/${minWorkers} connected (--min-workers ${minWorkers}); start workers with: ddpm worker --connect tcp://HOST:PORT`,
-      );
-    }
   }
 }

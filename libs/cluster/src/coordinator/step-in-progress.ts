@@ -1,5 +1,11 @@
-import type { DataOrderState } from '@ddpm/training';
+import type { Logger } from 'pino';
+import type { Dataset } from '@ddpm/data';
+import type { CoordinatorMetrics } from '@ddpm/metrics';
+import type { DataOrder, DataOrderState, Optimizer, StepRecord } from '@ddpm/training';
 import type { BucketBarrier } from './bucket-barrier.ts';
+import type { Member } from './membership.ts';
+import type { RunDescription } from './messages.ts';
+import type { StragglerDetector } from './straggler-detector.ts';
 
 /**
  * The coordinator's record of the step in progress: who got which samples, whose gradient is still awaited, which
@@ -43,3 +49,26 @@ export type GradientVerdict =
   | 'complete'
   /** Computed on other parameters: the worker must be resynchronised. */
   | 'stale';
+
+/** What a StepMachine works with; the engine owns the membership around it. */
+export interface StepMachineContext {
+  readonly description: RunDescription;
+  readonly optimizer: Optimizer;
+  readonly order: DataOrder;
+  readonly dataset: Dataset;
+  readonly stragglers: StragglerDetector;
+  readonly log: Logger;
+  readonly metrics?: CoordinatorMetrics;
+  /** Milliseconds from a monotonic clock. */
+  readonly now: () => number;
+  /** The workers taking part now (they get every UpdateBucket and Update), in id order. */
+  readonly active: () => readonly Member[];
+}
+
+/** How a finished step ended, for the engine to act on. */
+export interface FinishedStep {
+  readonly record: StepRecord;
+  /** The next StepStarts may leave before the coordinator adopts the update (see {@link StepMachine.finish}). */
+  readonly early: boolean;
+  readonly assigned: number[];
+}

@@ -1,6 +1,4 @@
-import type { Logger } from 'pino';
-import type { CoordinatorMetrics } from '@ddpm/metrics';
-import { splitGlobalBatch, type Dataset } from '@ddpm/data';
+import { splitGlobalBatch } from '@ddpm/data';
 import {
   ErrorCode,
   expectOnlyTensors,
@@ -11,38 +9,16 @@ import {
   TENSOR_NAMES,
   type DecodedMessage,
 } from '@ddpm/protocol';
-import { globalNorm, type DataOrder, type Optimizer, type StepRecord, type UpdateResult } from '@ddpm/training';
+import { globalNorm, type UpdateResult } from '@ddpm/training';
 import type { Actions } from './actions.ts';
 import { BucketBarrier } from './bucket-barrier.ts';
+import { gradientRefusal } from './gradient-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import type { Member } from './membership.ts';
-import { errorMessage, stepStartMessage, updateBucketMessage, updateMessage, type RunDescription } from './messages.ts';
-import type { GradientVerdict, StepInProgress } from './step-in-progress.ts';
-import type { StragglerDetector } from './straggler-detector.ts';
+import { errorMessage, stepStartMessage, updateBucketMessage, updateMessage } from './messages.ts';
+import type { FinishedStep, GradientVerdict, StepInProgress, StepMachineContext } from './step-in-progress.ts';
+import { stepOutcome, stepRecord } from './step-outcome.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
-
-/** What a StepMachine works with; the engine owns the membership around it. */
-export interface StepMachineContext {
-  readonly description: RunDescription;
-  readonly optimizer: Optimizer;
-  readonly order: DataOrder;
-  readonly dataset: Dataset;
-  readonly stragglers: StragglerDetector;
-  readonly log: Logger;
-  readonly metrics?: CoordinatorMetrics;
-  /** Milliseconds from a monotonic clock. */
-  readonly now: () => number;
-  /** The workers taking part now (they get every UpdateBucket and Update), in id order. */
-  readonly active: () => readonly Member[];
-}
-
-/** How a finished step ended, for the engine to act on. */
-export interface FinishedStep {
-  readonly record: StepRecord;
-  /** The next StepStarts may leave before the coordinator adopts the update (see {@link StepMachine.finish}). */
-  readonly early: boolean;
-  readonly assigned: number[];
-}
 
 /**
  * One synchronous step at a time: StepStarts out, Gradient buckets in, each complete bucket reduced and its Adam update
@@ -115,31 +91,15 @@ export class StepMachine {
   gradient(member: Member, message: Extract<DecodedMessage, { kind: 'gradient' }>, out: Actions): GradientVerdict {
     const { body } = message;
     const { now, log, description } = this.context;
-    const current = this.current;
+    const refusal = gradientRefusal(this.current, member.id, body, description.layout.count);
     const refuse = (error: ProtocolError): GradientVerdict => {
       out.send(member, errorMessage(error), now());
       return 'pending';
     };
-    if (current === undefined || body.step !== current.step) {
-      const inProgress = current?.step ?? 'none';
-      return refuse(
-        new ProtocolError(
-          ErrorCode.WRONG_STEP,
-          `gradient for step ${body.step} but step ${inProgress} is in progress; it was dropped.`,
-        ),
-      );
-    }
-    const unexpected = (reason: string): GradientVerdict =>
-      refuse(new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`));
-    const assigned = current.awaited.has(member.id) ? current.assigned.get(member.id) : undefined;
+    if (refusal !== undefined) return refuse(refusal);
+    const current = this.current as StepInProgress;
+    const assigned = current.assigned.get(member.id) as Uint32Array;
     const buckets = description.layout.count;
-    if (assigned === undefined) return unexpected(`no gradient is awaited from this worker for step ${body.step}`);
-    if (body.samples !== assigned.length)
-      return unexpected(`the gradient covers ${body.samples} samples but ${assigned.length} were assigned`);
-    if (body.bucket >= buckets)
-      return unexpected(`bucket ${body.bucket} does not exist (Welcome.bucket_starts has ${buckets})`);
-    if (current.buckets.has(member.id, body.bucket))
-      return unexpected(`bucket ${body.bucket} of step ${body.step} arrived twice`);
     this.snapshots.confirm(member.id);
     this.settle();
     if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
@@ -272,13 +232,8 @@ export class StepMachine {
     const mean = current.nonFinite.length > 0 || current.contributors === 0 ? undefined : this.reducer.takeMean();
     if (mean === undefined) this.reducer.reset();
     const plan = mean === undefined ? undefined : optimizer.plan(mean, current.step);
-    const skipped = plan === undefined || plan.skipped;
-    const skipDetail =
-      current.nonFinite.length > 0
-        ? `non-finite gradient from ${current.nonFinite.join(', ')}`
-        : skipped
-          ? 'non-finite averaged gradient'
-          : '';
+    const outcome = stepOutcome(current, plan);
+    const { skipped, skipDetail, loss } = outcome;
     if (skipped) {
       metrics?.recordSkippedStep('non_finite_gradient');
       this.skippedSteps += 1;
@@ -286,17 +241,7 @@ export class StepMachine {
         { step: current.step, workers: current.nonFinite },
         `step ${current.step} skipped for every worker: ${skipDetail}`,
       );
-    }
-    const loss = current.samples > 0 ? current.lossSum / current.samples : Number.NaN;
-    if (!skipped) this.finalLoss = loss;
-    const outcome = {
-      ...{ step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: plan?.lr ?? 0, loss },
-      ...{
-        gradientNorm: plan?.gradientNorm ?? Number.NaN,
-        samples: current.samples,
-        contributors: current.contributors,
-      },
-    };
+    } else this.finalLoss = loss;
     const active = this.context.active();
     const next = current.step + 1;
     const adoptable =
@@ -326,6 +271,7 @@ export class StepMachine {
     }
     communicationDone?.();
     log.debug({ step: this.step, epoch: current.epoch, consumed: current.consumed }, 'step consumed');
+    const record = stepRecord(current, outcome, seconds);
     if (!skipped) {
       const figures = {
         step: this.step,
@@ -336,17 +282,6 @@ export class StepMachine {
       };
       metrics?.recordStep({ ...figures, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
     }
-    const record: StepRecord = {
-      ...{
-        step: this.step,
-        loss,
-        imgs_per_s: current.samples / seconds,
-        epoch: current.epoch,
-        lr: outcome.learningRate,
-      },
-      ...{ grad_norm: outcome.gradientNorm, skipped, step_seconds: seconds },
-      ...{ workers: current.contributors + current.nonFinite.length, samples: current.consumed.length },
-    };
     return { record, early, assigned: [...current.assigned.keys()] };
   }
 

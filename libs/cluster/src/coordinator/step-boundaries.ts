@@ -1,0 +1,181 @@
+import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '@ddpm/metrics';
+import { ErrorCode, ProtocolError } from '@ddpm/protocol';
+import { sampleGridDue, type RunConfig } from '@ddpm/training';
+import type { Actions, CoordinatorAction } from './actions.ts';
+import { checkpointOf, type CheckpointSchedule } from './checkpoint-schedule.ts';
+import type { Membership, Member } from './membership.ts';
+import { errorMessage, shutdownMessage, welcomeMessage } from './messages.ts';
+import type { RunState } from './run-state.ts';
+import type { StepMachine } from './step-machine.ts';
+import type { StragglerDetector } from './straggler-detector.ts';
+
+/** What the boundaries decide with (the engine's options). */
+export interface BoundaryOptions {
+  readonly run: RunConfig;
+  readonly minWorkers: number;
+  readonly log: Logger;
+  readonly metrics?: CoordinatorMetrics;
+  readonly straggler: { readonly factor: number; readonly exclude: boolean };
+}
+
+/**
+ * Membership changes and step boundaries: who is dropped, resynchronised or welcomed, and what a finished step leads
+ * to (the next StepStarts, a grid, a checkpoint, the end of the run). Pure like the engine that owns it: it only adds
+ * actions.
+ */
+export class StepBoundaries {
+  /** Set once the run reached --steps or was stopped. */
+  done: 'finished' | 'stopped' | undefined;
+
+  constructor(
+    private readonly options: BoundaryOptions,
+    private readonly state: RunState,
+    private readonly members: Membership,
+    private readonly steps: StepMachine,
+    private readonly stragglers: StragglerDetector,
+    private readonly schedule: CheckpointSchedule,
+    private readonly now: () => number,
+  ) {}
+
+  get step(): number {
+    return this.steps.step;
+  }
+
+  get skippedSteps(): number {
+    return this.steps.skippedSteps;
+  }
+
+  get finalLoss(): number {
+    return this.steps.finalLoss;
+  }
+
+  /** The current parameters and EMA (settled); valid until the next input. */
+  weights(): { params: Float32Array; ema: Float32Array } {
+    this.steps.settle();
+    return { params: this.state.optimizer.params, ema: this.state.optimizer.ema };
+  }
+
+  drop(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout', out: Actions): void {
+    const { metrics } = this.options;
+    this.members.remove(member.id);
+    this.stragglers.forget(member.id);
+    if (reason === 'left') metrics?.workerLeft(member.name);
+    else metrics?.workerFailed(member.name, reason);
+    metrics?.setActiveWorkers(this.members.active().length);
+    if (this.steps.release(member, reason, out)) this.complete(out);
+    if (this.steps.current === undefined && this.done === undefined) this.logWaiting();
+  }
+
+  /** A worker whose parameters are stale gets the current state (Welcome, same id) at the next step boundary. */
+  resynchronise(member: Member, out: Actions): void {
+    member.state = 'pending';
+    this.options.metrics?.setActiveWorkers(this.members.active().length);
+    if (this.steps.release(member, 'stale parameters', out)) this.complete(out);
+    else if (this.steps.current === undefined && this.done === undefined) this.next(out);
+  }
+
+  /** Welcomes the pending workers with the current state, then starts the next step if enough workers are active. */
+  next(out: Actions, checksumLater = false): void {
+    if (!checksumLater) this.admitPending(out);
+    if (this.members.active().length < this.options.minWorkers) {
+      this.steps.current = undefined;
+      this.logWaiting();
+      return;
+    }
+    this.steps.start(out, checksumLater);
+  }
+
+  private admitPending(out: Actions): void {
+    const pending = this.members.pending();
+    if (pending.length === 0) return;
+    const { params } = this.weights();
+    const copy = params.slice();
+    for (const member of pending) {
+      member.state = 'active';
+      const welcome = welcomeMessage(this.state.description, member.id, this.step, this.steps.checksum, copy);
+      out.send(member, welcome, this.now());
+    }
+    this.options.metrics?.setActiveWorkers(this.members.active().length);
+  }
+
+  /** The step's awaited gradients are all in (or their workers lost): finish it, then what the boundary asks for. */
+  complete(out: Actions): void {
+    if (this.steps.abandonIfEmpty()) return this.next(out);
+    const total = this.options.run.steps;
+    const quietBoundary = (next: number): boolean =>
+      next < total && this.members.pending().length === 0 && !this.gridDue(next) && !this.checkpointDue(next);
+    const finished = this.steps.finish(out, quietBoundary);
+    if (finished.early) this.next(out, true);
+    out.push({ kind: 'record', record: finished.record });
+    this.reportStragglers(finished.assigned, out);
+    if (finished.early) return;
+    const step = this.step;
+    if (this.gridDue(step)) out.push({ kind: 'grid', step, ema: this.weights().ema });
+    if (this.checkpointDue(step)) out.push(this.checkpoint(step >= total ? 'end of run' : 'schedule'));
+    if (step < total) return this.next(out);
+    const shutdown = shutdownMessage('training finished', step, true);
+    for (const member of this.members.all()) out.send(member, shutdown, this.now());
+    out.push({ kind: 'drain' });
+    out.push({ kind: 'finished' });
+    this.done = 'finished';
+  }
+
+  private gridDue(step: number): boolean {
+    return sampleGridDue(this.options.run, step);
+  }
+
+  private checkpointDue(step: number): boolean {
+    return this.schedule.due(step, this.options.run.steps, this.now());
+  }
+
+  /** A checkpoint of the last step boundary (the data order before a step in progress took its batch). */
+  checkpoint(why: string): CoordinatorAction {
+    this.steps.settle();
+    const { description, fingerprint, optimizer, order } = this.state;
+    const run = { runId: description.runId, run: this.options.run, model: description.model, fingerprint };
+    const position = { step: this.step, skippedSteps: this.skippedSteps, lastLoss: this.finalLoss };
+    const checkpoint = checkpointOf(run, position, this.steps.current?.orderBefore ?? order.state(), optimizer.state());
+    this.schedule.written(this.now());
+    return { kind: 'checkpoint', checkpoint, why };
+  }
+
+  private reportStragglers(ids: readonly number[], out: Actions): void {
+    const { straggler, log, metrics, minWorkers } = this.options;
+    for (const verdict of this.stragglers.evaluate(ids)) {
+      const member = this.members.get(verdict.id);
+      if (member === undefined || !verdict.changed) continue;
+      metrics?.setStraggler(member.name, verdict.straggler);
+      const figures = {
+        worker: member.name,
+        stepMs: Math.round(verdict.ms),
+        othersMedianMs: Math.round(verdict.othersMs),
+        factor: straggler.factor,
+      };
+      if (!verdict.straggler) {
+        log.info(figures, `worker ${member.name} is no longer a straggler`);
+        continue;
+      }
+      log.warn(
+        figures,
+        `worker ${member.name} is a straggler: ${figures.stepMs} ms per step against a median of ${figures.othersMedianMs} ms for the others (--straggler-factor ${straggler.factor})`,
+      );
+      if (straggler.exclude && this.members.active().length - 1 >= minWorkers) {
+        const text = `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${straggler.factor} --exclude-stragglers); run it on a faster host or with a smaller load.`;
+        out.send(member, errorMessage(new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true })), this.now());
+        log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
+        this.drop(member, 'error', out);
+      }
+    }
+  }
+
+  logWaiting(): void {
+    const { minWorkers, log } = this.options;
+    const connected = this.members.active().length + this.members.pending().length;
+    if (connected < minWorkers) {
+      log.info(
+        `waiting for workers: ${connected}/${minWorkers} connected (--min-workers ${minWorkers}); start workers with: ddpm worker --connect tcp://HOST:PORT`,
+      );
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import type { StepRecord, UpdateResult } from '@ddpm/training';
+import type { StepOutcome } from './messages.ts';
+import type { StepInProgress } from './step-in-progress.ts';
+
+/** What a finished step did, as the Update tells the workers: skipped or not and why, its loss and learning rate. */
+export function stepOutcome(current: StepInProgress, plan: UpdateResult | undefined): StepOutcome {
+  const skipped = plan === undefined || plan.skipped;
+  const skipDetail =
+    current.nonFinite.length > 0
+      ? `non-finite gradient from ${current.nonFinite.join(', ')}`
+      : skipped
+        ? 'non-finite averaged gradient'
+        : '';
+  return {
+    ...{ step: current.step, epoch: current.epoch, skipped, skipDetail, learningRate: plan?.lr ?? 0 },
+    loss: current.samples > 0 ? current.lossSum / current.samples : Number.NaN,
+    gradientNorm: plan?.gradientNorm ?? Number.NaN,
+    samples: current.samples,
+    contributors: current.contributors,
+  };
+}
+
+/** The metrics.jsonl line of a step that took `seconds` (until its update left). */
+export function stepRecord(current: StepInProgress, outcome: StepOutcome, seconds: number): StepRecord {
+  return {
+    ...{ step: outcome.step + 1, loss: outcome.loss, imgs_per_s: current.samples / seconds, epoch: current.epoch },
+    ...{ lr: outcome.learningRate, grad_norm: outcome.gradientNorm, skipped: outcome.skipped, step_seconds: seconds },
+    ...{ workers: current.contributors + current.nonFinite.length, samples: current.consumed.length },
+  };
+}

@@ -1,0 +1,134 @@
+import test from 'ava';
+import pino from 'pino';
+import { selectBackend } from '@ddpm/backend';
+import {
+  decodeMessage,
+  encodeMessage,
+  ErrorCode,
+  type DecodedMessage,
+  type OutgoingBody,
+  type TensorInput,
+} from '@ddpm/protocol';
+import { testEngine } from '../coordinator/engine-harness.ts';
+import { SimulatedGradients, withFaults } from './simulated-gradients.ts';
+import type { GradientSource } from './gradient-source.ts';
+import { WorkerCore } from './worker-core.ts';
+
+test.before(async () => {
+  await selectBackend('cpu');
+});
+
+const log = pino({ level: 'silent' });
+
+/** A WorkerCore whose link records what it sends, and a Welcome from a real engine (one worker, 16 KiB buckets). */
+function setup(source: GradientSource = new SimulatedGradients(0)) {
+  const sent: { body: OutgoingBody; tensors: readonly TensorInput[] }[] = [];
+  const link = {
+    send: (body: OutgoingBody, tensors: readonly TensorInput[] = []) => (
+      sent.push({ body, tensors }),
+      Promise.resolve()
+    ),
+  };
+  const { engine } = testEngine({ minWorkers: 1 });
+  const core = new WorkerCore(
+    { name: 'w', backend: 'cpu', dataset: undefined, limits: engine.state.description.limits, log },
+    source,
+    link,
+  );
+  let delivered = 0;
+  /** The engine's answers to what the core sent since the last call, decoded as the core would receive them. */
+  const deliver = (): DecodedMessage[] => {
+    const { runId } = engine.state.description;
+    const actions = sent.slice(delivered).flatMap(({ body, tensors }) => {
+      delivered += 1;
+      const envelope = { ...core.header('hello' in body), sequence: delivered, ...body };
+      return engine.receive(Buffer.from('w'), decodeMessage(encodeMessage(envelope, tensors)));
+    });
+    return actions.flatMap((action) => {
+      if (action.kind !== 'send') return [];
+      const envelope = { workerId: action.to.id, sequence: 1, runId, ...action.message.body };
+      return [decodeMessage(encodeMessage(envelope, action.message.tensors))];
+    });
+  };
+  return { core, sent, deliver, engine };
+}
+
+const kinds = (sent: { body: OutgoingBody }[]): string[] => sent.map(({ body }) => Object.keys(body)[0]);
+
+test('Hello is anonymous; the Welcome makes a replica and names the messages that follow', async (t) => {
+  const { core, sent, deliver } = setup();
+  await core.hello();
+  t.deepEqual(core.header(false), { workerId: 0, runId: '' }, 'while joining');
+  const [welcome, start] = deliver();
+  t.deepEqual(await core.handle(welcome), { kind: 'joined' });
+  t.is(core.header(false).workerId, 1);
+  t.is(start.kind, 'stepStart');
+  t.deepEqual(kinds(sent), ['hello']);
+});
+
+test('a StepStart sends every bucket of the gradient, last first, on the checksum of the replica', async (t) => {
+  const { core, sent, deliver } = setup();
+  await core.hello();
+  const [welcome, start] = deliver();
+  await core.handle(welcome);
+  await core.handle(start);
+  const gradients = sent
+    .filter(({ body }) => 'gradient' in body)
+    .map(({ body }) => ('gradient' in body ? body.gradient : undefined));
+  const buckets = core.replica?.layout.count ?? 0;
+  t.is(gradients.length, buckets);
+  t.deepEqual(
+    gradients.map((g) => g?.bucket),
+    Array.from({ length: buckets }, (_, i) => buckets - 1 - i),
+  );
+  t.true(gradients.every((g) => g?.parameterChecksum === core.replica?.checksum() && g?.allFinite));
+  t.is(core.steps, 1);
+});
+
+test('a StepStart on other parameters is answered STALE_STATE and nothing is computed', async (t) => {
+  let computed = 0;
+  const { core, sent, deliver } = setup({ compute: () => ((computed += 1), Promise.resolve()) });
+  await core.hello();
+  const [welcome, start] = deliver();
+  await core.handle(welcome);
+  const forged = { ...start, body: { ...start.body, parameterChecksum: 42 } } as DecodedMessage;
+  await core.handle(forged);
+  const last = sent[sent.length - 1].body;
+  t.is('error' in last ? last.error?.code : undefined, ErrorCode.STALE_STATE);
+  t.is('error' in last ? last.error?.step : undefined, start.kind === 'stepStart' ? start.body.step : -1);
+  t.is(computed, 0);
+});
+
+test('an Update whose UpdateBuckets did not all arrive is answered STALE_STATE', async (t) => {
+  const { core, sent, deliver } = setup();
+  await core.hello();
+  const [welcome, start] = deliver();
+  await core.handle(welcome);
+  await core.handle(start);
+  const replies = deliver(); // the engine's answer to the buckets: UpdateBuckets, the Update, the next StepStart
+  const update = replies.find((m) => m.kind === 'update');
+  if (update === undefined) return t.fail('no Update');
+  await core.handle(update); // no UpdateBucket was handed to the core
+  const last = sent[sent.length - 1].body;
+  t.is('error' in last ? last.error?.code : undefined, ErrorCode.STALE_STATE);
+});
+
+test('a fault source poisons one step: its first bucket goes out as non-finite, without a tensor', async (t) => {
+  const { core, sent, deliver } = setup(withFaults(new SimulatedGradients(0), { nanStep: 0 }, log));
+  await core.hello();
+  const [welcome, start] = deliver();
+  await core.handle(welcome);
+  await core.handle(start);
+  const first = sent.find(({ body }) => 'gradient' in body && body.gradient?.bucket === 0);
+  t.false(first !== undefined && 'gradient' in first.body && first.body.gradient?.allFinite === true);
+  t.deepEqual(first?.tensors, []);
+});
+
+test('UNKNOWN_WORKER is answered with a Hello; a fatal Error ends the worker with its text', async (t) => {
+  const { core, sent } = setup();
+  const error = (code: ErrorCode, fatal: boolean): DecodedMessage =>
+    decodeMessage(encodeMessage({ workerId: 0, sequence: 1, runId: '', error: { code, message: 'x', fatal } }));
+  await core.handle(error(ErrorCode.UNKNOWN_WORKER, false));
+  t.deepEqual(kinds(sent), ['hello']);
+  await t.throwsAsync(core.handle(error(ErrorCode.VERSION_MISMATCH, true)), { message: /refused this worker: x/ });
+});

@@ -1,5 +1,5 @@
 // Public API of @ddpm/protocol: the ddpm.v1 wire schema (generated from proto/ddpm/v1), the frame codec
-// and model-agnostic validation helpers. See the Wire protocol section of README.md.
+// and model-agnostic validation helpers. See docs/protocol.md.
 export {
   PROTOCOL_VERSION,
   BODY_KINDS,

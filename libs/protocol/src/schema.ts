@@ -6,7 +6,7 @@ import { ddpm } from './generated/ddpm.js';
 
 /**
  * The protocol version this code speaks (Envelope.protocol_version). Bumped only for incompatible changes;
- * see the versioning rules in the README's Wire protocol section.
+ * see the versioning rules in docs/protocol.md.
  */
 export const PROTOCOL_VERSION = 1;
 

@@ -75,7 +75,7 @@ export function expectBody<K extends BodyKind>(
   if (message.kind !== kind) {
     throw new ProtocolError(
       ErrorCode.UNEXPECTED_MESSAGE,
-      `received ${message.kind} ${context}, where only ${kind} is allowed; follow the message sequence in the README's Wire protocol section.`,
+      `received ${message.kind} ${context}, where only ${kind} is allowed; follow the message sequence in docs/protocol.md.`,
     );
   }
   return message as Extract<DecodedMessage, { kind: K }>;

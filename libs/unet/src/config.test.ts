@@ -8,11 +8,11 @@ test("cifar-ddpm has exactly the paper's 35,746,307 parameters", (t) => {
   t.is(new UNet(resolvePreset('cifar-ddpm')).parameterCount(), 35_746_307);
 });
 
-test('mnist-bench has 1,112,801 parameters (the figure stated in the README)', (t) => {
+test('mnist-bench has 1,112,801 parameters (the figure stated in docs/architecture.md)', (t) => {
   t.is(new UNet(resolvePreset('mnist-bench')).parameterCount(), 1_112_801);
 });
 
-test('mnist-tiny has 44,969 parameters (the figure stated in the README)', (t) => {
+test('mnist-tiny has 44,969 parameters (the figure stated in docs/architecture.md)', (t) => {
   t.is(new UNet(resolvePreset('mnist-tiny')).parameterCount(), 44_969);
 });
 

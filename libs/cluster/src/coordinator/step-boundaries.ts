@@ -38,18 +38,6 @@ export class StepBoundaries {
     private readonly now: () => number,
   ) {}
 
-  get step(): number {
-    return this.steps.step;
-  }
-
-  get skippedSteps(): number {
-    return this.steps.skippedSteps;
-  }
-
-  get finalLoss(): number {
-    return this.steps.finalLoss;
-  }
-
   /** The current parameters and EMA (settled); valid until the next input. */
   weights(): { params: Float32Array; ema: Float32Array } {
     this.steps.settle();
@@ -93,7 +81,7 @@ export class StepBoundaries {
     const copy = params.slice();
     for (const member of pending) {
       member.state = 'active';
-      const welcome = welcomeMessage(this.state.description, member.id, this.step, this.steps.checksum, copy);
+      const welcome = welcomeMessage(this.state.description, member.id, this.steps.step, this.steps.checksum, copy);
       out.send(member, welcome, this.now());
     }
     this.options.metrics?.setActiveWorkers(this.members.active().length);
@@ -110,7 +98,7 @@ export class StepBoundaries {
     out.push({ kind: 'record', record: finished.record });
     this.reportStragglers(finished.assigned, out);
     if (finished.early) return;
-    const step = this.step;
+    const step = this.steps.step;
     if (this.gridDue(step)) out.push({ kind: 'grid', step, ema: this.weights().ema });
     if (this.checkpointDue(step)) out.push(this.checkpoint(step >= total ? 'end of run' : 'schedule'));
     if (step < total) return this.next(out);
@@ -134,7 +122,8 @@ export class StepBoundaries {
     this.steps.settle();
     const { description, fingerprint, optimizer, order } = this.state;
     const run = { runId: description.runId, run: this.options.run, model: description.model, fingerprint };
-    const position = { step: this.step, skippedSteps: this.skippedSteps, lastLoss: this.finalLoss };
+    const { step, skippedSteps, finalLoss } = this.steps;
+    const position = { step, skippedSteps, lastLoss: finalLoss };
     const checkpoint = checkpointOf(run, position, this.steps.current?.orderBefore ?? order.state(), optimizer.state());
     this.schedule.written(this.now());
     return { kind: 'checkpoint', checkpoint, why };

@@ -298,9 +298,4 @@ export class StepMachine {
     this.checksum = parameterChecksum(this.context.optimizer.params);
     if (this.current !== undefined) this.current.checksum = this.checksum;
   }
-
-  /** A worker that will not confirm snapshots it was sent (resynchronised, dropped) releases them. */
-  forget(member: Member): void {
-    this.snapshots.abandon(member.id);
-  }
 }

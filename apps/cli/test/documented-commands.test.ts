@@ -302,7 +302,7 @@ const COMMANDS_PER_DOCUMENT: Readonly<Record<string, number>> = {
   'README.md': 15,
   'CHANGELOG.md': 6,
   'deploy/README.md': 6,
-  'docs/architecture.md': 6,
+  'docs/architecture.md': 4,
   'docs/observability.md': 2,
   'docs/performance.md': 12,
   'docs/reliability.md': 5,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeSchedule, Rng } from '@ddpm/diffusion-core';
-import { flattenWeights, resolvePreset, UNet } from '@ddpm/unet';
+import { resolvePreset, UNet } from '@ddpm/unet';
 import { computeGradient } from './compute-gradient.ts';
 import { DEFAULT_OPTIMIZER, Optimizer } from './optimizer.ts';
 import { drawTrainingInputs } from './sample-draws.ts';
@@ -30,9 +30,7 @@ export async function benchTrainingStep(options: BenchStepOptions): Promise<Benc
   const config = resolvePreset(options.preset);
   const model = new UNet(config);
   const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
-  const initial = model.initialize(0);
-  const optimizer = new Optimizer(flattenWeights(initial), DEFAULT_OPTIMIZER);
-  tf.dispose(initial);
+  const optimizer = new Optimizer(model.initialParameters(0), DEFAULT_OPTIMIZER);
   const shape: [number, number, number, number] = [
     options.batch,
     config.imageSize,
@@ -48,7 +46,7 @@ export async function benchTrainingStep(options: BenchStepOptions): Promise<Benc
     for (let i = 0; i < options.warmup + options.repeats; i++) {
       const started = performance.now();
       const inputs = drawTrainingInputs(0, i, indices, shape[1] * shape[2] * shape[3], schedule.timesteps);
-      const { gradient } = computeGradient(model, schedule, optimizer.params, x0, inputs);
+      const { gradient } = await computeGradient(model, schedule, optimizer.params, x0, inputs);
       optimizer.apply(gradient, i);
       if (i >= options.warmup) samplesMs.push(performance.now() - started);
       await tf.nextFrame();

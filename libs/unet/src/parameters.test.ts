@@ -31,10 +31,10 @@ test('initialize gives one float32 tensor per spec with the spec shape', (t) => 
   });
 });
 
-test('initialize is deterministic for a seed and differs across seeds', (t) => {
+test('initialize is deterministic for a seed and differs across seeds', async (t) => {
   const b = mnist.initialize(42);
   const c = mnist.initialize(43);
-  const [flatA, flatB, flatC] = [initial, b, c].map(flattenWeights);
+  const [flatA, flatB, flatC] = await Promise.all([initial, b, c].map(flattenWeights));
   t.is(firstDifference(flatA, flatB), -1);
   const differing = flatA.reduce((n, v, i) => n + (v !== flatC[i] ? 1 : 0), 0);
   // Everything drawn at random differs; only zeros (biases, zero-init layers, beta) and gamma = 1 coincide.
@@ -84,14 +84,15 @@ test('initial values follow DDPM: fan_avg uniform kernels, zero biases, GroupNor
   });
 });
 
-test('flattenWeights and unflattenWeights round-trip exactly, in spec order', (t) => {
-  const flat = flattenWeights(initial);
+test('flattenWeights and unflattenWeights round-trip exactly, in spec order', async (t) => {
+  const flat = await flattenWeights(initial);
+  t.is(firstDifference(flat, mnist.initialParameters(42)), -1, 'initialParameters is the same buffer');
   t.is(flat.length, mnist.parameterCount());
   // The first parameter (temb/dense0/W) occupies the start of the buffer, row-major.
   t.is(firstDifference(flat.subarray(0, initial[0].size), initial[0].dataSync() as Float32Array), -1);
   const restored = unflattenWeights(mnist.specs, flat);
   restored.forEach((w, i) => t.deepEqual(w.shape, [...mnist.specs[i].shape]));
-  t.is(firstDifference(flattenWeights(restored), flat), -1);
+  t.is(firstDifference(await flattenWeights(restored), flat), -1);
   flat[0] += 1; // the restored tensors hold copies
   t.not(restored[0].dataSync()[0], flat[0]);
   tf.dispose(restored);
@@ -106,8 +107,8 @@ test('unflattenWeights rejects a buffer of the wrong size', (t) => {
   t.throws(() => unflattenWeights(mnist.specs, new Float32Array(count + 1)), { message: /got 1112802 values/ });
 });
 
-test('flattenWeights rejects non-float32 tensors', (t) => {
+test('flattenWeights rejects non-float32 tensors', async (t) => {
   const ints = tf.tensor1d([1, 2], 'int32');
-  t.throws(() => flattenWeights([ints]), { message: /needs float32 tensors, got int32/ });
+  await t.throwsAsync(flattenWeights([ints]), { message: /needs float32 tensors, got int32/ });
   ints.dispose();
 });

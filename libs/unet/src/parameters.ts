@@ -32,10 +32,11 @@ export function checkWeights(specs: readonly ParameterSpec[], weights: readonly 
 /**
  * Copies the weights into one contiguous Float32Array, in spec order, each tensor row-major.
  *
- * This is the wire and checkpoint format: its length is the parameter count. Reads the tensors synchronously
- * (dataSync). Does not: dispose the tensors, or record the specs (the receiver must build the same UNetConfig).
+ * This is the wire and checkpoint format: its length is the parameter count. Reads the tensors with `await data()`,
+ * so it works on every backend (webgpu has no synchronous reads). Does not: dispose the tensors, or record the specs
+ * (the receiver must build the same UNetConfig).
  */
-export function flattenWeights(weights: readonly tf.Tensor[]): Float32Array {
+export async function flattenWeights(weights: readonly tf.Tensor[]): Promise<Float32Array> {
   const total = weights.reduce((sum, weight) => sum + weight.size, 0);
   const flat = new Float32Array(total);
   let offset = 0;
@@ -44,7 +45,7 @@ export function flattenWeights(weights: readonly tf.Tensor[]): Float32Array {
       throw new RangeError(
         `flattenWeights needs float32 tensors, got ${weight.dtype} [${weight.shape}]; cast it first.`,
       );
-    flat.set(weight.dataSync() as Float32Array, offset);
+    flat.set((await weight.data()) as Float32Array, offset);
     offset += weight.size;
   }
   return flat;

@@ -61,7 +61,12 @@ export class UNet {
    * The caller owns and must dispose the returned tensors.
    */
   initialize(seed: number): tf.Tensor[] {
-    return unflattenWeights(this.specs, initialWeightsFlat(this.specs, seed));
+    return unflattenWeights(this.specs, this.initialParameters(seed));
+  }
+
+  /** The seeded initial weights as one flat buffer (the wire order), drawn in JavaScript: no tensor, any backend. */
+  initialParameters(seed: number): Float32Array {
+    return initialWeightsFlat(this.specs, seed);
   }
 
   /**

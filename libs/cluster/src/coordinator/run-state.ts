@@ -1,5 +1,4 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs-core';
 import { datasetFingerprint, type Dataset } from '@ddpm/data';
 import type { ProtocolLimits } from '@ddpm/protocol';
 import {
@@ -10,7 +9,7 @@ import {
   type FoundCheckpoint,
   type RunConfig,
 } from '@ddpm/training';
-import { flattenWeights, UNet } from '@ddpm/unet';
+import { UNet } from '@ddpm/unet';
 import type { RunDescription } from './messages.ts';
 import { checkResumeCompatible } from './resume-check.ts';
 
@@ -43,15 +42,12 @@ export interface RunStateOptions {
 /**
  * The initial state of a run: the seeded initial weights, Adam and data order of a new run, or those of the checkpoint
  * `options.resume` after checking that the flags still describe its run (Error naming each difference otherwise).
- * Precondition: a tfjs backend is set (the initial weights are drawn with it).
  */
 export function openRun(options: RunStateOptions, dataset: Dataset): RunState {
   const { run, resume } = options;
   const model = new UNet(checkDatasetFits(run.preset, dataset));
   const fingerprint = datasetFingerprint(dataset);
-  const initial = model.initialize(run.seed);
-  const flat = flattenWeights(initial);
-  tf.dispose(initial);
+  const flat = model.initialParameters(run.seed);
   let runId: string = randomUUID();
   let optimizer: Optimizer;
   let order: DataOrder;

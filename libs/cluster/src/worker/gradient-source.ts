@@ -36,7 +36,7 @@ export interface GradientSource {
 export class ModelGradients implements GradientSource {
   constructor(private readonly dataset: Dataset | undefined) {}
 
-  compute({ replica, start, indices, onBucket, timing }: GradientJob): Promise<void> {
+  async compute({ replica, start, indices, onBucket, timing }: GradientJob): Promise<void> {
     const started = performance.now();
     const { model, schedule, layout } = replica;
     const { imageSize, inChannels } = model.config;
@@ -59,7 +59,6 @@ export class ModelGradients implements GradientSource {
     } finally {
       x0.dispose();
     }
-    return Promise.resolve();
   }
 
   private gather(indices: Uint32Array): tf.Tensor4D {

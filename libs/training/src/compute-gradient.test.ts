@@ -53,39 +53,45 @@ async function gradientOf(
   }
 }
 
-test.serial("with dropout, the gradient of a batch is the mean of its samples' gradients: a split batch trains the same", async (t) => {
-  const { model, params, images } = setup();
-  const both = await gradientOf(model, params, images, [11, 42]);
-  const first = await gradientOf(model, params, images.subarray(0, 64), [11]);
-  const second = await gradientOf(model, params, images.subarray(64), [42]);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < both.length; i++) {
-    worst = Math.max(worst, Math.abs(both[i] - (first[i] + second[i]) / 2));
-    scale = Math.max(scale, Math.abs(both[i]));
-  }
-  t.true(worst <= 1e-5 * scale, `largest difference ${worst} against a largest gradient of ${scale}`);
-  const evaluation = await gradientOf(model, params, images, [11, 42], false);
-  t.true(
-    evaluation.some((g, i) => Math.abs(g - both[i]) > 1e-4 * scale),
-    'the keys switch dropout on',
-  );
-});
+test.serial(
+  "with dropout, the gradient of a batch is the mean of its samples' gradients: a split batch trains the same",
+  async (t) => {
+    const { model, params, images } = setup();
+    const both = await gradientOf(model, params, images, [11, 42]);
+    const first = await gradientOf(model, params, images.subarray(0, 64), [11]);
+    const second = await gradientOf(model, params, images.subarray(64), [42]);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < both.length; i++) {
+      worst = Math.max(worst, Math.abs(both[i] - (first[i] + second[i]) / 2));
+      scale = Math.max(scale, Math.abs(both[i]));
+    }
+    t.true(worst <= 1e-5 * scale, `largest difference ${worst} against a largest gradient of ${scale}`);
+    const evaluation = await gradientOf(model, params, images, [11, 42], false);
+    t.true(
+      evaluation.some((g, i) => Math.abs(g - both[i]) > 1e-4 * scale),
+      'the keys switch dropout on',
+    );
+  },
+);
 
-test.serial("the gradient is written into a caller-owned buffer of the model's size, and a wrong size is refused", async (t) => {
-  const { model, params, images } = setup();
-  const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
-  const x0 = tf.tensor4d(images.subarray(0, 64), [1, 8, 8, 1]);
-  const inputs = drawTrainingInputs(SEED, STEP, [0], 64, schedule.timesteps);
-  const into = new Float32Array(params.length);
-  const { gradient } = await computeGradient(model, schedule, params, x0, inputs, { into });
-  t.is(gradient, into);
-  t.true(into.some((g) => g !== 0));
-  await t.throwsAsync(computeGradient(model, schedule, params, x0, inputs, { into: new Float32Array(3) }), {
-    message: /holds 3 values but the model has/,
-  });
-  x0.dispose();
-});
+test.serial(
+  "the gradient is written into a caller-owned buffer of the model's size, and a wrong size is refused",
+  async (t) => {
+    const { model, params, images } = setup();
+    const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
+    const x0 = tf.tensor4d(images.subarray(0, 64), [1, 8, 8, 1]);
+    const inputs = drawTrainingInputs(SEED, STEP, [0], 64, schedule.timesteps);
+    const into = new Float32Array(params.length);
+    const { gradient } = await computeGradient(model, schedule, params, x0, inputs, { into });
+    t.is(gradient, into);
+    t.true(into.some((g) => g !== 0));
+    await t.throwsAsync(computeGradient(model, schedule, params, x0, inputs, { into: new Float32Array(3) }), {
+      message: /holds 3 values but the model has/,
+    });
+    x0.dispose();
+  },
+);
 
 /** One step's fixed inputs for the streaming tests: two samples, dropout on. */
 function streamSetup() {
@@ -145,29 +151,32 @@ const streamsTheSameBits = test.macro({
 test.serial(streamsTheSameBits, 'sync');
 test.serial(streamsTheSameBits, 'async');
 
-test.serial('buckets are reported during backprop: at least 80% of the backward convolutions run after the first report', async (t) => {
-  const { params, x0, layout, run } = streamSetup();
-  const into = new Float32Array(params.length);
-  let marked = false;
-  // The first report runs a kernel the U-Net never uses (Cosh), marking its place in the profile's kernel sequence.
-  const onBucket = (): void => {
-    if (marked) return;
-    marked = true;
-    tf.dispose(tf.cosh(tf.scalar(0)));
-  };
-  const profile = await tf.profile(async () => {
-    await run({ into, stream: { layout, onBucket }, reads: 'sync' });
-  });
-  const names = profile.kernels.map((kernel) => kernel.name);
-  const marker = names.indexOf('Cosh');
-  const backward = (list: string[]) =>
-    list.filter((name) => name === 'Conv2DBackpropFilter' || name === 'Conv2DBackpropInput').length;
-  const total = backward(names);
-  const after = backward(names.slice(marker + 1));
-  t.true(marker > 0 && total > 0);
-  t.true(after >= 0.8 * total, `${after} of ${total} backward convolutions ran after the first report`);
-  x0.dispose();
-});
+test.serial(
+  'buckets are reported during backprop: at least 80% of the backward convolutions run after the first report',
+  async (t) => {
+    const { params, x0, layout, run } = streamSetup();
+    const into = new Float32Array(params.length);
+    let marked = false;
+    // The first report runs a kernel the U-Net never uses (Cosh), marking its place in the profile's kernel sequence.
+    const onBucket = (): void => {
+      if (marked) return;
+      marked = true;
+      tf.dispose(tf.cosh(tf.scalar(0)));
+    };
+    const profile = await tf.profile(async () => {
+      await run({ into, stream: { layout, onBucket }, reads: 'sync' });
+    });
+    const names = profile.kernels.map((kernel) => kernel.name);
+    const marker = names.indexOf('Cosh');
+    const backward = (list: string[]) =>
+      list.filter((name) => name === 'Conv2DBackpropFilter' || name === 'Conv2DBackpropInput').length;
+    const total = backward(names);
+    const after = backward(names.slice(marker + 1));
+    t.true(marker > 0 && total > 0);
+    t.true(after >= 0.8 * total, `${after} of ${total} backward convolutions ran after the first report`);
+    x0.dispose();
+  },
+);
 
 const releasesTensors = test.macro({
   async exec(t, reads: GradientReads) {

@@ -12,7 +12,9 @@ test('deploy/ has the YAML files of every target', (t) => {
   for (const expected of [
     'deploy/compose/compose.yaml',
     'deploy/compose/compose.gpu.yaml',
+    'deploy/compose/compose.webgpu.yaml',
     'deploy/k8s/base/kustomization.yaml',
+    'deploy/k8s/overlays/webgpu/kustomization.yaml',
     'deploy/prometheus/prometheus.yml',
   ]) {
     t.true(paths.includes(expected), `${expected} is missing`);

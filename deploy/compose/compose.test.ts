@@ -1,15 +1,22 @@
 // Static checks of the compose files (no Docker engine here): build contexts, Dockerfiles and targets exist,
 // bind-mounted paths exist, named volumes are declared, Prometheus finds the workers by the names compose gives
-// them, and Grafana's admin password has no committed default.
+// them, GPU services reserve distinct GPUs (the Vulkan ones with the `graphics` capability the Vulkan driver needs),
+// and Grafana's admin password has no committed default.
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEPLOY_ROOT, isMap, listAt, mapAt, readYamlMap, type YamlMap } from '../test-support.ts';
 
 const COMPOSE_DIR = join(DEPLOY_ROOT, 'compose');
-const FILES = ['compose.yaml', 'compose.gpu.yaml'] as const;
+const FILES = ['compose.yaml', 'compose.gpu.yaml', 'compose.webgpu.yaml'] as const;
 const base = readYamlMap(join(COMPOSE_DIR, 'compose.yaml'));
 const gpu = readYamlMap(join(COMPOSE_DIR, 'compose.gpu.yaml'));
+const webgpu = readYamlMap(join(COMPOSE_DIR, 'compose.webgpu.yaml'));
+const ALL: readonly (readonly [string, YamlMap])[] = [
+  [FILES[0], base],
+  [FILES[1], gpu],
+  [FILES[2], webgpu],
+];
 
 /** Replaces compose's ${VAR:-default} by its default and ${VAR:?message} by a marker; $$ is a literal $. */
 function interpolateDefaults(value: string): string {
@@ -35,10 +42,7 @@ const dockerfileTargets = [
   ...readFileSync(join(DEPLOY_ROOT, 'docker', 'Dockerfile'), 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim),
 ].map((m) => m[1]);
 
-for (const [fileName, file] of [
-  [FILES[0], base],
-  [FILES[1], gpu],
-] as const) {
+for (const [fileName, file] of ALL) {
   test(`${fileName}: build contexts, Dockerfiles and targets exist`, (t) => {
     let builds = 0;
     for (const [name, service] of services(file, fileName)) {
@@ -99,10 +103,7 @@ test('Prometheus discovers every worker service by a name compose gives it, on t
   t.truthy(dns, 'prometheus.yml has no dns_sd_configs for the workers');
   const names = listAt(dns, 'names', 'dns_sd_configs').map(String);
   const port = String(dns.port);
-  for (const [fileName, file] of [
-    [FILES[0], base],
-    [FILES[1], gpu],
-  ] as const) {
+  for (const [fileName, file] of ALL) {
     for (const [name, service] of services(file, fileName)) {
       const command = interpolateDefaults(JSON.stringify(service.command ?? ''));
       if (!/\bworker\b.*--connect/.test(command)) continue;
@@ -130,25 +131,78 @@ test('Prometheus discovers every worker service by a name compose gives it, on t
   );
 });
 
-test('the GPU services reserve one distinct NVIDIA GPU each', (t) => {
-  const ids: string[] = [];
-  for (const [name, service] of services(gpu, FILES[1])) {
-    const command = JSON.stringify(service.command ?? '');
-    if (!command.includes('tensorflow')) continue;
-    const devices = listAt(
-      mapAt(mapAt(mapAt(service, 'deploy', name), 'resources', name), 'reservations', name),
-      'devices',
-      name,
-    ).filter(isMap);
-    t.is(devices.length, 1, name);
-    t.is(devices[0].driver, 'nvidia');
-    t.deepEqual(devices[0].capabilities, ['gpu']);
-    const deviceIds = listAt(devices[0], 'device_ids', name).map(String);
-    t.is(deviceIds.length, 1, `${name} reserves exactly one GPU`);
-    ids.push(...deviceIds);
+/** The one device reservation of a GPU service. */
+function gpuReservation(service: YamlMap, name: string): YamlMap {
+  const devices = listAt(
+    mapAt(mapAt(mapAt(service, 'deploy', name), 'resources', name), 'reservations', name),
+    'devices',
+    name,
+  ).filter(isMap);
+  if (devices.length !== 1) throw new Error(`${name} must reserve exactly one device entry`);
+  return devices[0];
+}
+
+/** The value of `flag` in a service's command list. */
+function commandFlag(service: YamlMap, flag: string): string | undefined {
+  const command = Array.isArray(service.command) ? service.command.map(String) : [];
+  const index = command.indexOf(flag);
+  return index < 0 ? undefined : interpolateDefaults(command[index + 1]);
+}
+
+/** The build target and image name of a service (after a YAML merge key). */
+function buildTarget(service: YamlMap): string {
+  return isMap(service.build) ? String(service.build.target) : '';
+}
+
+for (const [fileName, file, backend, target, capabilities] of [
+  [FILES[1], gpu, 'tensorflow', 'worker-gpu', ['gpu']],
+  // `graphics` makes the NVIDIA Container Toolkit mount the Vulkan ICD; Docker passes the listed NVIDIA capabilities
+  // on as NVIDIA_DRIVER_CAPABILITIES, so compute and utility must be listed too
+  [FILES[2], webgpu, 'webgpu', 'worker-webgpu', ['gpu', 'compute', 'utility', 'graphics']],
+] as const) {
+  test(`${fileName}: the GPU services reserve one distinct NVIDIA GPU each, on ${target} with --backend ${backend}`, (t) => {
+    const ids: string[] = [];
+    for (const [name, service] of services(file, fileName)) {
+      if (service.deploy === undefined) {
+        t.not(commandFlag(service, '--backend'), backend, `${name} runs --backend ${backend} without a GPU`);
+        continue;
+      }
+      t.is(commandFlag(service, '--backend'), backend, name);
+      t.is(buildTarget(service), target, name);
+      t.regex(String(service.image), new RegExp(`-${target}:`), name);
+      const device = gpuReservation(service, name);
+      t.is(device.driver, 'nvidia');
+      t.deepEqual(device.capabilities, [...capabilities]);
+      const deviceIds = listAt(device, 'device_ids', name).map(String);
+      t.is(deviceIds.length, 1, `${name} reserves exactly one GPU`);
+      ids.push(...deviceIds);
+    }
+    t.true(ids.length >= 2);
+    t.deepEqual(
+      ids,
+      ids.map((_, i) => String(i)),
+      'GPU services reserve GPUs 0, 1, 2, ... once each',
+    );
+  });
+}
+
+test("compose.webgpu.yaml: the reserved NVIDIA capabilities are the image's; lavapipe is hidden from GPU workers", (t) => {
+  const dockerfile = readFileSync(join(DEPLOY_ROOT, 'docker', 'Dockerfile'), 'utf8');
+  const imageCaps = /NVIDIA_DRIVER_CAPABILITIES=(\S+)/.exec(dockerfile)?.[1].split(',') ?? [];
+  for (const [name, service] of services(webgpu, FILES[2])) {
+    if (commandFlag(service, '--backend') !== 'webgpu') continue;
+    const reserved = listAt(gpuReservation(service, name), 'capabilities', name)
+      .map(String)
+      .filter((c) => c !== 'gpu');
+    t.deepEqual([...reserved].sort(), [...imageCaps].sort(), `${name}: capabilities vs the image's ENV`);
+    // without it, a container that did not get the NVIDIA Vulkan driver would train on Mesa's software driver
+    const environment = isMap(service.environment) ? service.environment : {};
+    t.is(environment.VK_LOADER_DRIVERS_DISABLE, '*lvp*', name);
+    t.is(
+      commandFlag(service, '--name'),
+      `webgpu${String(listAt(gpuReservation(service, name), 'device_ids', name)[0])}`,
+    );
   }
-  t.true(ids.length >= 2);
-  t.is(new Set(ids).size, ids.length, 'two GPU services reserve the same GPU');
 });
 
 test('no Grafana admin password is committed: compose requires it, env.example leaves it empty', (t) => {

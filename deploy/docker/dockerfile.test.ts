@@ -1,6 +1,7 @@
-// Static checks of deploy/docker/Dockerfile (no Docker engine here): the three targets exist, run as a non-root
-// user, have a health check, use the CUDA 11.2 + cuDNN 8 runtime and Node 20 where required, and every file they
-// COPY from the build context exists and is not excluded by the ignore file.
+// Static checks of deploy/docker/Dockerfile (no Docker engine here): the four targets exist, run as a non-root
+// user, have a health check, use the CUDA 11.2 + cuDNN 8 runtime and Node 20 where required, the Vulkan worker has
+// the Vulkan loader, Mesa and the NVIDIA graphics capability, and every file they COPY from the build context exists
+// and is not excluded by the ignore file.
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +67,7 @@ function rootImage(name: string): string {
   return rootImage(stage.base);
 }
 
-const TARGETS = ['coordinator', 'worker-cpu', 'worker-gpu'] as const;
+const TARGETS = ['coordinator', 'worker-cpu', 'worker-gpu', 'worker-webgpu'] as const;
 
 for (const target of TARGETS) {
   test(`target ${target} runs as a non-root user with a health check on /metrics`, (t) => {
@@ -95,8 +96,60 @@ test('the GPU worker runs on CUDA 11.2 + cuDNN 8 with Node 20; the CPU images on
   t.is(engines, '>=20', 'package.json engines changed: check the Node version of the images');
 });
 
+/** The ENV variables a stage chain sets (later settings win). */
+function envOf(instructions: readonly Instruction[]): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const i of instructions.filter((i) => i.keyword === 'ENV'))
+    for (const m of i.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env.set(m[1], m[2].replace(/^"|"$/g, ''));
+  return env;
+}
+
+/** The CMD of a target as a list. */
+function cmdOf(target: string): string[] {
+  const cmd = chain(target)
+    .filter((i) => i.keyword === 'CMD')
+    .at(-1);
+  return JSON.parse(cmd?.args ?? '[]') as string[];
+}
+
+test('the Vulkan worker: Node 22/24 LTS on Debian 13 (Mesa >= 25, glibc >= 2.34), runs --backend webgpu', (t) => {
+  // Dawn finds no adapter on Mesa 22's lavapipe (bookworm); dawn.node needs glibc >= 2.34 (not Ubuntu 20.04)
+  t.regex(rootImage('worker-webgpu'), /^node:(22|24)(\.\d+)*-trixie(-slim)?$/);
+  t.is(rootImage('build-webgpu'), rootImage('worker-webgpu'), 'build and runtime on the same base (native addons)');
+  const cmd = cmdOf('worker-webgpu');
+  t.is(cmd[0], 'worker');
+  t.is(cmd[cmd.indexOf('--backend') + 1], 'webgpu');
+  t.is(cmd[cmd.indexOf('--metrics-port') + 1], envOf(chain('worker-webgpu')).get('DDPM_METRICS_PORT') ?? '<unset>');
+  t.is(cmdOf('worker-gpu')[cmdOf('worker-gpu').indexOf('--backend') + 1], 'tensorflow');
+});
+
+test('the Vulkan worker has the Vulkan loader, Mesa (lavapipe) and the NVIDIA graphics capability', (t) => {
+  const installs = chain('worker-webgpu')
+    .filter((i) => i.keyword === 'RUN' && /apt-get install/.test(i.args))
+    .map((i) => i.args)
+    .join(' ');
+  for (const pkg of ['libvulkan1', 'mesa-vulkan-drivers', 'libglvnd0', 'tini'])
+    t.regex(installs, new RegExp(`\\s${pkg}\\b`), `worker-webgpu installs ${pkg}`);
+  const env = envOf(chain('worker-webgpu'));
+  // the NVIDIA Container Toolkit mounts the Vulkan ICD only with `graphics`
+  const caps = (env.get('NVIDIA_DRIVER_CAPABILITIES') ?? '').split(',');
+  for (const cap of ['compute', 'utility', 'graphics'])
+    t.true(caps.includes(cap), `NVIDIA_DRIVER_CAPABILITIES has ${cap}`);
+  t.false(env.has('NVIDIA_VISIBLE_DEVICES'), 'the runtime, not the image, decides which GPUs a container sees');
+  // the CPU fallback stays available in the image; only the GPU deployments hide it
+  t.false(env.has('VK_LOADER_DRIVERS_DISABLE'));
+  // the build fails when Dawn's binary did not install, and the CUDA binding is not shipped
+  const build = chain('build-webgpu').filter((i) => i.keyword === 'RUN');
+  t.true(
+    build.some((i) =>
+      /test -f "node_modules\/webgpu\/dist\/linux-\$\(node -p process\.arch\)\/dawn\.node"/.test(i.args),
+    ),
+  );
+  t.true(build.some((i) => /rm -rf node_modules\/@tensorflow\/tfjs-node-gpu/.test(i.args)));
+});
+
 test('the runtime images are separate stages from the build (multi-stage, no compilers shipped)', (t) => {
-  for (const runtime of ['runtime-cpu', 'worker-gpu']) {
+  for (const runtime of ['runtime-cpu', 'worker-gpu', 'worker-webgpu']) {
     const own = dockerfile.stages.find((s) => s.name === runtime)?.instructions ?? [];
     t.true(
       own.some((i) => i.keyword === 'COPY' && /--from=build-/.test(i.args)),

@@ -1,11 +1,12 @@
 // Checks of deploy/k8s without a cluster: each overlay and the monitoring kustomization render with kustomize
 // (kubectl's built-in), every rendered object validates against the Kubernetes OpenAPI schemas (kubernetes-models),
 // and the objects fit together: Services select the pods and ports they name, workers connect to the coordinator
-// Service, the coordinator writes to its PVC and resumes, GPU workers request nvidia.com/gpu, Prometheus finds
-// the pods through the headless Services, and its config passes `promtool check config`.
+// Service, the coordinator writes to its PVC and resumes, GPU workers (gpu: tensorflow, webgpu: Vulkan) request
+// nvidia.com/gpu, Prometheus finds the pods through the headless Services, and its config passes
+// `promtool check config`.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -24,6 +25,7 @@ const K8S = join(DEPLOY_ROOT, 'k8s');
 const rendered = {
   cpu: renderKustomization(join(K8S, 'overlays', 'cpu')),
   gpu: renderKustomization(join(K8S, 'overlays', 'gpu')),
+  webgpu: renderKustomization(join(K8S, 'overlays', 'webgpu')),
   monitoring: renderKustomization(join(K8S, 'monitoring'), true),
 };
 
@@ -119,7 +121,14 @@ for (const [name, objects] of Object.entries(rendered)) {
   });
 }
 
-for (const overlay of ['cpu', 'gpu'] as const) {
+/** Per worker overlay: the backend its workers run, the image they use, whether each pod gets a GPU. */
+const OVERLAYS = {
+  cpu: { backend: 'wasm', image: /ddpm-worker-cpu/, gpu: false },
+  gpu: { backend: 'tensorflow', image: /ddpm-worker-gpu/, gpu: true },
+  webgpu: { backend: 'webgpu', image: /ddpm-worker-webgpu/, gpu: true },
+} as const;
+
+for (const overlay of ['cpu', 'gpu', 'webgpu'] as const) {
   const objects = rendered[overlay];
 
   test(`${overlay}: the coordinator Service selects the coordinator pod and its named ports`, (t) => {
@@ -171,7 +180,7 @@ for (const overlay of ['cpu', 'gpu'] as const) {
     t.is(spec.parallelism, spec.completions);
     const args = resolvedArgs(container(workers, 'worker'));
     t.is(flag(args, '--connect'), 'tcp://ddpm-coordinator:5555');
-    t.is(flag(args, '--backend'), overlay === 'gpu' ? 'tensorflow' : 'wasm');
+    t.is(flag(args, '--backend'), OVERLAYS[overlay].backend);
     t.is(flag(args, '--metrics-port'), '9401');
     t.regex(flag(args, '--name') ?? '', /\$\(WORKER_INDEX\)/);
     const index = listAt(container(workers, 'worker'), 'env', 'worker')
@@ -182,17 +191,21 @@ for (const overlay of ['cpu', 'gpu'] as const) {
     for (const [key, value] of Object.entries(selector)) t.is(podLabels(workers)[key], value);
   });
 
-  test(`${overlay}: GPU limits only in the gpu overlay, images per overlay`, (t) => {
+  test(`${overlay}: GPU limits only in the GPU overlays, images per overlay`, (t) => {
     const workers = find(objects, 'Job', 'ddpm-worker');
     const worker = container(workers, 'worker');
     const limits = isMap(worker.resources) && isMap(worker.resources.limits) ? worker.resources.limits : {};
-    if (overlay === 'gpu') {
+    if (OVERLAYS[overlay].gpu) {
       t.is(limits['nvidia.com/gpu'], 1);
-      t.regex(String(worker.image), /ddpm-worker-gpu/);
-    } else {
-      t.false('nvidia.com/gpu' in limits, 'CPU workers must not request GPUs');
-      t.regex(String(worker.image), /ddpm-worker-cpu/);
-    }
+      t.true(
+        listAt(podSpec(workers), 'tolerations', 'spec')
+          .filter(isMap)
+          .some((toleration) => toleration.key === 'nvidia.com/gpu'),
+      );
+    } else t.false('nvidia.com/gpu' in limits, 'CPU workers must not request GPUs');
+    t.regex(String(worker.image), OVERLAYS[overlay].image);
+    // ddpm-worker-gpu must not match ddpm-worker-webgpu's pattern and the other way round
+    t.is(/ddpm-worker-webgpu/.test(String(worker.image)), overlay === 'webgpu');
     t.regex(String(container(find(objects, 'Job', 'ddpm-coordinator'), 'coordinator').image), /ddpm-coordinator/);
   });
 
@@ -222,6 +235,25 @@ for (const overlay of ['cpu', 'gpu'] as const) {
     }
   });
 }
+
+test('webgpu: workers get the NVIDIA graphics capability (Vulkan ICD) and no software Vulkan fallback', (t) => {
+  const worker = container(find(rendered.webgpu, 'Job', 'ddpm-worker'), 'worker');
+  const env = new Map(
+    listAt(worker, 'env', 'worker')
+      .filter(isMap)
+      .map((e) => [String(e.name), e.value]),
+  );
+  const caps = String(env.get('NVIDIA_DRIVER_CAPABILITIES')).split(',');
+  for (const cap of ['compute', 'utility', 'graphics'])
+    t.true(caps.includes(cap), `NVIDIA_DRIVER_CAPABILITIES has ${cap}`);
+  t.is(env.get('VK_LOADER_DRIVERS_DISABLE'), '*lvp*');
+  // the same value as the image's ENV (deploy/docker/Dockerfile, target worker-webgpu)
+  const dockerfile = readFileSync(join(DEPLOY_ROOT, 'docker', 'Dockerfile'), 'utf8');
+  t.is(/NVIDIA_DRIVER_CAPABILITIES=(\S+)/.exec(dockerfile)?.[1], String(env.get('NVIDIA_DRIVER_CAPABILITIES')));
+  // the tensorflow overlay keeps the CUDA images' defaults
+  const gpuWorker = container(find(rendered.gpu, 'Job', 'ddpm-worker'), 'worker');
+  t.false(JSON.stringify(gpuWorker.env).includes('VK_LOADER_DRIVERS_DISABLE'));
+});
 
 test('monitoring: Prometheus and Grafana mount the config maps kustomize generated', (t) => {
   const objects = rendered.monitoring;

@@ -1,9 +1,11 @@
 // Checks of the Slurm scripts without a cluster: bash -n on every shell script under deploy/, the sbatch
-// directives that place one worker per GPU, and that the run directory does not depend on the job id (so a
-// re-submitted job continues the same run).
+// directives that place one worker per GPU, that the run directory does not depend on the job id (so a
+// re-submitted job continues the same run), and what DDPM_BACKEND=webgpu changes for a worker (run for real with a
+// stand-in launcher and nvidia-smi).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEPLOY_ROOT, listFiles, repoPath } from '../test-support.ts';
 
@@ -62,4 +64,80 @@ test('the run directory is on DDPM_RUNS_DIR and named by DDPM_RUN, never by the 
   t.is(runDir, '$DDPM_RUNS_DIR/$DDPM_RUN');
   t.notRegex(/^DDPM_RUN=.*$/m.exec(text)?.[0] ?? '', /SLURM_JOB_ID/);
   t.regex(text, /--out "\$RUN_DIR"/);
+});
+
+const WORKER_SCRIPT = join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh');
+
+/**
+ * Runs ddpm-worker.sh with DDPM_LAUNCHER set to a stand-in that prints its environment's Vulkan variable and its
+ * arguments instead of starting node, and with a stand-in nvidia-smi listing `gpus` GPUs on PATH.
+ */
+function runWorker(
+  env: Record<string, string>,
+  gpus: number,
+): { status: number | null; stdout: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ddpm-slurm-worker-'));
+  try {
+    const launcher = join(dir, 'launcher');
+    writeFileSync(
+      launcher,
+      '#!/bin/sh\necho "VK_LOADER_DRIVERS_DISABLE=${VK_LOADER_DRIVERS_DISABLE-<unset>}"\necho "$@"\n',
+    );
+    const smi = join(dir, 'nvidia-smi');
+    const lines = Array.from({ length: gpus }, (_, i) => `echo "GPU ${i}: NVIDIA A100 (UUID: GPU-${i})"`).join('\n');
+    writeFileSync(smi, `#!/bin/sh\n${lines}\n`);
+    chmodSync(launcher, 0o755);
+    chmodSync(smi, 0o755);
+    const result = spawnSync('bash', [WORKER_SCRIPT], {
+      encoding: 'utf8',
+      env: {
+        PATH: `${dir}:${process.env.PATH ?? ''}`,
+        HOME: dir,
+        DDPM_HOME: '/opt/ddpm',
+        DDPM_COORDINATOR_HOST: 'node001',
+        DDPM_LAUNCHER: launcher,
+        SLURM_LOCALID: '2',
+        ...env,
+      },
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("DDPM_BACKEND selects the workers' backend; webgpu is documented in the batch script", (t) => {
+  const sbatch = readFileSync(SBATCH, 'utf8');
+  t.regex(sbatch, /^export DDPM_BACKEND="\$\{DDPM_BACKEND:-tensorflow\}"$/m);
+  t.regex(sbatch, /^#\s+DDPM_BACKEND=webgpu sbatch deploy\/slurm\/ddpm\.sbatch\b/m);
+  t.regex(sbatch, /ConstrainDevices=yes/);
+  t.regex(readFileSync(WORKER_SCRIPT, 'utf8'), /--backend "\$\{DDPM_BACKEND:-tensorflow\}"/);
+});
+
+test('ddpm-worker.sh with DDPM_BACKEND=webgpu: --backend webgpu, lavapipe hidden, one GPU per task', (t) => {
+  const run = runWorker({ DDPM_BACKEND: 'webgpu' }, 1);
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /^VK_LOADER_DRIVERS_DISABLE=\*lvp\*$/m);
+  t.regex(
+    run.stdout,
+    /^node \/opt\/ddpm\/apps\/cli\/bin\/ddpm\.js worker --name \S+-2 --connect tcp:\/\/node001:5555 /m,
+  );
+  t.regex(run.stdout, / --backend webgpu /);
+  t.regex(run.stdout, / --metrics-port 9403 /);
+  t.is(run.stderr, '', 'no warning when the task sees its one GPU');
+});
+
+test("ddpm-worker.sh with DDPM_BACKEND=webgpu warns when a task sees several GPUs; keeps a caller's Vulkan filter", (t) => {
+  const run = runWorker({ DDPM_BACKEND: 'webgpu', VK_LOADER_DRIVERS_DISABLE: '' }, 4);
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stderr, /sees 4 GPUs; Vulkan ignores CUDA_VISIBLE_DEVICES/);
+  t.regex(run.stdout, /^VK_LOADER_DRIVERS_DISABLE=$/m, 'an empty VK_LOADER_DRIVERS_DISABLE set by the caller is kept');
+});
+
+test('ddpm-worker.sh by default: --backend tensorflow, no Vulkan settings, no GPU warning', (t) => {
+  const run = runWorker({}, 4);
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, / --backend tensorflow /);
+  t.regex(run.stdout, /^VK_LOADER_DRIVERS_DISABLE=<unset>$/m);
+  t.is(run.stderr, '');
 });

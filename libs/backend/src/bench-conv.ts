@@ -82,18 +82,18 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
     } as unknown as tf.NamedAttrMap;
     const geometry = resolveConvGradientGeometry('benchConvGradients', attrs, x.shape, filter.shape, dy.shape);
     const flops = convFlops(geometry);
-    const measure = (op: ConvBenchOp, run: () => tf.TensorInfo, method?: FixedFilterStrategy): void => {
-      const ms = bestMilliseconds(run, repeats);
+    const measure = async (op: ConvBenchOp, run: () => tf.TensorInfo, method?: FixedFilterStrategy): Promise<void> => {
+      const ms = await bestMilliseconds(run, repeats);
       records.push({ case: c.name, op, ...(method === undefined ? {} : { method }), ms, gflops: flops / ms / 1e6 });
     };
     try {
-      measure('forward', () => tf.conv2d(x, filter, c.stride, 'same'));
-      measure(
+      await measure('forward', () => tf.conv2d(x, filter, c.stride, 'same'));
+      await measure(
         'input-gradient',
         () =>
           tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: x.shape }) as tf.Tensor,
       );
-      measure(
+      await measure(
         'filter-gradient',
         () =>
           tf
@@ -103,7 +103,7 @@ export async function benchConvGradients(options: ConvBenchOptions = {}): Promis
       if (options.compareFilterStrategies === true && tf.getBackend() === 'wasm') {
         for (const method of ['conv', 'matmul', 'views'] as const) {
           if (method !== 'conv' && c.stride !== 1) continue;
-          measure('filter-gradient', () => filterGradientWith(method, x, dy, geometry), method);
+          await measure('filter-gradient', () => filterGradientWith(method, x, dy, geometry), method);
         }
       }
     } finally {
@@ -131,12 +131,13 @@ function filterGradientWith(
   }
 }
 
-function bestMilliseconds(run: () => tf.TensorInfo, repeats: number): number {
+async function bestMilliseconds(run: () => tf.TensorInfo, repeats: number): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i <= repeats; i++) {
     const start = performance.now();
     const result = run();
-    tf.backend().readSync(result.dataId); // forces completion on asynchronous backends
+    // Forces completion on asynchronous backends; webgpu has no synchronous read in Node.
+    await tf.backend().read(result.dataId);
     const elapsed = performance.now() - start;
     if (result instanceof tf.Tensor) result.dispose();
     else tf.backend().disposeData(result.dataId);

@@ -32,3 +32,11 @@ export {
   type ConvBenchRecord,
 } from './bench-conv.ts';
 export { type FilterGradientStrategy } from './wasm-conv-backprop-filter.ts';
+export { WEBGPU_INSTALL_HINT, type WebGpuAdapterSummary, type WebGpuLimits } from './webgpu-adapter.ts';
+export {
+  checkWebGpuDevice,
+  checkWebGpuTensorBytes,
+  maxWebGpuTensorBytes,
+  tensorBytes,
+  webGpuLimits,
+} from './webgpu-guard.ts';

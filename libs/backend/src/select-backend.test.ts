@@ -4,7 +4,8 @@ import { BACKEND_NAMES, parseBackendName, selectBackend } from './select-backend
 import { wasmConvGradientsInstalled } from './install-wasm-conv-gradients.ts';
 
 // Facts about this machine these tests rely on: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is
-// installed (their installs download libtensorflow), while the wasm and cpu backends are.
+// installed (their installs download libtensorflow), while the wasm and cpu backends are; the only WebGPU adapter is
+// Mesa's software one, lavapipe (.ci/run installs it; webgpu-backend.test.ts tests --backend webgpu).
 
 test.serial("'cpu' activates the cpu backend and logs why", async (t) => {
   const lines: string[] = [];
@@ -28,7 +29,7 @@ test.serial("'wasm' activates wasm with the fast conv gradients installed", asyn
   t.regex(lines.join('\n'), /using wasm .*XNNPACK.*conv gradients installed/);
 });
 
-test.serial("'auto' falls through both native packages to wasm and records why", async (t) => {
+test.serial("'auto' falls through both native packages and a software WebGPU adapter to wasm", async (t) => {
   const lines: string[] = [];
   const choice = await selectBackend('auto', (line) => lines.push(line));
   t.is(choice.name, 'wasm');
@@ -37,6 +38,7 @@ test.serial("'auto' falls through both native packages to wasm and records why",
     choice.attempts.map((a) => [a.name, a.ok]),
     [
       ['tfjs-node-gpu', false],
+      ['webgpu', false],
       ['tfjs-node', false],
       ['wasm', true],
     ],
@@ -45,10 +47,16 @@ test.serial("'auto' falls through both native packages to wasm and records why",
     choice.attempts[0].reason,
     /tfjs-node-gpu not installed \(optional dependency; needs .*CUDA 11\.2 \+ cuDNN 8\.1\)/,
   );
-  t.regex(choice.attempts[1].reason, /tfjs-node not installed/);
-  t.is(lines.length, 3, 'one line per attempt');
+  t.regex(
+    choice.attempts[1].reason,
+    /^only a software\/fallback adapter \(mesa software\), slower than wasm: it is used only when asked for by name \(--backend webgpu\)$/,
+  );
+  t.regex(choice.attempts[2].reason, /tfjs-node not installed/);
+  t.is(lines.length, 4, 'one line per attempt');
   t.regex(lines[0], /skipped tfjs-node-gpu/);
-  t.regex(lines[2], /using wasm/);
+  t.regex(lines[1], /skipped webgpu: only a software\/fallback adapter/);
+  t.regex(lines[3], /using wasm/);
+  t.is(choice.adapter, undefined);
 });
 
 test.serial("'tensorflow' requested explicitly rejects with how to fix it, without falling back", async (t) => {
@@ -75,5 +83,5 @@ test(parses, 'tfjs-node-gpu', 'tensorflow');
 
 test('parseBackendName rejects unknown names and lists the valid ones', (t) => {
   const error = t.throws(() => parseBackendName('webgl'));
-  t.regex(error?.message ?? '', /Unknown backend 'webgl'.*auto, tensorflow, wasm, cpu/);
+  t.regex(error?.message ?? '', /Unknown backend 'webgl'.*auto, tensorflow, webgpu, wasm, cpu/);
 });

@@ -3,14 +3,16 @@ import * as tf from '@tensorflow/tfjs-core';
 // so tf.grads works on whatever backend selectBackend activates. It shares this tfjs-core instance.
 import '@tensorflow/tfjs';
 import { installWasmKernels } from './wasm-kernels.ts';
+import { describeAdapter, type WebGpuAdapterSummary } from './webgpu-adapter.ts';
+import { activateWebGpu } from './webgpu-backend.ts';
 
 /** Values accepted by the CLI's --backend flag. */
-export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
 /** The tfjs backend name that ends up active ('tensorflow' is what tfjs-node and tfjs-node-gpu register). */
 export type BackendName = Exclude<BackendRequest, 'auto'>;
 /** One candidate tried by {@link selectBackend}. */
-export type BackendCandidate = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type BackendCandidate = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
 
 export interface BackendAttempt {
   readonly name: BackendCandidate;
@@ -23,6 +25,8 @@ export interface BackendChoice {
   readonly name: BackendName;
   /** Every candidate tried, in order; the last one is the chosen one. */
   readonly attempts: readonly BackendAttempt[];
+  /** For 'webgpu': the adapter in use (vendor, architecture, whether software/fallback, buffer limits). */
+  readonly adapter?: WebGpuAdapterSummary;
 }
 
 /**
@@ -41,14 +45,16 @@ export function parseBackendName(value: string): BackendRequest {
 }
 
 const ORDER: Record<BackendRequest, readonly BackendCandidate[]> = {
-  auto: ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'],
+  auto: ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'],
   tensorflow: ['tfjs-node-gpu', 'tfjs-node'],
+  webgpu: ['webgpu'],
   wasm: ['wasm'],
   cpu: ['cpu'],
 };
 
 const PACKAGE: Record<BackendCandidate, string> = {
   'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   'tfjs-node': '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
@@ -56,22 +62,26 @@ const PACKAGE: Record<BackendCandidate, string> = {
 
 const NOT_INSTALLED_HINT: Record<BackendCandidate, string> = {
   'tfjs-node-gpu': 'optional dependency; needs an NVIDIA GPU with CUDA 11.2 + cuDNN 8.1',
+  webgpu: 'npm ci installs it',
   'tfjs-node': 'npm install @tensorflow/tfjs-node; its install downloads libtensorflow',
   wasm: 'npm install @tensorflow/tfjs-backend-wasm',
   cpu: 'npm install @tensorflow/tfjs-backend-cpu',
 };
 
 /**
- * Loads and activates a tfjs backend. 'auto' tries, in order, @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node
- * (both register tfjs backend 'tensorflow'), wasm, then cpu, and takes the first that initialises; 'tensorflow'
- * tries the two native packages. Each attempt and the choice are logged as one line each, with the reason.
+ * Loads and activates a tfjs backend. 'auto' tries, in order, @tensorflow/tfjs-node-gpu, webgpu on a hardware
+ * adapter, @tensorflow/tfjs-node (both native packages register tfjs backend 'tensorflow'), wasm, then cpu, and
+ * takes the first that initialises; 'tensorflow' tries the two native packages. A software/fallback WebGPU adapter
+ * (Mesa's lavapipe) is used only when 'webgpu' is asked for by name; its device is guarded (webgpu-guard.ts).
+ * Each attempt and the choice are logged as one line each, with the reason; for webgpu the line names the adapter
+ * (vendor, architecture, whether software/fallback) and its buffer limits.
  * On wasm, every replacement kernel of this library (the one list in wasm-kernels.ts) is installed before use by
  * {@link installWasmKernels}, the same call the gradient parity tests make.
  *
  * Promises: on return, `tf.getBackend()` is the chosen backend and the gradients of all tfjs kernels are registered
  * (this module imports @tensorflow/tfjs, which registers them), so tf.grads works through @ddpm/unet and
  * @ddpm/diffusion-core. The attempts record why every earlier candidate was skipped. An explicit request
- * ('tensorflow', 'wasm', 'cpu') that cannot be met rejects with an Error that says how to fix it; it never
+ * ('tensorflow', 'webgpu', 'wasm', 'cpu') that cannot be met rejects with an Error that says how to fix it; it never
  * silently falls back.
  * Does not: set thread counts, or undo a backend activated earlier.
  */
@@ -81,13 +91,20 @@ export async function selectBackend(
 ): Promise<BackendChoice> {
   const attempts: BackendAttempt[] = [];
   for (const candidate of ORDER[requested]) {
-    const failure = await tryCandidate(candidate);
+    let failure: string | undefined;
+    let adapter: WebGpuAdapterSummary | undefined;
+    if (candidate === 'webgpu') {
+      const activation = await activateWebGpu(requested === 'webgpu');
+      if (activation.ok) adapter = activation.adapter;
+      else failure = activation.reason;
+    } else failure = await tryCandidate(candidate);
     if (failure === undefined) {
-      const name: BackendName = candidate === 'wasm' || candidate === 'cpu' ? candidate : 'tensorflow';
-      const reason = chosenReason(candidate, requested);
+      const name = backendNameOf(candidate);
+      let reason = chosenReason(candidate, requested);
+      if (adapter !== undefined) reason += describeAdapter(adapter);
       attempts.push({ name: candidate, ok: true, reason });
       log(`backend: using ${name} (${PACKAGE[candidate]}): ${reason}`);
-      return { name, attempts };
+      return adapter === undefined ? { name, attempts } : { name, attempts, adapter };
     }
     attempts.push({ name: candidate, ok: false, reason: failure });
     log(`backend: skipped ${candidate}: ${failure}`);
@@ -100,6 +117,8 @@ function fixFor(requested: BackendRequest): string {
   switch (requested) {
     case 'tensorflow':
       return 'Install @tensorflow/tfjs-node-gpu (NVIDIA GPU with CUDA 11.2 + cuDNN 8.1) or @tensorflow/tfjs-node (CPU), or pass --backend auto / wasm.';
+    case 'webgpu':
+      return 'Fix the cause in parentheses, or pass --backend auto / wasm.';
     case 'wasm':
       return 'Reinstall @tensorflow/tfjs-backend-wasm (its .wasm files must sit next to its dist/), or pass --backend cpu.';
     case 'cpu':
@@ -114,6 +133,8 @@ function chosenReason(candidate: BackendCandidate, requested: BackendRequest): s
   switch (candidate) {
     case 'tfjs-node-gpu':
       return `${how}; native TensorFlow with CUDA`;
+    case 'webgpu':
+      return `${how}; WebGPU through Dawn on `;
     case 'tfjs-node':
       return `${how}; native TensorFlow on the CPU`;
     case 'wasm':
@@ -123,8 +144,12 @@ function chosenReason(candidate: BackendCandidate, requested: BackendRequest): s
   }
 }
 
-/** Returns undefined when the candidate is now the active backend, else why it is not. */
-async function tryCandidate(candidate: BackendCandidate): Promise<string | undefined> {
+function backendNameOf(candidate: BackendCandidate): BackendName {
+  return candidate === 'tfjs-node-gpu' || candidate === 'tfjs-node' ? 'tensorflow' : candidate;
+}
+
+/** Returns undefined when the candidate (not webgpu) is now the active backend, else why it is not. */
+async function tryCandidate(candidate: Exclude<BackendCandidate, 'webgpu'>): Promise<string | undefined> {
   try {
     await importPackage(PACKAGE[candidate]);
   } catch (error) {
@@ -132,7 +157,7 @@ async function tryCandidate(candidate: BackendCandidate): Promise<string | undef
       return `${PACKAGE[candidate]} not installed (${NOT_INSTALLED_HINT[candidate]})`;
     return `${PACKAGE[candidate]} is installed but failed to load: ${messageOf(error)}${candidate === 'tfjs-node-gpu' ? ' (check that CUDA 11.2 and cuDNN 8.1 libraries are on LD_LIBRARY_PATH)' : ''}`;
   }
-  const backendName = candidate === 'wasm' || candidate === 'cpu' ? candidate : 'tensorflow';
+  const backendName = backendNameOf(candidate);
   if (tf.findBackendFactory(backendName) === null)
     return `${PACKAGE[candidate]} loaded but registered no '${backendName}' backend (version mismatch with @tensorflow/tfjs-core 4.22?)`;
   if (candidate === 'wasm') installWasmKernels();

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { benchConvGradients, selectBackend, type BackendRequest } from '@ddpm/backend';
+import { benchConvGradients, selectBackend, type BackendRequest, type WebGpuAdapterSummary } from '@ddpm/backend';
 import { benchTrainingStep } from '@ddpm/training';
 import { benchAllreduce } from './bench-allreduce.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
@@ -40,6 +40,7 @@ export function benchCommand(): Command {
         params,
         ms_per_step: round(msPerStep),
         imgs_per_s: round((1000 * flags.batch) / msPerStep),
+        ...(backend.adapter === undefined ? {} : { adapter: adapterField(backend.adapter) }),
       };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     });
@@ -87,6 +88,11 @@ export function benchCommand(): Command {
       },
     );
   return bench;
+}
+
+/** The WebGPU adapter a step ran on, for comparing figures across machines. */
+function adapterField(adapter: WebGpuAdapterSummary): { vendor: string; architecture: string; fallback: boolean } {
+  return { vendor: adapter.vendor, architecture: adapter.architecture, fallback: adapter.fallback };
 }
 
 function round(x: number): number {

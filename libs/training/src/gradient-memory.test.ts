@@ -45,3 +45,4 @@ const flatOver100Steps = test.macro({
 });
 
 test.serial(flatOver100Steps, 'wasm');
+test.serial(flatOver100Steps, 'webgpu');

@@ -51,7 +51,7 @@ export function addRunOptions(command: Command, defaults: { out: string; batchHe
     .option('--sample-steps <S>', 'DDIM steps for the sample grids', integer(1, 100000), 50);
 }
 
-/** Adds `--backend` (auto, tensorflow, wasm, cpu). */
+/** Adds `--backend` (the names of BACKEND_NAMES: auto, tensorflow, webgpu, wasm, cpu). */
 export function addBackendOption(command: Command): Command {
   return command.option(
     '--backend <name>',

@@ -92,7 +92,7 @@ export async function computeGradient(
     }
     return streamedGradient(model, schedule, params, x0, inputs, into, stream, reads);
   }
-  const weights = unflattenWeights(model.specs, params);
+  const weights = unflattenWeights(model.specs, params, { copy: false });
   try {
     const lossOf = (...w: tf.Tensor[]): tf.Scalar =>
       diffusionLoss(schedule, (xt, t) => model.apply(w, xt, t, { dropoutKeys: inputs.keys }), x0, inputs);

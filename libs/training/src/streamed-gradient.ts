@@ -126,7 +126,7 @@ export async function streamedGradient(
       },
     }))(weight);
 
-  const weights = unflattenWeights(model.specs, params);
+  const weights = unflattenWeights(model.specs, params, { copy: false });
   try {
     const onWeight = (i: number, weight: tf.Tensor): tf.Tensor => {
       const identity = tf.keep(hookWeight(i, weight));

@@ -93,6 +93,9 @@ test('flattenWeights and unflattenWeights round-trip exactly, in spec order', as
   const restored = unflattenWeights(mnist.specs, flat);
   restored.forEach((w, i) => t.deepEqual(w.shape, [...mnist.specs[i].shape]));
   t.is(firstDifference(await flattenWeights(restored), flat), -1);
+  const views = unflattenWeights(mnist.specs, flat, { copy: false });
+  t.is(firstDifference(await flattenWeights(views), flat), -1, 'views give the same tensors');
+  tf.dispose(views);
   flat[0] += 1; // the restored tensors hold copies
   t.not(restored[0].dataSync()[0], flat[0]);
   tf.dispose(restored);

@@ -56,9 +56,16 @@ export async function flattenWeights(weights: readonly tf.Tensor[]): Promise<Flo
  *
  * Throws when the buffer's length differs from the specs' parameter count (a different config, or a truncated
  * message). The caller owns and must dispose the returned tensors. They hold copies, so later writes to
- * `flat` do not affect them. Does not: check the values (NaNs pass through).
+ * `flat` do not affect them; with `{ copy: false }` they are made from views of `flat` (no copy before the backend
+ * takes the values: the training step's upload), and the caller must not write to `flat` until it disposed them.
+ * Does not: check the values (NaNs pass through).
  */
-export function unflattenWeights(specs: readonly ParameterSpec[], flat: Float32Array): tf.Tensor[] {
+export function unflattenWeights(
+  specs: readonly ParameterSpec[],
+  flat: Float32Array,
+  options: { readonly copy?: boolean } = {},
+): tf.Tensor[] {
+  const copy = options.copy ?? true;
   const expected = countParameters(specs);
   if (flat.length !== expected) {
     throw new RangeError(
@@ -70,7 +77,8 @@ export function unflattenWeights(specs: readonly ParameterSpec[], flat: Float32A
   let offset = 0;
   for (const spec of specs) {
     const size = shapeSize(spec.shape);
-    weights.push(tf.tensor(flat.slice(offset, offset + size), [...spec.shape], 'float32'));
+    const values = copy ? flat.slice(offset, offset + size) : flat.subarray(offset, offset + size);
+    weights.push(tf.tensor(values, [...spec.shape], 'float32'));
     offset += size;
   }
   return weights;

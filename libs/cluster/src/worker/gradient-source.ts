@@ -52,7 +52,7 @@ export class ModelGradients implements GradientSource {
         imageSize * imageSize * inChannels,
         schedule.timesteps,
       );
-      computeGradient(model, schedule, replica.params, x0, inputs, {
+      await computeGradient(model, schedule, replica.params, x0, inputs, {
         into: replica.gradient,
         stream: { layout, onBucket },
       });

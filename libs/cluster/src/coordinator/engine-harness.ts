@@ -34,7 +34,7 @@ export function testEngine(overrides: Partial<EngineOptions> = {}, runOverrides:
     },
     dataset,
   );
-  return { engine, clock };
+  return { engine, clock, dataset };
 }
 
 /** One action as a short line, e.g. `stepStart→1`, `updateBucket→2 b3`, `update→1 BUCKETS`, `record`. */

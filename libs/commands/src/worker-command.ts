@@ -34,7 +34,8 @@ interface WorkerFlags extends MetricsFlags {
 /**
  * Test hooks, read from the environment by the worker only and never needed in production:
  * - DDPM_FAULT_NAN_STEP=k: the gradient of step k gets a NaN (tests the non-finite skip);
- * - DDPM_FAULT_DELAY_MS=ms: every step waits that long before computing (tests straggler reporting).
+ * - DDPM_FAULT_DELAY_MS=ms: every step waits that long before computing (tests straggler reporting);
+ * - DDPM_FAULT_FAIL_STEP=k: the compute of step k throws, as a lost GPU device does (tests the fatal report).
  */
 function faultsFromEnvironment(): WorkerFaults {
   const read = (name: string): number | undefined => {
@@ -45,7 +46,11 @@ function faultsFromEnvironment(): WorkerFaults {
       throw new Error(`${name}=${raw} is not a non-negative integer; unset it (it is a test hook).`);
     return value;
   };
-  return { nanStep: read('DDPM_FAULT_NAN_STEP'), delayMs: read('DDPM_FAULT_DELAY_MS') };
+  return {
+    nanStep: read('DDPM_FAULT_NAN_STEP'),
+    delayMs: read('DDPM_FAULT_DELAY_MS'),
+    failStep: read('DDPM_FAULT_FAIL_STEP'),
+  };
 }
 
 /** `ddpm worker`: computes gradients for a coordinator. */

@@ -31,15 +31,19 @@ export interface WorkerFaults {
   readonly nanStep?: number;
   /** Sleep this long before computing each step (a slow host; heartbeats keep flowing). */
   readonly delayMs?: number;
+  /** At this step, fail the compute as a lost GPU device would. */
+  readonly failStep?: number;
 }
 
-/** `source` with `faults` injected: a delay before each step, a NaN in the first bucket of one step. */
+/** `source` with `faults` injected: a delay before each step, a NaN in the first bucket of one step, a failed step. */
 export function withFaults(source: GradientSource, faults: WorkerFaults, log: Logger): GradientSource {
-  if (faults.nanStep === undefined && !faults.delayMs) return source;
+  if (faults.nanStep === undefined && faults.failStep === undefined && !faults.delayMs) return source;
   return {
     async compute(job: GradientJob): Promise<void> {
       if (faults.delayMs) await sleep(faults.delayMs);
       const step = job.start.body.step;
+      if (faults.failStep === step)
+        throw new Error(`test hook DDPM_FAULT_FAIL_STEP: the compute of step ${step} failed`);
       const onBucket = (bucket: number, loss: number): void => {
         if (faults.nanStep === step && bucket === 0) {
           job.replica.gradient[0] = Number.NaN;

@@ -2,6 +2,8 @@ import { Dealer } from 'zeromq';
 import {
   decodeMessage,
   encodeMessage,
+  ErrorCode,
+  ProtocolError,
   isProtocolError,
   nextSequence,
   Phase,
@@ -170,11 +172,25 @@ export class Worker implements WorkerLink {
           contactMs,
         };
       if (this.leaving !== undefined) return { outcome: { kind: 'left' }, contactMs };
+      await this.reportFailure(error as Error, socket);
       throw error;
     } finally {
       clearInterval(timer);
       if (!socket.closed) socket.close();
     }
+  }
+
+  /**
+   * This worker is about to stop on an error (a failed compute, a lost GPU device): it tells the coordinator first
+   * (Error INTERNAL, fatal), so the coordinator drops it at once instead of after --heartbeat-timeout.
+   */
+  private async reportFailure(error: Error, socket: Dealer): Promise<void> {
+    if (this.core.replica === undefined || this.core.joining || socket.closed) return;
+    const text = `worker ${this.options.name} stopped: ${error.message}`;
+    await this.send({ error: new ProtocolError(ErrorCode.INTERNAL, text, { fatal: true }).toBody() }).catch(
+      () => undefined,
+    );
+    socket.linger = 1000;
   }
 
   private onMessage(frames: Buffer[]): Promise<Outcome | undefined> {

@@ -87,11 +87,15 @@ const CASES: [string, ParityCase, number][] = [
 // kernel slices, upsampling, attention, the timestep MLP. Weights are scaled by 1/sqrt(fan-in) so activations
 // stay O(1) and float32 rounding is comparable on both backends. Attention key biases are left out: their exact
 // gradient is 0 (softmax ignores a per-row shift), so both backends return rounding noise.
-const tiny = new UNet(resolvePreset('mnist-tiny'));
+// DDPM_PARITY_FULL=1 (scripts/gpu-check.sh on a GPU host): the full-size 'mnist-bench' model at batch 8 instead.
+const FULL = process.env.DDPM_PARITY_FULL === '1';
+const WHOLE = FULL ? { preset: 'mnist-bench', batch: 8 } : { preset: 'mnist-tiny', batch: 2 };
+const tiny = new UNet(resolvePreset(WHOLE.preset));
+const timesteps = Array.from({ length: WHOLE.batch }, (_, i) => (3 + 697 * i) % 1000);
 CASES.push([
-  "the whole 'mnist-tiny' U-Net: all weight gradients (except attention key biases)",
+  `the whole '${WHOLE.preset}' U-Net, batch ${WHOLE.batch}: all weight gradients (except attention key biases)`,
   {
-    shapes: [...tiny.specs.map((spec) => [...spec.shape]), [2, 28, 28, 1]],
+    shapes: [...tiny.specs.map((spec) => [...spec.shape]), [WHOLE.batch, 28, 28, 1]],
     wrt: tiny.specs.flatMap((spec, i) => (/attn_\d+\/k\/b$/.test(spec.name) ? [] : [i])),
     f: (...inputs) => {
       const xt = inputs[tiny.specs.length] as tf.Tensor4D;
@@ -100,7 +104,7 @@ CASES.push([
           ? tf.mul(inputs[i], 1 / Math.sqrt(spec.shape.slice(0, -1).reduce((a, b) => a * b, 1)))
           : inputs[i],
       );
-      return tiny.apply(weights, xt, tf.tensor1d([3, 700], 'int32'));
+      return tiny.apply(weights, xt, tf.tensor1d(timesteps, 'int32'));
     },
   },
   109,

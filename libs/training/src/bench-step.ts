@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeSchedule, Rng } from '@ddpm/diffusion-core';
-import { resolvePreset, UNet } from '@ddpm/unet';
+import { checkWebGpuTensorBytes } from '@ddpm/backend';
+import { largestActivationElements, resolvePreset, UNet } from '@ddpm/unet';
 import { computeGradient } from './compute-gradient.ts';
 import { DEFAULT_OPTIMIZER, Optimizer } from './optimizer.ts';
 import { drawTrainingInputs } from './sample-draws.ts';
@@ -29,6 +30,8 @@ export interface BenchStepResult {
 export async function benchTrainingStep(options: BenchStepOptions): Promise<BenchStepResult> {
   const config = resolvePreset(options.preset);
   const model = new UNet(config);
+  const bytes = 4 * options.batch * largestActivationElements(config);
+  checkWebGpuTensorBytes(bytes, `The largest activation of ${options.preset} at --batch ${options.batch}`);
   const schedule = makeSchedule({ kind: 'linear', timesteps: 1000 });
   const optimizer = new Optimizer(model.initialParameters(0), DEFAULT_OPTIMIZER);
   const shape: [number, number, number, number] = [

@@ -5,3 +5,4 @@ export { flattenWeights, unflattenWeights, countParameters } from './parameters.
 export { groupNorm, groupNormParts, GROUP_NORM_EPSILON, type GroupNormActivation } from './group-norm.ts';
 export { UNet, type ApplyOptions } from './unet.ts';
 export { ensureGradientsRegistered } from './gradients.ts';
+export { largestActivationElements } from './activation-size.ts';

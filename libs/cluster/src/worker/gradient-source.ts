@@ -1,7 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createDataset, gatherBatchTensor, type Dataset } from '@ddpm/data';
 import { expectTensor, TENSOR_NAMES, type DecodedMessage } from '@ddpm/protocol';
+import { checkWebGpuTensorBytes } from '@ddpm/backend';
 import { computeGradient, drawTrainingInputs } from '@ddpm/training';
+import { largestActivationElements } from '@ddpm/unet';
 import type { Replica } from './replica.ts';
 
 type StepStart = Extract<DecodedMessage, { kind: 'stepStart' }>;
@@ -31,7 +33,8 @@ export interface GradientSource {
 /**
  * The real compute: the batch (from the worker's dataset, or inline in the StepStart), t and ε drawn per sample,
  * closed-form noising, U-Net ε prediction, the simplified loss and backprop, streaming each bucket as it is final.
- * Precondition: a tfjs backend is set.
+ * On webgpu a step whose largest activation would exceed the device's buffer limit is refused before anything is
+ * allocated (RangeError naming the size, the limit and --batch). Precondition: a tfjs backend is set.
  */
 export class ModelGradients implements GradientSource {
   constructor(private readonly dataset: Dataset | undefined) {}
@@ -39,6 +42,9 @@ export class ModelGradients implements GradientSource {
   async compute({ replica, start, indices, onBucket, timing }: GradientJob): Promise<void> {
     const started = performance.now();
     const { model, schedule, layout } = replica;
+    // A tensor over a WebGPU device's buffer limit would give a wrong result, not an error: refuse it up front.
+    const bytes = 4 * indices.length * largestActivationElements(model.config);
+    checkWebGpuTensorBytes(bytes, `The largest activation of this U-Net at a local batch of ${indices.length}`);
     const { imageSize, inChannels } = model.config;
     const x0 = start.body.samplesInline
       ? inlineBatch(start, indices.length, imageSize, inChannels)

@@ -65,7 +65,7 @@ for (const [fileName, file] of ALL) {
     const declared = Object.keys(isMap(base.volumes) ? base.volumes : {});
     for (const [name, service] of services(file, fileName)) {
       for (const volume of listAt(service, 'volumes', name)) {
-        const [source] = String(volume).split(':');
+        const [source] = interpolateDefaults(String(volume)).split(':');
         if (source.startsWith('.') || isAbsolute(source)) {
           t.true(existsSync(resolve(COMPOSE_DIR, source)), `${name}: mounted path ${source} does not exist`);
         } else {
@@ -214,10 +214,10 @@ test('no Grafana admin password is committed: compose requires it, env.example l
   t.is(interpolateDefaults('${A:-x} $${HOSTNAME} ${B:?msg}'), 'x ${HOSTNAME} <B>');
 });
 
-test('runs and data are volumes of the coordinator; workers read data', (t) => {
+test('runs is a volume of the coordinator; data is a bind mount of a host folder the user fills', (t) => {
   const coordinator = mapAt(mapAt(base, 'services', 'compose'), 'coordinator', 'services');
-  const volumes = listAt(coordinator, 'volumes', 'coordinator').map(String);
+  const volumes = listAt(coordinator, 'volumes', 'coordinator').map((v) => interpolateDefaults(String(v)));
   t.true(volumes.includes('runs:/runs'));
-  t.true(volumes.some((v) => v.startsWith('data:/data')));
+  t.true(volumes.includes('./data:/data:ro'), 'the data mount is the host folder ./data (DDPM_DATA_DIR)');
   t.regex(JSON.stringify(coordinator.command), /"--out","\/runs\//);
 });

@@ -1,104 +1,15 @@
-// Checks of deploy/k8s without a cluster: each overlay and the monitoring kustomization render with kustomize
-// (kubectl's built-in), every rendered object validates against the Kubernetes OpenAPI schemas (kubernetes-models),
-// and the objects fit together: Services select the pods and ports they name, workers connect to the coordinator
-// Service, the coordinator writes to its PVC and resumes, GPU workers (gpu: tensorflow, webgpu: Vulkan) request
-// nvidia.com/gpu, Prometheus finds the pods through the headless Services, and its config passes
-// `promtool check config`.
+// Checks of deploy/k8s without a cluster: each overlay, the namespace kustomization and monitoring render with
+// kustomize (kubectl's built-in), every rendered object validates against the Kubernetes OpenAPI schemas
+// (kubernetes-models), and the objects fit together: Services select the pods and ports they name, workers connect
+// to the coordinator Service, the coordinator writes to its PVC and resumes, GPU workers (gpu: tensorflow, webgpu:
+// Vulkan) request nvidia.com/gpu. Monitoring: k8s-monitoring.test.ts; namespace lifecycle: k8s-namespace.test.ts.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  DEPLOY_ROOT,
-  hasCommand,
-  isMap,
-  listAt,
-  mapAt,
-  readYamlMap,
-  renderKustomization,
-  type Yaml,
-  type YamlMap,
-} from '../test-support.ts';
+import { DEPLOY_ROOT, isMap, listAt, mapAt, type Yaml } from '../test-support.ts';
+import { container, find, flag, podLabels, podSpec, renderAll, resolvedArgs, validateAll } from './k8s-support.ts';
 
-const K8S = join(DEPLOY_ROOT, 'k8s');
-const rendered = {
-  cpu: renderKustomization(join(K8S, 'overlays', 'cpu')),
-  gpu: renderKustomization(join(K8S, 'overlays', 'gpu')),
-  webgpu: renderKustomization(join(K8S, 'overlays', 'webgpu')),
-  monitoring: renderKustomization(join(K8S, 'monitoring'), true),
-};
-
-interface Validatable {
-  validate(): void;
-}
-type ModelClass = new (data: YamlMap) => Validatable;
-
-/** The kubernetes-models class for an apiVersion and kind (module kubernetes-models/<apiVersion>/<kind>). */
-async function modelClass(apiVersion: string, kind: string): Promise<ModelClass> {
-  const module = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, unknown>;
-  const model = module[kind];
-  if (typeof model !== 'function') throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
-  return model as ModelClass;
-}
-
-async function validateAll(objects: readonly YamlMap[]): Promise<string[]> {
-  const problems: string[] = [];
-  for (const object of objects) {
-    const where = `${String(object.kind)} ${String(mapAt(object, 'metadata', 'object').name)}`;
-    try {
-      const Model = await modelClass(String(object.apiVersion), String(object.kind));
-      new Model(object).validate();
-    } catch (error) {
-      problems.push(`${where}: ${(error as Error).message}`);
-    }
-  }
-  return problems;
-}
-
-function find(objects: readonly YamlMap[], kind: string, name: string): YamlMap {
-  const found = objects.find((o) => o.kind === kind && mapAt(o, 'metadata', kind).name === name);
-  if (found === undefined) throw new Error(`no ${kind} ${name} in the rendered manifests`);
-  return found;
-}
-
-function podSpec(workload: YamlMap): YamlMap {
-  return mapAt(mapAt(mapAt(workload, 'spec', 'workload'), 'template', 'spec'), 'spec', 'template');
-}
-
-function podLabels(workload: YamlMap): YamlMap {
-  return mapAt(
-    mapAt(mapAt(mapAt(workload, 'spec', 'workload'), 'template', 'spec'), 'metadata', 'template'),
-    'labels',
-    'metadata',
-  );
-}
-
-function container(workload: YamlMap, name: string): YamlMap {
-  const found = listAt(podSpec(workload), 'containers', 'spec')
-    .filter(isMap)
-    .find((c) => c.name === name);
-  if (found === undefined) throw new Error(`no container ${name}`);
-  return found;
-}
-
-/** The container's args with $(VAR) replaced by the literal values of its env. */
-function resolvedArgs(c: YamlMap): string[] {
-  const env = new Map(
-    listAt(c, 'env', 'container')
-      .filter(isMap)
-      .filter((e) => typeof e.value === 'string')
-      .map((e) => [String(e.name), String(e.value)]),
-  );
-  return listAt(c, 'args', 'container').map((arg) =>
-    String(arg).replace(/\$\((\w+)\)/g, (whole, name: string) => env.get(name) ?? whole),
-  );
-}
-
-function flag(args: readonly string[], name: string): string | undefined {
-  const index = args.indexOf(name);
-  return index < 0 ? undefined : args[index + 1];
-}
+const rendered = renderAll();
 
 test('the validator rejects a malformed object (the schema check is live)', async (t) => {
   const problems = await validateAll([
@@ -110,7 +21,7 @@ test('the validator rejects a malformed object (the schema check is live)', asyn
 
 for (const [name, objects] of Object.entries(rendered)) {
   test(`${name}: every rendered object validates against the Kubernetes schemas`, async (t) => {
-    t.true(objects.length >= 6);
+    t.true(objects.length >= 2);
     t.deepEqual(await validateAll(objects), []);
     for (const object of objects)
       t.is(
@@ -162,7 +73,8 @@ for (const overlay of ['cpu', 'gpu', 'webgpu'] as const) {
       .find((v) => isMap(v.persistentVolumeClaim));
     t.truthy(claim, 'no PVC volume');
     const claimName = isMap(claim?.persistentVolumeClaim) ? String(claim.persistentVolumeClaim.claimName) : '';
-    find(objects, 'PersistentVolumeClaim', claimName);
+    // the PVC is in deploy/k8s/namespace (it outlives the overlay), in the same namespace as the Job
+    find(rendered.namespace, 'PersistentVolumeClaim', claimName);
     const mount = listAt(container(coordinator, 'coordinator'), 'volumeMounts', 'coordinator')
       .filter(isMap)
       .find((m) => m.name === claim?.name);
@@ -253,66 +165,6 @@ test('webgpu: workers get the NVIDIA graphics capability (Vulkan ICD) and no sof
   // the tensorflow overlay keeps the CUDA images' defaults
   const gpuWorker = container(find(rendered.gpu, 'Job', 'ddpm-worker'), 'worker');
   t.false(JSON.stringify(gpuWorker.env).includes('VK_LOADER_DRIVERS_DISABLE'));
-});
-
-test('monitoring: Prometheus and Grafana mount the config maps kustomize generated', (t) => {
-  const objects = rendered.monitoring;
-  const configMaps = objects.filter((o) => o.kind === 'ConfigMap').map((o) => String(mapAt(o, 'metadata', 'cm').name));
-  for (const deployment of ['prometheus', 'grafana']) {
-    const volumes = listAt(podSpec(find(objects, 'Deployment', deployment)), 'volumes', deployment).filter(isMap);
-    for (const volume of volumes.filter((v) => isMap(v.configMap))) {
-      const name = isMap(volume.configMap) ? String(volume.configMap.name) : '';
-      t.true(configMaps.includes(name), `${deployment} mounts ConfigMap ${name}, which kustomize did not generate`);
-    }
-  }
-  const dashboards = objects.find(
-    (o) => o.kind === 'ConfigMap' && String(mapAt(o, 'metadata', 'cm').name).startsWith('grafana-dashboards'),
-  );
-  t.true(isMap(dashboards?.data) && typeof dashboards.data['ddpm-training.json'] === 'string');
-  const password = listAt(container(find(objects, 'Deployment', 'grafana'), 'grafana'), 'env', 'grafana')
-    .filter(isMap)
-    .find((e) => e.name === 'GF_SECURITY_ADMIN_PASSWORD');
-  t.true(
-    isMap(password?.valueFrom) && isMap(password.valueFrom.secretKeyRef),
-    'the Grafana password must come from a Secret',
-  );
-});
-
-test('monitoring: Prometheus scrapes the headless metrics Services of the base', (t) => {
-  const config = readYamlMap(join(K8S, 'monitoring', 'prometheus.yml'));
-  const jobs = listAt(config, 'scrape_configs', 'prometheus.yml').filter(isMap);
-  const services = rendered.cpu.filter((o) => o.kind === 'Service');
-  for (const [job, service, port] of [
-    ['ddpm-coordinator', 'ddpm-coordinator-metrics', 9400],
-    ['ddpm-worker', 'ddpm-worker-metrics', 9401],
-  ] as const) {
-    const dns = listAt(jobs.find((j) => j.job_name === job) ?? {}, 'dns_sd_configs', job).filter(isMap)[0];
-    t.deepEqual(dns?.names, [`${service}.ddpm.svc`]);
-    t.is(dns?.port, port);
-    const spec = mapAt(services.find((s) => mapAt(s, 'metadata', 's').name === service) ?? {}, 'spec', service);
-    t.is(spec.clusterIP, 'None', `${service} must be headless so its DNS name lists every pod`);
-  }
-});
-
-test('monitoring/prometheus.yml passes promtool check config (with the shipped recording rules)', (t) => {
-  if (!hasCommand('promtool')) {
-    t.fail('promtool is not on PATH: apt-get install -y prometheus (.ci/run does).');
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'ddpm-promtool-'));
-  try {
-    mkdirSync(join(dir, 'rules'));
-    copyFileSync(join(K8S, 'monitoring', 'prometheus.yml'), join(dir, 'prometheus.yml'));
-    const rulesDir = join(DEPLOY_ROOT, 'prometheus', 'rules');
-    for (const file of readdirSync(rulesDir)) copyFileSync(join(rulesDir, file), join(dir, 'rules', file));
-    const output = execFileSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.regex(output, /SUCCESS: \d+ rule files? found/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 test('a Yaml value helper sanity check: resolvedArgs substitutes env values only', (t) => {

@@ -1,5 +1,6 @@
 // Static checks of deploy/docker/Dockerfile (no Docker engine here): the four targets exist, run as a non-root
-// user, have a health check, use the CUDA 11.2 + cuDNN 8 runtime and Node 20 where required, the Vulkan worker has
+// user, have a health check, use the CUDA 11.2 + cuDNN 8 runtime where required and Node 24 LTS on Debian 13
+// everywhere else, the Vulkan worker has
 // the Vulkan loader, Mesa and the NVIDIA graphics capability, and every file they COPY from the build context exists
 // and is not excluded by the ignore file.
 import test from 'ava';
@@ -83,17 +84,44 @@ for (const target of TARGETS) {
   });
 }
 
-test('the GPU worker runs on CUDA 11.2 + cuDNN 8 with Node 20; the CPU images on Node 20', (t) => {
+test('the GPU worker runs on CUDA 11.2 + cuDNN 8 with Node 24; every other image on Node 24 LTS, Debian 13', (t) => {
   t.regex(rootImage('worker-gpu'), /^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-/);
   t.true(
     chain('worker-gpu').some((i) => i.keyword === 'COPY' && /--from=node\b.*\/usr\/local\/bin\/node/.test(i.args)),
   );
-  t.regex(rootImage('node'), /^node:20[-.]/);
-  t.regex(rootImage('coordinator'), /^node:20[-.]/);
-  t.regex(rootImage('worker-cpu'), /^node:20[-.]/);
+  // Node 20 and Debian 12 / Ubuntu 20.04 bases are past end of life; only CUDA 11.2 may pin an old base
+  for (const stage of ['node', 'coordinator', 'worker-cpu', 'worker-webgpu', 'build-cpu', 'build-webgpu'])
+    t.regex(rootImage(stage), /^node:24(\.\d+)*-trixie(-slim)?$/, stage);
+  for (const stage of dockerfile.stages.map((s) => s.name))
+    if (!/^nvidia\/cuda:/.test(rootImage(stage)))
+      t.notRegex(rootImage(stage), /node:(1\d|20|21|23)\b|bookworm|bullseye|ubuntu20\.04/, stage);
   const engines = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } })
     .engines.node;
   t.is(engines, '>=20', 'package.json engines changed: check the Node version of the images');
+});
+
+test('the Dockerfile says that CUDA 11.2 pins the old Ubuntu base of worker-gpu, and why', (t) => {
+  const text = readFileSync(DOCKERFILE, 'utf8');
+  const comment = /((?:^#.*\n)+)ARG CUDA_IMAGE=/m.exec(text)?.[1] ?? '';
+  t.regex(comment, /CUDA 11\.2/);
+  t.regex(comment, /Ubuntu 20\.04/);
+  t.regex(comment, /tfjs-node-gpu/);
+  t.regex(comment, /pin/i);
+});
+
+test('every image carries deploy/slurm/ddpm-worker.sh (ddpm.sbatch runs it inside the image in container mode)', (t) => {
+  for (const target of TARGETS)
+    t.true(
+      chain(target).some((i) => i.keyword === 'COPY' && /--from=build-/.test(i.args)) &&
+        dockerfile.stages
+          .filter((s) => s.name.startsWith('build-'))
+          .every((s) =>
+            s.instructions.some((i) => i.keyword === 'COPY' && /deploy\/slurm\/ddpm-worker\.sh/.test(i.args)),
+          ),
+      target,
+    );
+  t.false(ignored('deploy/slurm/ddpm-worker.sh', ignorePatterns), 'the ignore file lets the script through');
+  t.true(ignored('deploy/compose/compose.yaml', ignorePatterns), 'the rest of deploy/ stays out');
 });
 
 /** The ENV variables a stage chain sets (later settings win). */

@@ -3,7 +3,7 @@
 // config names no namespace), and the config passes `promtool check config` with the shipped recording rules.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEPLOY_ROOT, hasCommand, isMap, listAt, mapAt, readYamlMap } from '../test-support.ts';

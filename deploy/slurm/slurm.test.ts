@@ -1,5 +1,5 @@
-// Checks of the Slurm scripts without a cluster: bash -n on every shell script under deploy/, the sbatch
-// directives that place one worker per GPU, that the run directory does not depend on the job id (so a
+// Checks of the Slurm scripts without a cluster: bash -n and shellcheck on every shell script under deploy/, the
+// sbatch directives that place one worker per GPU, that the run directory does not depend on the job id (so a
 // re-submitted job continues the same run), and what DDPM_BACKEND=webgpu changes for a worker (run for real with a
 // stand-in launcher and nvidia-smi).
 import test from 'ava';
@@ -22,6 +22,9 @@ for (const script of scripts) {
     t.is(result.status, 0, result.stderr);
     t.regex(readFileSync(script, 'utf8'), /^#!\/usr\/bin\/env bash\n/);
     t.regex(readFileSync(script, 'utf8'), /^set -euo pipefail$/m);
+    const check = spawnSync('shellcheck', ['--severity=info', script], { encoding: 'utf8' });
+    t.is(check.error, undefined, 'shellcheck is not on PATH: apt-get install -y shellcheck');
+    t.is(check.status, 0, check.stdout);
   });
 }
 
@@ -42,16 +45,19 @@ test('sbatch directives: one task per GPU, requeue, TERM before the time limit',
   );
 });
 
-test('workers run through srun on every task; the coordinator on the batch (first) node', (t) => {
+test('workers run through srun on every task, inside the launcher; the coordinator in a step on the first node', (t) => {
   const text = readFileSync(SBATCH, 'utf8');
   t.regex(
     text,
-    /^srun --ntasks="\$WORKERS" --gpus-per-task=1 .*\\\n\s+bash "\$DDPM_HOME\/deploy\/slurm\/ddpm-worker\.sh" &$/m,
+    /^srun --ntasks="\$WORKERS" --gpus-per-task=1 --cpus-per-task="\$CPUS_PER_TASK" .*\\\n\s+\$DDPM_LAUNCHER bash "\$DDPM_HOME\/deploy\/slurm\/ddpm-worker\.sh" &$/m,
   );
   t.true(existsSync(join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh')));
   t.regex(text, /^WORKERS="\$SLURM_NTASKS"$/m);
-  t.regex(text, /^ddpm coordinator --bind "tcp:\/\/\*:\$DDPM_PORT" --min-workers "\$WORKERS"/m);
-  t.regex(text, /head -n 1\)"$/m);
+  t.regex(
+    text,
+    /^srun --nodes=1 --ntasks=1 --nodelist="\$FIRST_NODE" --overlap --cpus-per-task="\$CPUS_PER_TASK" .*\\\n\s+\$DDPM_LAUNCHER node "\$DDPM_HOME\/apps\/cli\/bin\/ddpm\.js" coordinator --bind "tcp:\/\/\*:\$DDPM_PORT"/m,
+  );
+  t.regex(text, /^FIRST_NODE="\$\{NODES\[0\]\}"$/m);
   t.regex(
     readFileSync(join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh'), 'utf8'),
     /--connect "tcp:\/\/\$DDPM_COORDINATOR_HOST:/,
@@ -69,8 +75,8 @@ test('the run directory is on DDPM_RUNS_DIR and named by DDPM_RUN, never by the 
 const WORKER_SCRIPT = join(DEPLOY_ROOT, 'slurm', 'ddpm-worker.sh');
 
 /**
- * Runs ddpm-worker.sh with DDPM_LAUNCHER set to a stand-in that prints its environment's Vulkan variable and its
- * arguments instead of starting node, and with a stand-in nvidia-smi listing `gpus` GPUs on PATH.
+ * Runs ddpm-worker.sh with a stand-in `node` on PATH that prints its environment's Vulkan variable and its arguments
+ * instead of starting ddpm, and with a stand-in nvidia-smi listing `gpus` GPUs.
  */
 function runWorker(
   env: Record<string, string>,
@@ -78,15 +84,15 @@ function runWorker(
 ): { status: number | null; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ddpm-slurm-worker-'));
   try {
-    const launcher = join(dir, 'launcher');
+    const node = join(dir, 'node');
     writeFileSync(
-      launcher,
-      '#!/bin/sh\necho "VK_LOADER_DRIVERS_DISABLE=${VK_LOADER_DRIVERS_DISABLE-<unset>}"\necho "$@"\n',
+      node,
+      '#!/bin/sh\necho "VK_LOADER_DRIVERS_DISABLE=${VK_LOADER_DRIVERS_DISABLE-<unset>}"\necho "node $*"\n',
     );
     const smi = join(dir, 'nvidia-smi');
     const lines = Array.from({ length: gpus }, (_, i) => `echo "GPU ${i}: NVIDIA A100 (UUID: GPU-${i})"`).join('\n');
     writeFileSync(smi, `#!/bin/sh\n${lines}\n`);
-    chmodSync(launcher, 0o755);
+    chmodSync(node, 0o755);
     chmodSync(smi, 0o755);
     const result = spawnSync('bash', [WORKER_SCRIPT], {
       encoding: 'utf8',
@@ -94,8 +100,8 @@ function runWorker(
         PATH: `${dir}:${process.env.PATH ?? ''}`,
         HOME: dir,
         DDPM_HOME: '/opt/ddpm',
-        DDPM_COORDINATOR_HOST: 'node001',
-        DDPM_LAUNCHER: launcher,
+        DDPM_COORDINATOR_HOST: '10.0.0.1',
+        SLURMD_NODENAME: 'gpu017',
         SLURM_LOCALID: '2',
         ...env,
       },
@@ -120,7 +126,7 @@ test('ddpm-worker.sh with DDPM_BACKEND=webgpu: --backend webgpu, lavapipe hidden
   t.regex(run.stdout, /^VK_LOADER_DRIVERS_DISABLE=\*lvp\*$/m);
   t.regex(
     run.stdout,
-    /^node \/opt\/ddpm\/apps\/cli\/bin\/ddpm\.js worker --name \S+-2 --connect tcp:\/\/node001:5555 /m,
+    /^node \/opt\/ddpm\/apps\/cli\/bin\/ddpm\.js worker --name gpu017-2 --connect tcp:\/\/10\.0\.0\.1:5555 /m,
   );
   t.regex(run.stdout, / --backend webgpu /);
   t.regex(run.stdout, / --metrics-port 9403 /);

@@ -97,6 +97,7 @@ export function coordinatorCommand(): Command {
           ...{ heartbeatIntervalMs: flags.heartbeatInterval * 1000, heartbeatTimeoutMs: flags.heartbeatTimeout * 1000 },
           ...{ checkpoints: policy, resume, bucketBytes: Math.round(flags.bucketMb * 1024 * 1024) },
           straggler: { factor: flags.stragglerFactor, exclude: flags.excludeStragglers },
+          stepTimeout: flags.stepTimeout,
         },
         dataset,
       );

@@ -138,3 +138,14 @@ test('a 36M-float gradient encodes and decodes (size bound of the largest preset
   t.deepEqual(decoded.shape, [36_000_000]);
   t.is(decoded.data[35_999_999], 0.5);
 });
+
+test('a zero-sized tensor is valid however large its other dimensions ([65536, 65536, 0] is 0 bytes)', (t) => {
+  const frames = encodeMessage({ stepStart: { step: 0 } }, [
+    { name: 'samples', data: new Uint8Array(0), shape: [65536, 65536, 0] },
+    { name: 'labels', data: new Int32Array(0), shape: [0, 4294967295] },
+  ]);
+  const [samples, labels] = decodeMessage(frames).tensors;
+  t.deepEqual(samples.shape, [65536, 65536, 0]);
+  t.is(samples.data.length, 0);
+  t.deepEqual(labels.shape, [0, 4294967295]);
+});

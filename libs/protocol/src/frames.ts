@@ -244,9 +244,10 @@ function decodeTensor(
       `tensor '${name}' has ${shape.length} dimensions, above the limit of ${limits.maxRank}; flatten it.`,
     );
   }
-  // Multiply with an early exit so a hostile shape cannot overflow into a matching small number.
-  let expectedBytes = dtype.bytesPerElement;
-  for (const dim of shape) {
+  // Multiply with an early exit so a hostile shape cannot overflow into a matching small number. A zero dimension makes
+  // the tensor empty however large the others are ([65536, 65536, 0] is 0 bytes).
+  let expectedBytes = shape.includes(0) ? 0 : dtype.bytesPerElement;
+  for (const dim of expectedBytes === 0 ? [] : shape) {
     expectedBytes *= dim;
     if (expectedBytes > limits.maxMessageBytes) break;
   }

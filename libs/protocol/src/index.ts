@@ -19,6 +19,7 @@ export {
   UpdateBucket,
   DType,
   ErrorCode,
+  ErrorReason,
   SkipReason,
   UpdateKind,
   Phase,

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { decimal, integer } from './flag-parsers.ts';
 
 /** The parsed flags that {@link addCheckpointOptions} defines. */
@@ -16,6 +16,7 @@ export interface JobFlags extends CheckpointFlags {
   heartbeatTimeout: number;
   stragglerFactor: number;
   excludeStragglers: boolean;
+  stepTimeout: 'auto' | number;
 }
 
 /** Adds the checkpoint and resume flags; `ddpm train`, `ddpm local` and `ddpm coordinator` share them. */
@@ -65,8 +66,23 @@ export function addJobOptions(command: Command): Command {
       2,
     )
     .option(
+      '--step-timeout <auto|s>',
+      'drop a worker that has not sent its whole gradient this many seconds after its StepStart (0: never); auto = max(30, 5 x median step time), at least 300 for a first step',
+      stepTimeout,
+      'auto',
+    )
+    .option(
       '--exclude-stragglers',
       'drop a worker once it is reported as a straggler (never below --min-workers)',
       false,
     );
+}
+
+/** Parses --step-timeout: 'auto' or seconds from 0 (no deadline) to 86400. */
+function stepTimeout(value: string): 'auto' | number {
+  if (value.trim() === 'auto') return 'auto';
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86400)
+    throw new InvalidArgumentError(`expected "auto" or seconds from 0 (no deadline) to 86400, got "${value}".`);
+  return n;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, ProtocolError, type DecodedMessage } from '@ddpm/protocol';
+import { ErrorCode, ErrorReason, ProtocolError, type DecodedMessage } from '@ddpm/protocol';
 import type { Member } from './membership.ts';
 
 /** What {@link admit} decided about a registered worker's message. */
@@ -37,14 +37,31 @@ export function admit(member: Member, message: DecodedMessage, runId: string): A
     );
   }
   if (!anonymous && message.envelope.runId !== runId) {
-    return refuse(
-      ErrorCode.STALE_STATE,
-      `the message is for run '${message.envelope.runId}' but this run is '${runId}'; send a Hello to join it.`,
-    );
+    const text = `the message is for run '${message.envelope.runId}' but this run is '${runId}'; send a Hello without resume to join it.`;
+    return {
+      accepted: false,
+      error: new ProtocolError(ErrorCode.STALE_STATE, text, { reason: ErrorReason.WRONG_RUN }),
+    };
   }
   return { accepted: true, lost: ahead - 1 };
 }
 
 function refuse(code: ErrorCode, message: string): Admission {
   return { accepted: false, error: new ProtocolError(code, message) };
+}
+
+/**
+ * The answer to a message from a connection that has not registered (or was dropped): STALE_STATE/REJOIN when it names
+ * this run and a worker id (send a Hello with resume), otherwise UNKNOWN_WORKER (send a Hello). Neither is fatal.
+ */
+export function strangerError(message: DecodedMessage, runId: string): ProtocolError {
+  const { workerId } = message.envelope;
+  if (message.envelope.runId === runId && workerId > 0) {
+    return new ProtocolError(
+      ErrorCode.STALE_STATE,
+      `worker ${workerId} is not (or no longer) part of this run: it was dropped after missing heartbeats or a step deadline, or the coordinator restarted; send a Hello with resume to rejoin.`,
+      { reason: ErrorReason.REJOIN },
+    );
+  }
+  return new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered; send Hello first.');
 }

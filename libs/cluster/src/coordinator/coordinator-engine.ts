@@ -4,13 +4,14 @@ import type { Dataset } from '@ddpm/data';
 import { ErrorCode, ProtocolError, type DecodedMessage, type ProtocolLimits } from '@ddpm/protocol';
 import type { FoundCheckpoint, RunConfig } from '@ddpm/training';
 import { Actions, type CoordinatorAction } from './actions.ts';
-import { admit } from './admission.ts';
+import { admit, strangerError } from './admission.ts';
 import { CheckpointSchedule } from './checkpoint-schedule.ts';
 import { StepBoundaries } from './step-boundaries.ts';
 import { judgeHello } from './hello-verdict.ts';
 import { Membership, type Member } from './membership.ts';
 import { errorMessage, heartbeatMessage } from './messages.ts';
 import { openRun, type RunState } from './run-state.ts';
+import { StepDeadline, type StepTimeoutSetting } from './step-deadline.ts';
 import { StepMachine } from './step-machine.ts';
 import { StragglerDetector } from './straggler-detector.ts';
 
@@ -35,6 +36,8 @@ export interface EngineOptions {
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
   /** Target size of a gradient bucket in bytes (default 256 KiB; see BucketLayout.forParameters). */
   readonly bucketBytes?: number;
+  /** The step deadline (StepStart.timeout_ms): 'auto' (default, see StepDeadline) or seconds, 0 for none. */
+  readonly stepTimeout?: StepTimeoutSetting;
   /** Milliseconds from a monotonic clock (default performance.now). */
   readonly now?: () => number;
 }
@@ -55,6 +58,7 @@ export class CoordinatorEngine {
   readonly members: Membership;
   private readonly steps: StepMachine;
   private readonly boundaries: StepBoundaries;
+  private readonly deadline: StepDeadline;
   private readonly now: () => number;
   private lastTickMs: number;
 
@@ -67,13 +71,17 @@ export class CoordinatorEngine {
     this.members = new Membership(this.state.firstWorkerId);
     const stragglers = new StragglerDetector(options.straggler.factor);
     const { optimizer, order, description, resumed } = this.state;
+    const deadline = new StepDeadline(options.stepTimeout ?? 'auto');
+    this.deadline = deadline;
     const context = { description, optimizer, order, dataset, stragglers, log: options.log };
+    const timeoutFor = (id: number): number => deadline.timeoutMs(id);
     this.steps = new StepMachine(
-      { ...context, metrics: options.metrics, now: this.now, active: () => this.members.active() },
+      { ...context, metrics: options.metrics, now: this.now, active: () => this.members.active(), timeoutFor },
       resumed,
     );
     const schedule = new CheckpointSchedule(options.checkpoints, this.now());
-    this.boundaries = new StepBoundaries(options, this.state, this.members, this.steps, stragglers, schedule, this.now);
+    const parts = [this.state, this.members, this.steps, stragglers, schedule, deadline] as const;
+    this.boundaries = new StepBoundaries(options, ...parts, this.now);
     this.lastTickMs = this.now();
   }
 
@@ -126,15 +134,20 @@ export class CoordinatorEngine {
       this.hello(identity, message, out);
       return out.list;
     }
+    const { sequence } = message.envelope;
     const member = this.members.byIdentity(identity);
     if (member === undefined) {
       if (message.kind !== 'error')
-        out.push({ kind: 'reply', identity, message: errorMessage(this.strangerError(message)) });
+        out.push({
+          kind: 'reply',
+          identity,
+          message: errorMessage(strangerError(message, this.state.description.runId), sequence),
+        });
       return out.list;
     }
     const admission = admit(member, message, this.state.description.runId);
     if (!admission.accepted) {
-      if (message.kind !== 'error') out.send(member, errorMessage(admission.error), this.now());
+      if (message.kind !== 'error') out.send(member, errorMessage(admission.error, sequence), this.now());
       return out.list;
     }
     if (admission.lost > 0) {
@@ -162,6 +175,7 @@ export class CoordinatorEngine {
       this.options.log.warn({ worker: member.name, silentMs }, why);
       this.boundaries.drop(member, 'timeout', out);
     }
+    this.boundaries.dropOverdue(out);
     const waiting = this.steps.current !== undefined;
     for (const member of this.members.all()) {
       if (now - member.lastSentMs >= heartbeatIntervalMs) out.send(member, heartbeatMessage(this.step, waiting), now);
@@ -227,7 +241,7 @@ export class CoordinatorEngine {
           ErrorCode.UNEXPECTED_MESSAGE,
           `a coordinator does not accept ${message.kind} messages from workers.`,
         );
-        out.send(member, errorMessage(error), this.now());
+        out.send(member, errorMessage(error, message.envelope.sequence), this.now());
       }
     }
   }
@@ -245,7 +259,7 @@ export class CoordinatorEngine {
     };
     const verdict = judgeHello(message.body, identity, context);
     if (verdict.kind === 'refuse') {
-      out.push({ kind: 'reply', identity, message: errorMessage(verdict.error) });
+      out.push({ kind: 'reply', identity, message: errorMessage(verdict.error, message.envelope.sequence) });
       return;
     }
     if (verdict.kind === 'resynchronise') {
@@ -271,20 +285,9 @@ export class CoordinatorEngine {
       hasDataset,
       rejoin: message.body.resume != null,
     };
+    if (figures.rejoin) this.deadline.markSeasoned(member.id); // it holds a replica: no model to build
     log.info(figures, `worker ${member.name} registered (id ${member.id}); it joins at the next step boundary`);
     metrics?.workerJoined(member.name);
     if (this.steps.current === undefined) this.boundaries.next(out);
-  }
-
-  /** The answer to a message from a connection that has not registered (or was dropped). */
-  private strangerError(message: DecodedMessage): ProtocolError {
-    const { runId, workerId } = message.envelope;
-    if (runId === this.state.description.runId && workerId > 0) {
-      return new ProtocolError(
-        ErrorCode.STALE_STATE,
-        `worker ${workerId} is not (or no longer) part of this run: it was dropped after missing heartbeats, or the coordinator restarted; send a Hello with resume to rejoin.`,
-      );
-    }
-    return new ProtocolError(ErrorCode.UNKNOWN_WORKER, 'this connection has not registered; send Hello first.');
   }
 }

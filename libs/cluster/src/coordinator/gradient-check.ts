@@ -15,7 +15,7 @@ export function gradientRefusal(
   if (current === undefined || body.step !== current.step) {
     const inProgress = current?.step ?? 'none';
     const text = `gradient for step ${body.step} but step ${inProgress} is in progress; it was dropped.`;
-    return new ProtocolError(ErrorCode.WRONG_STEP, text);
+    return new ProtocolError(ErrorCode.WRONG_STEP, text, { step: body.step });
   }
   const assigned = current.awaited.has(id) ? current.assigned.get(id) : undefined;
   const reason =
@@ -30,5 +30,5 @@ export function gradientRefusal(
             : undefined;
   return reason === undefined
     ? undefined
-    : new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`);
+    : new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`, { step: body.step });
 }

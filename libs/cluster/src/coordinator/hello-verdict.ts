@@ -1,4 +1,4 @@
-import { ErrorCode, PROTOCOL_VERSION, ProtocolError, type Hello } from '@ddpm/protocol';
+import { ErrorCode, ErrorReason, PROTOCOL_VERSION, ProtocolError, type Hello } from '@ddpm/protocol';
 import type { Member, Membership } from './membership.ts';
 
 /** What the coordinator does with a Hello. */
@@ -32,9 +32,9 @@ export interface HelloContext {
  * Does not: change the membership or send anything (the coordinator acts on the verdict).
  */
 export function judgeHello(hello: Hello, identity: Buffer, context: HelloContext): HelloVerdict {
-  const refuse = (code: ErrorCode, message: string, fatal = true): HelloVerdict => ({
+  const refuse = (code: ErrorCode, message: string, fatal = true, reason?: ErrorReason): HelloVerdict => ({
     kind: 'refuse',
-    error: new ProtocolError(code, message, { fatal }),
+    error: new ProtocolError(code, message, { fatal, reason }),
   });
   if (hello.protocolVersion !== PROTOCOL_VERSION) {
     return refuse(
@@ -46,7 +46,9 @@ export function judgeHello(hello: Hello, identity: Buffer, context: HelloContext
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || hello.backend.length > 64) {
     return refuse(
       ErrorCode.BAD_MESSAGE,
-      'worker_name must be 1-64 of A-Z a-z 0-9 _ . - and backend at most 64 characters; pass a short --name.',
+      `worker_name '${name.slice(0, 80)}' is refused: it must match ^[A-Za-z0-9_.-]{1,64}$ (empty means 'worker') and backend must be at most 64 characters; pass a short --name. Fatal: the same Hello is refused again.`,
+      true,
+      ErrorReason.BAD_WORKER_NAME,
     );
   }
   const existing = context.members.byIdentity(identity);

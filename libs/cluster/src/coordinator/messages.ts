@@ -72,6 +72,8 @@ export interface StepAssignment {
   readonly shardCount: number;
   readonly globalBatchSize: number;
   readonly checksum: number;
+  /** The step deadline, StepStart.timeout_ms (0: none). */
+  readonly timeoutMs: number;
 }
 
 /** A StepStart; attaches the samples themselves when `inlineFrom` is given (a worker without the dataset). */
@@ -98,7 +100,7 @@ export function stepStartMessage(run: RunDescription, a: StepAssignment, inlineF
         shardCount: a.shardCount,
         globalBatchSize: a.globalBatchSize,
         parameterChecksum: a.checksum,
-        timeoutMs: 0,
+        timeoutMs: a.timeoutMs,
       },
     },
     tensors,
@@ -178,7 +180,7 @@ export function shutdownMessage(reason: string, finalStep: number, completed: bo
   return { body: { shutdown: { reason, finalStep, completed } } };
 }
 
-/** An Error carrying `error`'s code, message and fatality. */
-export function errorMessage(error: ProtocolError): Outgoing {
-  return { body: { error: error.toBody() } };
+/** An Error carrying `error`'s code, reason, message, fatality and step, in reply to message `inReplyTo` (0: none). */
+export function errorMessage(error: ProtocolError, inReplyTo = 0): Outgoing {
+  return { body: { error: error.toBody(inReplyTo) } };
 }

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '@ddpm/metrics';
-import { ErrorCode, ProtocolError } from '@ddpm/protocol';
+import { ErrorCode, ErrorReason, ProtocolError } from '@ddpm/protocol';
 import { sampleGridDue, type RunConfig } from '@ddpm/training';
 import type { Actions, CoordinatorAction } from './actions.ts';
 import { checkpointOf, type CheckpointSchedule } from './checkpoint-schedule.ts';
 import type { Membership, Member } from './membership.ts';
 import { errorMessage, shutdownMessage, welcomeMessage } from './messages.ts';
 import type { RunState } from './run-state.ts';
+import { overdueWorkers, type StepDeadline } from './step-deadline.ts';
 import type { StepMachine } from './step-machine.ts';
 import type { StragglerDetector } from './straggler-detector.ts';
 
@@ -35,6 +36,7 @@ export class StepBoundaries {
     private readonly steps: StepMachine,
     private readonly stragglers: StragglerDetector,
     private readonly schedule: CheckpointSchedule,
+    private readonly deadline: StepDeadline,
     private readonly now: () => number,
   ) {}
 
@@ -48,11 +50,36 @@ export class StepBoundaries {
     const { metrics } = this.options;
     this.members.remove(member.id);
     this.stragglers.forget(member.id);
+    this.deadline.forget(member.id);
     if (reason === 'left') metrics?.workerLeft(member.name);
     else metrics?.workerFailed(member.name, reason);
     metrics?.setActiveWorkers(this.members.active().length);
     if (this.steps.release(member, reason, out)) this.complete(out);
     if (this.steps.current === undefined && this.done === undefined) this.logWaiting();
+  }
+
+  /**
+   * Drops every worker that has not delivered every gradient bucket of the step in progress by its deadline
+   * (StepStart.timeout_ms), exactly as a dead worker is dropped (the step completes with the others, or runs again when
+   * none contributed), and tells it so: Error{TIMEOUT, reason STEP_DEADLINE_MISSED, step}, not fatal (it may rejoin).
+   */
+  dropOverdue(out: Actions): void {
+    const current = this.steps.current;
+    if (current === undefined) return;
+    for (const id of overdueWorkers(current, this.now())) {
+      const member = this.members.get(id);
+      if (member === undefined || this.steps.current?.step !== current.step) continue;
+      const seconds = (current.timeoutMs.get(id) ?? 0) / 1000;
+      const { buckets } = current.buckets;
+      const sent = current.buckets.partsFrom(id);
+      const text = `worker ${member.name} missed the deadline of step ${current.step}: ${sent} of ${buckets} gradient buckets arrived within ${seconds} s (StepStart.timeout_ms; coordinator flag --step-timeout). It was dropped and the step goes on without it; send a Hello with resume to rejoin, and give the worker a faster host or the coordinator a longer --step-timeout.`;
+      const error = new ProtocolError(ErrorCode.TIMEOUT, text, {
+        ...{ reason: ErrorReason.STEP_DEADLINE_MISSED, step: current.step, fatal: false },
+      });
+      this.options.log.warn({ worker: member.name, step: current.step, timeoutS: seconds, buckets, sent }, text);
+      out.send(member, errorMessage(error), this.now());
+      this.drop(member, 'timeout', out);
+    }
   }
 
   /** A worker whose parameters are stale gets the current state (Welcome, same id) at the next step boundary. */
@@ -94,6 +121,8 @@ export class StepBoundaries {
     const quietBoundary = (next: number): boolean =>
       next < total && this.members.pending().length === 0 && !this.gridDue(next) && !this.checkpointDue(next);
     const finished = this.steps.finish(out, quietBoundary);
+    this.deadline.recordStep(finished.seconds * 1000);
+    for (const id of finished.assigned) if (this.members.get(id) !== undefined) this.deadline.markSeasoned(id);
     if (finished.early) this.next(out, true);
     out.push({ kind: 'record', record: finished.record });
     this.reportStragglers(finished.assigned, out);
@@ -151,7 +180,8 @@ export class StepBoundaries {
       );
       if (straggler.exclude && this.members.active().length - 1 >= minWorkers) {
         const text = `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${straggler.factor} --exclude-stragglers); run it on a faster host or with a smaller load.`;
-        out.send(member, errorMessage(new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true })), this.now());
+        const error = new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true, reason: ErrorReason.STRAGGLER });
+        out.send(member, errorMessage(error), this.now());
         log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
         this.drop(member, 'error', out);
       }

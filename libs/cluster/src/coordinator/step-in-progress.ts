@@ -32,6 +32,8 @@ export interface StepInProgress {
   proposed: number;
   /** Worker id → clock time when its StepStart was sent. */
   readonly sentMs: Map<number, number>;
+  /** Worker id → its step deadline, StepStart.timeout_ms (0: none). */
+  readonly timeoutMs: Map<number, number>;
   readonly nonFinite: string[];
   /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
   readonly consumed: number[];
@@ -63,6 +65,8 @@ export interface StepMachineContext {
   readonly now: () => number;
   /** The workers taking part now (they get every UpdateBucket and Update), in id order. */
   readonly active: () => readonly Member[];
+  /** StepStart.timeout_ms for a worker (see StepDeadline); no deadline when absent. */
+  readonly timeoutFor?: (id: number) => number;
 }
 
 /** How a finished step ended, for the engine to act on. */
@@ -71,4 +75,6 @@ export interface FinishedStep {
   /** The next StepStarts may leave before the coordinator adopts the update (see {@link StepMachine.finish}). */
   readonly early: boolean;
   readonly assigned: number[];
+  /** The step's wall time, StepStarts out to Update out. */
+  readonly seconds: number;
 }

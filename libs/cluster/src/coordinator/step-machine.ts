@@ -1,6 +1,7 @@
 import { splitGlobalBatch } from '@ddpm/data';
 import {
   ErrorCode,
+  ErrorReason,
   expectOnlyTensors,
   expectTensor,
   isProtocolError,
@@ -17,7 +18,7 @@ import { GradientReducer } from './gradient-reducer.ts';
 import type { Member } from './membership.ts';
 import { errorMessage, stepStartMessage, updateBucketMessage, updateMessage } from './messages.ts';
 import type { FinishedStep, GradientVerdict, StepInProgress, StepMachineContext } from './step-in-progress.ts';
-import { stepOutcome, stepRecord } from './step-outcome.ts';
+import { noteNonFinite, stepOutcome, stepRecord } from './step-outcome.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 
 /**
@@ -68,7 +69,8 @@ export class StepMachine {
     const startedMs = now();
     const current: StepInProgress = {
       ...{ step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set() },
-      ...{ sentMs: new Map(), nonFinite: [], consumed: [], buckets: new BucketBarrier(description.layout.count) },
+      ...{ sentMs: new Map(), timeoutMs: new Map(), nonFinite: [], consumed: [] },
+      buckets: new BucketBarrier(description.layout.count),
       ...{ normSquared: 0, proposed: 0, lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0 },
     };
     this.current = current;
@@ -79,9 +81,11 @@ export class StepMachine {
       current.awaited.add(member.id);
       current.buckets.expect(member.id);
       current.sentMs.set(member.id, now());
+      const timeoutMs = this.context.timeoutFor?.(member.id) ?? 0;
+      current.timeoutMs.set(member.id, timeoutMs);
       const assignment = {
         ...{ step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length },
-        ...{ globalBatchSize: indices.length, checksum },
+        ...{ globalBatchSize: indices.length, checksum, timeoutMs },
       };
       out.send(member, stepStartMessage(description, assignment, member.hasDataset ? undefined : dataset), now());
     }
@@ -93,7 +97,7 @@ export class StepMachine {
     const { now, log, description } = this.context;
     const refusal = gradientRefusal(this.current, member.id, body, description.layout.count);
     const refuse = (error: ProtocolError): GradientVerdict => {
-      out.send(member, errorMessage(error), now());
+      out.send(member, errorMessage(error, message.envelope.sequence), now());
       return 'pending';
     };
     if (refusal !== undefined) return refuse(refusal);
@@ -106,7 +110,8 @@ export class StepMachine {
       refuse(
         new ProtocolError(
           ErrorCode.STALE_STATE,
-          `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised.`,
+          `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised: wait for the Welcome.`,
+          { reason: ErrorReason.RESYNC_FOLLOWS, step: body.step },
         ),
       );
       return 'stale';
@@ -123,20 +128,7 @@ export class StepMachine {
     }
     // add() checks finiteness while it adds; a worker whose gradient is non-finite skips the step for everyone.
     const finite = part !== undefined && this.reducer.add(body.bucket, part, body.samples);
-    if (!finite && !current.nonFinite.includes(member.name)) {
-      current.nonFinite.push(member.name);
-      const figures = {
-        worker: member.name,
-        step: body.step,
-        bucket: body.bucket,
-        nonFinite: body.nonFiniteCount,
-        loss: body.loss,
-      };
-      log.warn(
-        figures,
-        `worker ${member.name} sent a non-finite gradient or loss at step ${body.step}; the step is skipped for every worker`,
-      );
-    }
+    if (!finite) noteNonFinite(current, member.name, body, log);
     current.buckets.record(member.id, body.bucket);
     this.reduceCompleteBuckets(current, out);
     if (current.buckets.partsFrom(member.id) < buckets) return 'pending';
@@ -282,7 +274,7 @@ export class StepMachine {
       };
       metrics?.recordStep({ ...figures, learningRate: outcome.learningRate, gradientGlobalNorm: outcome.gradientNorm });
     }
-    return { record, early, assigned: [...current.assigned.keys()] };
+    return { record, early, assigned: [...current.assigned.keys()], seconds };
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+import type { Gradient } from '@ddpm/protocol';
 import type { StepRecord, UpdateResult } from '@ddpm/training';
 import type { StepOutcome } from './messages.ts';
 import type { StepInProgress } from './step-in-progress.ts';
@@ -27,4 +29,15 @@ export function stepRecord(current: StepInProgress, outcome: StepOutcome, second
     ...{ lr: outcome.learningRate, grad_norm: outcome.gradientNorm, skipped: outcome.skipped, step_seconds: seconds },
     ...{ workers: current.contributors + current.nonFinite.length, samples: current.consumed.length },
   };
+}
+
+/** A worker sent a non-finite bucket or loss: the step is skipped for everyone (logged once per worker). */
+export function noteNonFinite(current: StepInProgress, worker: string, body: Gradient, log: Logger): void {
+  if (current.nonFinite.includes(worker)) return;
+  current.nonFinite.push(worker);
+  const { step, bucket, loss } = body;
+  log.warn(
+    { worker, step, bucket, nonFinite: body.nonFiniteCount, loss },
+    `worker ${worker} sent a non-finite gradient or loss at step ${step}; the step is skipped for every worker`,
+  );
 }

@@ -1,6 +1,7 @@
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import {
   ErrorCode,
+  ErrorReason,
   expectTensor,
   findTensor,
   isProtocolError,
@@ -121,6 +122,7 @@ export class Replica {
       return new ProtocolError(
         ErrorCode.STALE_STATE,
         `parameters of this replica differ from the coordinator's at step ${step}.`,
+        { reason: ErrorReason.RESYNC_FOLLOWS },
       );
     }
     this.step = step;
@@ -158,6 +160,7 @@ export class Replica {
         return new ProtocolError(
           ErrorCode.STALE_STATE,
           `cannot apply the update of step ${update.step}: ${missing} UpdateBucket(s) missing.`,
+          { reason: ErrorReason.RESYNC_FOLLOWS },
         );
       }
       [this.params, this.next] = [this.next, this.params];
@@ -177,6 +180,7 @@ export class Replica {
       return new ProtocolError(
         ErrorCode.STALE_STATE,
         `parameter checksum mismatch after the update of step ${update.step}.`,
+        { reason: ErrorReason.RESYNC_FOLLOWS },
       );
     }
     return undefined;

@@ -4,10 +4,12 @@ import { datasetFingerprint, type Dataset } from '@ddpm/data';
 import {
   countNonFinite,
   ErrorCode,
+  ErrorReason,
   Phase,
   PROTOCOL_VERSION,
   TENSOR_NAMES,
   type DecodedMessage,
+  type ErrorBody,
   type OutgoingBody,
   type ProtocolError,
   type ProtocolLimits,
@@ -93,7 +95,7 @@ export class WorkerCore {
         log.info({ reason: message.body.reason, finalStep: message.body.finalStep }, 'coordinator shut the run down');
         return { kind: 'shutdown', completed: message.body.completed };
       case 'error':
-        return this.error(message.body.code, message.body.message, message.body.fatal);
+        return this.error(message.body);
       default:
         return undefined;
     }
@@ -164,7 +166,7 @@ export class WorkerCore {
     if (replica === undefined) return;
     const start = message.body;
     const stale = replica.beginStep(start.step, start.parameterChecksum);
-    if (stale !== undefined) return this.sendError(stale, start.step);
+    if (stale !== undefined) return this.sendError(stale, start.step, message.envelope.sequence);
     this.waiting?.();
     this.waiting = undefined;
     const { metrics } = this.identity;
@@ -243,13 +245,20 @@ export class WorkerCore {
       { step: update.step, reason: stale.message },
       'cannot apply the update; asking the coordinator for fresh state',
     );
-    await this.sendError(stale, update.step);
+    await this.sendError(stale, update.step, message.envelope.sequence);
   }
 
-  private async error(code: number, text: string, fatal: boolean): Promise<Outcome | undefined> {
+  private async error(body: ErrorBody): Promise<Outcome | undefined> {
     const { log } = this.identity;
-    if (fatal) throw new Error(`The coordinator refused this worker: ${text}`);
+    const { code, message: text, reason } = body;
+    if (body.fatal) throw new Error(`The coordinator refused this worker: ${text}`);
     if (code === ErrorCode.SHUTTING_DOWN) return { kind: 'lost', reason: text };
+    // A Welcome with the current parameters follows at the next step boundary; a Hello would only ask for it again.
+    // (Older coordinators send no reason: they get the Hello, as before.)
+    if (code === ErrorCode.STALE_STATE && reason === ErrorReason.RESYNC_FOLLOWS) {
+      log.warn({ code, reason: text }, 'the coordinator resynchronises this replica at the next step boundary');
+      return undefined;
+    }
     // UNKNOWN_WORKER while joining means our Hello never reached this coordinator (it went to a predecessor that died
     // before answering): say Hello again. The coordinator only sends it in reply to our heartbeats, so this repeats at
     // most once per heartbeat interval.
@@ -262,7 +271,8 @@ export class WorkerCore {
     return undefined;
   }
 
-  private async sendError(error: ProtocolError, step: number): Promise<void> {
-    await this.link.send({ error: error.toBody(undefined, step) });
+  /** Reports `error` about `step`, in reply to the message with sequence `inReplyTo`. */
+  private async sendError(error: ProtocolError, step: number, inReplyTo: number): Promise<void> {
+    await this.link.send({ error: error.toBody(inReplyTo, step) });
   }
 }

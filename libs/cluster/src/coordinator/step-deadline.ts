@@ -1,0 +1,84 @@
+/** `--step-timeout`: 'auto' (derived from the measured step times) or a fixed number of seconds (0: no deadline). */
+export type StepTimeoutSetting = 'auto' | number;
+
+/** The rule behind `--step-timeout auto`. */
+export const AUTO_STEP_TIMEOUT = {
+  /** Never less than this (milliseconds). */
+  floorMs: 30_000,
+  /** A worker's first step after it joined builds and compiles its model: never less than this (milliseconds). */
+  firstStepFloorMs: 300_000,
+  /** Times the median of the recent step times. */
+  factor: 5,
+  /** How many recent step times the median is taken over. */
+  window: 32,
+} as const;
+
+/**
+ * The step deadline (StepStart.timeout_ms) each worker is given, and which workers missed theirs. Pure: times come in as
+ * numbers, nothing is sent or dropped here (StepBoundaries.dropOverdue does that).
+ *
+ * With 'auto' the deadline is max(30 s, 5 × the median of the last 32 step times), and at least 300 s for a worker's
+ * first step (model build and compile) or while no step time was measured yet. A fixed setting is used as given.
+ */
+export class StepDeadline {
+  private readonly recentMs: number[] = [];
+  /** Workers that completed a step (or rejoined with a replica): their model is built. */
+  private readonly seasoned = new Set<number>();
+
+  constructor(private readonly setting: StepTimeoutSetting) {
+    if (setting !== 'auto' && !(Number.isFinite(setting) && setting >= 0))
+      throw new RangeError(`StepDeadline: the setting must be 'auto' or seconds >= 0, got ${String(setting)}.`);
+  }
+
+  /** A completed step's wall time (StepStarts out to Update out), in milliseconds. */
+  recordStep(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return;
+    this.recentMs.push(ms);
+    if (this.recentMs.length > AUTO_STEP_TIMEOUT.window) this.recentMs.shift();
+  }
+
+  /** Worker `id` has a built model from now on (it delivered a step, or rejoined holding a replica). */
+  markSeasoned(id: number): void {
+    this.seasoned.add(id);
+  }
+
+  forget(id: number): void {
+    this.seasoned.delete(id);
+  }
+
+  /** StepStart.timeout_ms for worker `id` (0: no deadline). */
+  timeoutMs(id: number): number {
+    if (this.setting !== 'auto') return Math.round(this.setting * 1000);
+    const { floorMs, firstStepFloorMs, factor } = AUTO_STEP_TIMEOUT;
+    const measured = this.recentMs.length === 0 ? 0 : factor * median(this.recentMs);
+    const floor = this.recentMs.length === 0 || !this.seasoned.has(id) ? firstStepFloorMs : floorMs;
+    return Math.ceil(Math.max(floor, measured));
+  }
+}
+
+/** What {@link overdueWorkers} reads of the step in progress. */
+export interface DeadlineView {
+  /** Workers whose gradient (some bucket) is still awaited. */
+  readonly awaited: ReadonlySet<number>;
+  /** Worker id → clock time its StepStart was sent. */
+  readonly sentMs: ReadonlyMap<number, number>;
+  /** Worker id → its StepStart.timeout_ms (0 or absent: no deadline). */
+  readonly timeoutMs: ReadonlyMap<number, number>;
+}
+
+/** The awaited workers whose deadline has passed at `nowMs` (strictly after sent + timeout), in id order. */
+export function overdueWorkers(step: DeadlineView, nowMs: number): number[] {
+  const overdue: number[] = [];
+  for (const id of step.awaited) {
+    const timeout = step.timeoutMs.get(id) ?? 0;
+    const sent = step.sentMs.get(id);
+    if (timeout > 0 && sent !== undefined && nowMs - sent > timeout) overdue.push(id);
+  }
+  return overdue.sort((a, b) => a - b);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}

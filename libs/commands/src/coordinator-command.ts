@@ -18,7 +18,7 @@ import {
   type RunFlags,
 } from '@ddpm/runtime';
 import { CoordinatorEngine, CoordinatorServer, RunLifecycle, ZapHandler } from '@ddpm/cluster';
-import { loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
+import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 
 interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags {
   bind: string;
@@ -79,6 +79,7 @@ export function coordinatorCommand(): Command {
       if ((flags.curveSecretKey === undefined) !== (flags.allowKeys === undefined))
         throw new Error('--curve-secret-key and --allow-keys go together: pass both to enable CURVE, or neither.');
       const log = createLogger('coordinator');
+      const lock = claimRunDirectory(flags, 'coordinator', log);
       const keys = flags.curveSecretKey === undefined ? undefined : readKeyPair(flags.curveSecretKey);
       const allowed = flags.allowKeys === undefined ? undefined : readAllowList(flags.allowKeys);
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
@@ -140,6 +141,7 @@ export function coordinatorCommand(): Command {
       } finally {
         await zap?.close();
         await server?.close();
+        lock.release();
       }
     });
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { BackendRequest } from '@ddpm/backend';
@@ -10,11 +10,14 @@ import {
   createLogger,
   freePort,
   integer,
+  LOCK_HOLDER_ENV,
   optionsToArgs,
+  PARENT_WATCH_ENV,
   type JobFlags,
   type RunFlags,
 } from '@ddpm/runtime';
 import { DDPM_BIN } from './ddpm-bin.ts';
+import { claimRunDirectory } from './run-setup.ts';
 
 interface LocalFlags extends RunFlags, JobFlags {
   workers: number;
@@ -24,8 +27,10 @@ interface LocalFlags extends RunFlags, JobFlags {
 
 /**
  * `ddpm local`: one coordinator and N workers as separate OS processes on this machine, talking ZeroMQ over TCP on
- * localhost. The coordinator's output (progress, summary) goes to this terminal; each worker logs to
- * OUT/logs/worker-I.log. Exits with the coordinator's status; if a worker dies first, stops the others and fails.
+ * localhost. The coordinator's output (progress, summary) goes to this terminal; the children write their logs
+ * straight to OUT/logs/coordinator.log and OUT/logs/worker-I.log. Exits with the coordinator's status; if a worker
+ * dies first, stops the others and fails. This process holds OUT's lock (the coordinator uses it through
+ * DDPM_RUN_LOCK_HOLDER), and the children watch a stdin pipe from it, so they stop when it dies, even by SIGKILL.
  */
 export function localCommand(): Command {
   const command = new Command('local').description(
@@ -42,10 +47,13 @@ export function localCommand(): Command {
   addJobOptions(command);
   return command.action(async (flags: LocalFlags) => {
     const log = createLogger('local');
+    const lock = claimRunDirectory(flags, 'local', log);
+    const childEnv = { ...process.env, [LOCK_HOLDER_ENV]: lock.token, [PARENT_WATCH_ENV]: 'stdin' };
     const port = flags.port ?? (await freePort());
     const endpoint = `tcp://127.0.0.1:${port}`;
     const logs = join(flags.out, 'logs');
     mkdirSync(logs, { recursive: true });
+    const logFile = (name: string): number => openSync(join(logs, name), 'a');
     const runArgs = optionsToArgs(command, flags, ['workers', 'port']);
     const metricsPorts = await Promise.all(Array.from({ length: flags.workers + 1 }, () => freePort()));
     writePrometheusTargets(join(flags.out, 'prometheus-targets.json'), metricsPorts);
@@ -62,6 +70,7 @@ export function localCommand(): Command {
         .join(' ')}\n`,
     );
     const children: ChildProcess[] = [];
+    const coordinatorLog = logFile('coordinator.log');
     const coordinator = spawn(
       process.execPath,
       [
@@ -74,9 +83,9 @@ export function localCommand(): Command {
         String(flags.workers),
         ...metricsArgs(0),
       ],
-      { stdio: ['ignore', 'inherit', 'pipe'] },
+      { stdio: ['pipe', 'inherit', coordinatorLog], env: childEnv },
     );
-    coordinator.stderr?.pipe(createWriteStream(join(logs, 'coordinator.log')));
+    closeSync(coordinatorLog);
     children.push(coordinator);
     log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
     const workerExits: Promise<void>[] = [];
@@ -96,10 +105,9 @@ export function localCommand(): Command {
         ...limit,
         ...metricsArgs(i),
       ];
-      const worker = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      const out = createWriteStream(join(logs, `worker-${i}.log`));
-      worker.stdout?.pipe(out);
-      worker.stderr?.pipe(out);
+      const out = logFile(`worker-${i}.log`);
+      const worker = spawn(process.execPath, args, { stdio: ['pipe', out, out], env: childEnv });
+      closeSync(out);
       children.push(worker);
       workerExits.push(
         exitOf(worker).then((code) => {
@@ -114,13 +122,16 @@ export function localCommand(): Command {
     process.once('SIGTERM', stop);
     try {
       const code = await Promise.race([exitOf(coordinator), Promise.all(workerExits).then(() => exitOf(coordinator))]);
-      if (code !== 0)
-        throw new Error(`the coordinator exited with status ${code}; see ${join(logs, 'coordinator.log')}.`);
+      if (code !== 0) {
+        const path = join(logs, 'coordinator.log');
+        throw new Error(`the coordinator exited with status ${code}${lastFailure(path)}; see ${path}.`);
+      }
       await Promise.all(workerExits);
     } finally {
       stop();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      lock.release();
     }
   });
 }
@@ -136,6 +147,19 @@ function writePrometheusTargets(path: string, ports: readonly number[]): void {
     { targets: workers.map((port) => `127.0.0.1:${port}`), labels: { job: 'ddpm-worker' } },
   ];
   writeFileSync(path, `${JSON.stringify(targets, null, 2)}\n`);
+}
+
+/** The coordinator's own last "ddpm: ..." failure line in its log, as ": <message>", or nothing. */
+function lastFailure(path: string): string {
+  try {
+    const line = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('ddpm: '))
+      .pop();
+    return line === undefined ? '' : `: ${line.slice('ddpm: '.length)}`;
+  } catch {
+    return '';
+  }
 }
 
 function exitOf(child: ChildProcess): Promise<number> {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadDataset, type Dataset } from '@ddpm/data';
 import type { CoordinatorSummary } from '@ddpm/cluster';
-import type { CheckpointFlags, RunFlags } from '@ddpm/runtime';
+import { openRunDirectory, type CheckpointFlags, type RunFlags, type RunLock } from '@ddpm/runtime';
 import { CheckpointStore, limitDataset, loadCheckpoint, type FoundCheckpoint } from '@ddpm/training';
 import { resolvePreset } from '@ddpm/unet';
 
@@ -13,6 +13,17 @@ import { resolvePreset } from '@ddpm/unet';
 function checkpointPauseMs(): number {
   const value = Number(process.env.DDPM_FAULT_CHECKPOINT_PAUSE_MS ?? 0);
   return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/**
+ * Takes --out for `command` before any work: creates it, locks it (one owner per run directory) and refuses a
+ * non-empty one without --resume (see openRunDirectory). Logs a stale lock that was taken over.
+ */
+export function claimRunDirectory(flags: { out: string; resume?: string }, command: string, log: Logger): RunLock {
+  const lock = openRunDirectory({ out: flags.out, resume: flags.resume, command });
+  if (lock.tookOver !== undefined)
+    log.warn({ path: lock.path }, `took over a stale run lock (${lock.tookOver}); its process no longer runs`);
+  return lock;
 }
 
 /** The checkpoint named by --resume: `latest` (newest readable in OUT/checkpoints, or none yet) or a path. */

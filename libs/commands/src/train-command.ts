@@ -16,7 +16,7 @@ import {
   type MetricsFlags,
   type RunFlags,
 } from '@ddpm/runtime';
-import { loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
+import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 
 type TrainFlags = RunFlags & CheckpointFlags & MetricsFlags & { backend: BackendRequest };
 
@@ -32,6 +32,7 @@ export function trainCommand(): Command {
   addMetricsOptions(command, 9400);
   return command.action(async (flags: TrainFlags) => {
     const log = createLogger('train');
+    const lock = claimRunDirectory(flags, 'train', log);
     const backend = await selectBackend(flags.backend, (line) => log.info(line));
     const metrics = createCoordinatorMetrics(createRegistry(), { backend: backend.name });
     const server = await startMetrics(metrics.registry, flags, log);
@@ -58,6 +59,7 @@ export function trainCommand(): Command {
       process.stdout.write(summaryLine(summary, flags.batch));
     } finally {
       await server?.close();
+      lock.release();
     }
   });
 }

@@ -6,3 +6,7 @@ export { runCommand } from './run-command.ts';
 export { addMetricsOptions, startMetrics, type MetricsFlags } from './metrics-options.ts';
 export { freePort } from './free-port.ts';
 export { addCheckpointOptions, addJobOptions, type CheckpointFlags, type JobFlags } from './job-options.ts';
+export { LOCK_FILE, LOCK_HOLDER_ENV, RunLock, RunLockedError } from './run-lock.ts';
+export { lockVerdict, STALE_AFTER_MS, type LockHolder, type LockProbe, type LockVerdict } from './lock-verdict.ts';
+export { openRunDirectory, RunDirectoryError, type RunDirectoryRequest } from './run-directory.ts';
+export { PARENT_WATCH_ENV, watchParent } from './parent-watch.ts';

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { explainFsError } from './fs-errors.ts';
 import type { StateFileWriteOptions } from './state-file.ts';
 
 const NAME = /^step-(\d{9})\.ckpt$/;
@@ -45,14 +46,28 @@ export class CheckpointStore {
     return join(this.dir, `step-${String(step).padStart(9, '0')}.ckpt`);
   }
 
-  /** Writes the checkpoint, prunes old ones; returns its path and how long the write took. */
+  /**
+   * Writes the checkpoint, prunes old ones; returns its path and how long the write took. A filesystem failure (a
+   * full disk, a read-only one) throws an FsFailure naming the file, the fix and the last good checkpoint.
+   */
   write(checkpoint: Checkpoint): { path: string; seconds: number } {
     const started = performance.now();
-    mkdirSync(this.dir, { recursive: true });
     const path = this.pathFor(checkpoint.meta.step);
-    saveCheckpoint(path, checkpoint, this.writeOptions);
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      saveCheckpoint(path, checkpoint, this.writeOptions);
+    } catch (error) {
+      throw explainFsError(error, { path, doing: 'writing the checkpoint', extra: this.lastGood(path) });
+    }
     for (const old of this.list().slice(this.keep)) rmSync(old, { force: true });
     return { path, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /** Names the newest complete checkpoint other than `failed` (files appear only complete: writes are atomic). */
+  private lastGood(failed: string): string {
+    const last = this.list().find((file) => file !== failed);
+    if (last === undefined) return 'No checkpoint of this run was written yet; the run stops here.';
+    return `Training stopped; the last good checkpoint is ${last} (continue from it with --resume latest once there is room).`;
   }
 
   /** Checkpoint files, newest (highest step) first. */

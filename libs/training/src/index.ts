@@ -30,3 +30,4 @@ export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptio
 export { RunRecorder, sampleGridDue, type RecorderOptions } from './run-recorder.ts';
 export { checkDatasetFits, type RunConfig } from './run-config.ts';
 export { loadWeights, saveWeights, type Weights, type WeightsMeta } from './weights-file.ts';
+export { explainFsError, FsFailure, isSystemError, type FsErrorContext } from './fs-errors.ts';

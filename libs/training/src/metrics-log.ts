@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { explainFsError } from './fs-errors.ts';
 
 /** One line of metrics.jsonl: at least step, loss and imgs_per_s; other numeric fields may follow. */
 export interface StepRecord {
@@ -19,7 +20,11 @@ export class MetricsLog {
   }
 
   append(record: StepRecord): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    } catch (error) {
+      throw explainFsError(error, { path: this.path, doing: 'appending to' });
+    }
   }
 
   /**
@@ -41,8 +46,12 @@ export class MetricsLog {
       }
     });
     const temp = join(dirname(this.path), `.${basename(this.path)}.tmp`);
-    writeFileSync(temp, kept.map((line) => `${line}\n`).join(''));
-    renameSync(temp, this.path);
+    try {
+      writeFileSync(temp, kept.map((line) => `${line}\n`).join(''));
+      renameSync(temp, this.path);
+    } catch (error) {
+      throw explainFsError(error, { path: this.path, doing: 'rewriting' });
+    }
     return lines.length - kept.length;
   }
 }

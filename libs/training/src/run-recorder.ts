@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DiffusionSchedule, ScheduleConfig } from '@ddpm/diffusion-core';
 import { writeImageGrid } from '@ddpm/data';
 import type { UNet } from '@ddpm/unet';
+import { explainFsError } from './fs-errors.ts';
 import { MetricsLog, type StepRecord } from './metrics-log.ts';
 import { drawSamples } from './sampling.ts';
 import { saveWeights } from './weights-file.ts';
@@ -68,7 +69,11 @@ export class RunRecorder {
       seed,
     });
     const path = join(this.samplesDir, `step-${String(step).padStart(6, '0')}.png`);
-    writeImageGrid(path, images, sampleCount, imageSize, imageSize, inChannels);
+    try {
+      writeImageGrid(path, images, sampleCount, imageSize, imageSize, inChannels);
+    } catch (error) {
+      throw explainFsError(error, { path, doing: 'writing the sample grid' });
+    }
     this.grids.push(path);
     return path;
   }
@@ -82,21 +87,23 @@ export class RunRecorder {
   ): Promise<{ weightsPath: string; grid: string }> {
     const grid = await this.writeGrid(step, ema);
     const weightsPath = join(this.options.out, 'weights.ddpm');
-    saveWeights(weightsPath, {
-      meta: {
-        kind: 'weights',
-        preset: this.options.preset,
-        config: this.model.config,
-        schedule: this.options.schedule,
-        step,
-      },
-      params,
-      ema,
-    });
-    writeFileSync(
-      join(this.options.out, 'summary.json'),
-      `${JSON.stringify({ ...summary, weightsPath, sampleGrids: this.grids }, null, 2)}\n`,
-    );
+    const { preset, schedule } = this.options;
+    const extra = 'The final checkpoint holds the same state: free space, then run again with --resume latest.';
+    try {
+      saveWeights(weightsPath, {
+        meta: { kind: 'weights', preset, config: this.model.config, schedule, step },
+        params,
+        ema,
+      });
+    } catch (error) {
+      throw explainFsError(error, { path: weightsPath, doing: 'writing the final weights', extra });
+    }
+    const summaryPath = join(this.options.out, 'summary.json');
+    try {
+      writeFileSync(summaryPath, `${JSON.stringify({ ...summary, weightsPath, sampleGrids: this.grids }, null, 2)}\n`);
+    } catch (error) {
+      throw explainFsError(error, { path: summaryPath, doing: 'writing' });
+    }
     return { weightsPath, grid };
   }
 }

@@ -23,14 +23,17 @@ export interface LifecycleOptions {
 export class RunLifecycle {
   private readonly recorder: RunRecorder;
 
-  /** `resumedAt`: the step a resumed run continues from (later metrics.jsonl lines are dropped). */
+  /**
+   * `resumedAt`: the step a resumed run continues from. metrics.jsonl keeps only the lines up to it (none for a run
+   * that starts at step 0, e.g. `--resume latest` before any checkpoint), so no step is ever recorded twice.
+   */
   constructor(
     private readonly options: LifecycleOptions,
     model: UNet,
     resumedAt?: number,
   ) {
     this.recorder = new RunRecorder(options.run, model, makeSchedule(options.run.schedule));
-    if (resumedAt !== undefined) this.recorder.resumeAt(resumedAt);
+    this.recorder.resumeAt(resumedAt ?? 0);
   }
 
   record(record: StepRecord): void {

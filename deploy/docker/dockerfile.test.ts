@@ -256,3 +256,9 @@ test('every COPY source from the build context exists and is not ignored', (t) =
     t.false(ignored(needed, ignorePatterns), `${needed} must reach the image`);
   }
 });
+
+test('the coordinator image resumes by default: a restarted container reuses a non-empty --out only with --resume', (t) => {
+  const cmd = cmdOf('coordinator');
+  t.is(cmd[0], 'coordinator');
+  t.is(cmd[cmd.indexOf('--resume') + 1], 'latest', 'without --resume a restart into /runs/ddpm is refused (exit 2)');
+});

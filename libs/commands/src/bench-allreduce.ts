@@ -84,7 +84,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
         '--bucket-mb',
         String(bucketMb),
         '--out',
-        out,
+        join(out, 'run'),
         ...data.coordinator,
         ...common,
       ],
@@ -115,7 +115,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
     if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
-    const seconds = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    const seconds = readFileSync(join(out, 'run', 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);

@@ -84,6 +84,25 @@ test('a full disk during a checkpoint stops training with exit 1, the path, the 
   );
 });
 
+test('a full disk while writing the final weights exits 1 naming the file; --resume latest then writes them', async (t) => {
+  const dir = tempDir(t);
+  const disk = join(dir, 'disk');
+  tmpfs(t, disk, 'size=1m');
+  const out = join(disk, 'run');
+  // No checkpoint until the end: the final one (~0.7 MB) fits, the weights (~0.36 MB) after it do not.
+  const args = [...TRAIN, '--steps', '3', '--checkpoint-every', '0', '--checkpoint-seconds', '0'];
+  const result = await ddpm([...args, '--out', out]);
+  t.is(result.code, 1);
+  t.true(result.stderr.includes(`(ENOSPC) writing the final weights ${join(out, 'weights.ddpm')}`), result.stderr);
+  t.regex(result.stderr, /The final checkpoint holds the same state: free space, then run again with --resume latest/);
+  const moved = join(dir, 'run');
+  execFileSync('cp', ['-r', out, moved]);
+  const resumed = await ddpm([...args, '--resume', 'latest', '--out', moved]);
+  t.is(resumed.code, 0, resumed.stderr);
+  t.regex(resumed.stdout, /done: 3 steps/);
+  t.deepEqual(metricSteps(moved), [1, 2, 3]);
+});
+
 test('a read-only --out and an --out below a file exit 2 naming the path and the fix, before any work', async (t) => {
   const dir = tempDir(t);
   const readOnly = join(dir, 'ro');

@@ -156,7 +156,7 @@ function lastFailure(path: string): string {
       .split('\n')
       .filter((l) => l.startsWith('ddpm: '))
       .pop();
-    return line === undefined ? '' : `: ${line.slice('ddpm: '.length)}`;
+    return line === undefined ? '' : `: ${line.slice('ddpm: '.length).replace(/\.$/, '')}`;
   } catch {
     return '';
   }

@@ -85,8 +85,13 @@ async function runSbatch(t: { teardown(fn: () => void): void }, env: Record<stri
       ...env,
     },
   });
+  // the whole process group: a step left behind by a broken script must not outlive the test
   t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid ?? 0), 'SIGKILL');
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

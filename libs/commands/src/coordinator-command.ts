@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { protocolLimits, readAllowList, readKeyPair } from '@ddpm/protocol';
-import { createCoordinatorMetrics, createRegistry } from '@ddpm/metrics';
 import {
   addBackendOption,
   addJobOptions,
@@ -12,15 +11,15 @@ import {
   decimal,
   integer,
   runConfigFromFlags,
-  startMetrics,
   type JobFlags,
   type MetricsFlags,
   type RunFlags,
 } from '@ddpm/runtime';
 import { CoordinatorEngine, CoordinatorServer, RunLifecycle, ZapHandler } from '@ddpm/cluster';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
+import { addStallTimeoutOption, startCoordinatorMetrics, type StallFlags } from './coordinator-health.ts';
 
-interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags {
+interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags, StallFlags {
   bind: string;
   minWorkers: number;
   maxWorkers: number;
@@ -42,6 +41,7 @@ export function coordinatorCommand(): Command {
   });
   addBackendOption(command);
   addMetricsOptions(command, 9400);
+  addStallTimeoutOption(command);
   addJobOptions(command);
   return command
     .option('--bind <endpoint>', 'ZeroMQ endpoint to listen on', 'tcp://*:5555')
@@ -83,8 +83,7 @@ export function coordinatorCommand(): Command {
       const keys = flags.curveSecretKey === undefined ? undefined : readKeyPair(flags.curveSecretKey);
       const allowed = flags.allowKeys === undefined ? undefined : readAllowList(flags.allowKeys);
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
-      const metrics = createCoordinatorMetrics(createRegistry(), { backend: backend.name });
-      const server = await startMetrics(metrics.registry, flags, log);
+      const { metrics, server } = await startCoordinatorMetrics(backend.name, flags, log);
       const dataset = await loadRunDataset(flags);
       const { store, resume, policy } = openCheckpoints(flags, log);
       const zap = allowed === undefined ? undefined : new ZapHandler(allowed, log);

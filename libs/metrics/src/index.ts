@@ -27,6 +27,8 @@ export {
 } from './coordinator-metrics.ts';
 export { createWorkerMetrics, type WorkerMetrics, type WorkerMetricsOptions } from './worker-metrics.ts';
 export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './serve-metrics.ts';
+export { livenessVerdict, type LivenessState, type LivenessVerdict } from './liveness-verdict.mjs';
+export { ProgressTracker, trackCoordinatorProgress } from './track-progress.ts';
 export { LossSmoother } from './loss-smoother.ts';
 export { RECORDING_RULES, type RecordingRuleName } from './recording-rules.ts';
 export { buildDashboard, dashboardExpressions, DASHBOARD_UID, DATASOURCE_UID } from './dashboard.ts';

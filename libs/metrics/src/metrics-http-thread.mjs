@@ -6,14 +6,19 @@
 // Protocol with the main thread (parentPort):
 //   thread -> main  { type: 'listening', port } | { type: 'listen-error', code, message } | { type: 'collect', id }
 //   main -> thread  { type: 'snapshot', id, ok: true, body, contentType } | { type: 'snapshot', id, ok: false, error }
+//                   | { type: 'liveness', state }   (the latest state GET /healthz decides from)
 //                   | { type: 'close' }   (answered by { type: 'closed' })
+// GET /healthz is answered here from the last published liveness state and this thread's clock, without asking the
+// main thread: a hung training loop publishes nothing, so it turns unhealthy after the stall timeout.
 // On a scrape the thread asks the main thread for a fresh snapshot and waits up to freshWaitMs for it; if the main
 // thread is busy it answers with the latest snapshot instead (values as of the main thread's last idle moment).
 import { createServer } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
+import { livenessVerdict } from './liveness-verdict.mjs';
 
-const { port, host, freshWaitMs } = workerData;
+const { port, host, freshWaitMs, stallTimeoutMs } = workerData;
 let latest; // the latest successful snapshot { body, contentType }
+let liveness; // the latest published liveness state, or undefined
 let nextId = 1;
 const waiting = new Map(); // id -> callback(snapshot message)
 
@@ -23,6 +28,8 @@ parentPort.on('message', (message) => {
     const callback = waiting.get(message.id);
     waiting.delete(message.id);
     callback?.(message);
+  } else if (message.type === 'liveness') {
+    liveness = message.state;
   } else if (message.type === 'close') {
     server.close(() => parentPort.postMessage({ type: 'closed' }));
     server.closeAllConnections();
@@ -51,16 +58,22 @@ function collect() {
 
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/metrics') {
+  if (path !== '/metrics' && path !== '/healthz') {
     res
       .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
-      .end('not found: metrics are served at /metrics\n');
+      .end('not found: metrics are served at /metrics, liveness at /healthz\n');
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res
       .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
-      .end('method not allowed: use GET /metrics\n');
+      .end(`method not allowed: use GET ${path}\n`);
+    return;
+  }
+  if (path === '/healthz') {
+    const verdict = livenessVerdict(liveness, Date.now(), stallTimeoutMs);
+    res.writeHead(verdict.status, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(req.method === 'HEAD' ? undefined : `${verdict.message}\n`);
     return;
   }
   void collect().then((answer) => {

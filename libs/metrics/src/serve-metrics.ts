@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
+import type { LivenessState } from './liveness-verdict.mjs';
 
 export interface ServeMetricsOptions {
   /** TCP port; 0 lets the OS pick a free one (the real port is in the result). Convention: coordinator 9400, workers 9401. */
@@ -9,6 +10,11 @@ export interface ServeMetricsOptions {
    * (another container or host), e.g. under docker compose.
    */
   readonly host?: string;
+  /**
+   * GET /healthz answers 503 when the state published with `publishLiveness` is active and shows no progress for
+   * longer than this (seconds; the coordinator's --stall-timeout). 0 or absent: /healthz only says the process is up.
+   */
+  readonly stallTimeoutSeconds?: number;
 }
 
 export interface MetricsServer {
@@ -16,6 +22,8 @@ export interface MetricsServer {
   readonly port: number;
   /** `http://host:port/metrics`, for logs and for `ddpm local` to print. */
   readonly url: string;
+  /** Hands the training loop's liveness state to the HTTP thread, which answers GET /healthz from the latest one. */
+  publishLiveness(state: LivenessState): void;
   /** Stops listening and drops open keep-alive connections; resolves once the server is closed. */
   close(): Promise<void>;
 }
@@ -30,8 +38,9 @@ type ThreadMessage =
   | { readonly type: 'closed' };
 
 /**
- * Serves `registry` in the Prometheus text format at `GET /metrics` (also `HEAD`), with the registry's content type.
- * Other paths answer 404, other methods 405; a failing collector answers 500 with its message.
+ * Serves `registry` in the Prometheus text format at `GET /metrics` (also `HEAD`), with the registry's content type,
+ * and liveness at `GET /healthz` (200, or 503 with the reason when the published state shows a stall, see
+ * liveness-verdict.mjs). Other paths answer 404, other methods 405; a failing collector answers 500 with its message.
  *
  * The HTTP server runs in a worker thread (metrics-http-thread.mjs), so scrapes are answered even while this thread
  * is blocked in a long synchronous computation (a tfjs step on wasm/cpu blocks the event loop for seconds, longer
@@ -52,7 +61,12 @@ export function serveMetrics(registry: Registry, options: ServeMetricsOptions): 
     );
   }
   const thread = new Worker(new URL('./metrics-http-thread.mjs', import.meta.url), {
-    workerData: { port: options.port, host, freshWaitMs: FRESH_WAIT_MS },
+    workerData: {
+      port: options.port,
+      host,
+      freshWaitMs: FRESH_WAIT_MS,
+      stallTimeoutMs: Math.max(0, (options.stallTimeoutSeconds ?? 0) * 1000),
+    },
   });
   const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
   const snapshot = async (id: number): Promise<void> => {
@@ -89,6 +103,9 @@ export function serveMetrics(registry: Registry, options: ServeMetricsOptions): 
         resolve({
           port: message.port,
           url: `http://${urlHost}:${message.port}/metrics`,
+          publishLiveness: (state) => {
+            if (thread.threadId !== -1) thread.postMessage({ type: 'liveness', state });
+          },
           close: async () => {
             if (thread.threadId === -1) return;
             const closed = new Promise<void>((done) =>

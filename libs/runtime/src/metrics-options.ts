@@ -27,14 +27,18 @@ export function addMetricsOptions(command: Command, defaultPort: number): Comman
     .option('--no-metrics', 'do not serve /metrics');
 }
 
-/** Serves `registry` as the flags say (or not at all with --no-metrics) and logs the URL. */
+/**
+ * Serves `registry` as the flags say (or not at all with --no-metrics) and logs the URL. `stallTimeoutSeconds`
+ * turns on the stall check of GET /healthz (the coordinator's --stall-timeout).
+ */
 export async function startMetrics(
   registry: Registry,
   flags: MetricsFlags,
   log: Logger,
+  options: { readonly stallTimeoutSeconds?: number } = {},
 ): Promise<MetricsServer | undefined> {
   if (!flags.metrics) return undefined;
-  const server = await serveMetrics(registry, { port: flags.metricsPort, host: flags.metricsHost });
+  const server = await serveMetrics(registry, { port: flags.metricsPort, host: flags.metricsHost, ...options });
   log.info({ url: server.url, port: server.port }, 'serving Prometheus metrics');
   return server;
 }

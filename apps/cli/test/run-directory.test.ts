@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,4 +117,21 @@ test('a read-only --out and an --out below a file exit 2 naming the path and the
   t.is(blocked.code, 2);
   t.true(blocked.stderr.includes(`${join(dir, 'file')} is a file, not a directory (ENOTDIR)`), blocked.stderr);
   t.regex(blocked.stderr, /Pass --out naming a directory, or move that file away/);
+});
+
+test('an --out this user may not write exits 2 naming the directory, the user and the fix', async (t) => {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  const locked = join(dir, 'locked');
+  mkdirSync(locked, { mode: 0o555 });
+  const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    // As user nobody (setpriv, util-linux), since root may write anywhere.
+    const args = ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, BIN];
+    execFile('setpriv', [...args, ...TRAIN, '--steps', '1', '--out', join(locked, 'run')], (error, _out, stderr) =>
+      resolve({ code: error === null ? 0 : Number(error.code ?? 1), stderr }),
+    );
+  });
+  t.is(result.code, 2, result.stderr);
+  t.true(result.stderr.includes(`user 65534 may not write ${locked}.`), result.stderr);
+  t.regex(result.stderr, /Permission denied \(EACCES\).*Pass --out in a directory this user can write/);
 });

@@ -58,6 +58,8 @@ export function explainFsError(error: unknown, context: FsErrorContext = {}): un
     else if (blocker !== undefined) code = writeProblem(blocker.path) ?? code;
     if (blocker !== undefined) where = blocker.path;
     if (code === 'ENOENT') return error;
+  } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    where = nearestExisting(path)?.path ?? path;
   }
   const text = messageFor(code, { path, where, doing, flag });
   if (text === undefined) return error;

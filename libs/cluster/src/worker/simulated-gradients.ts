@@ -33,18 +33,27 @@ export interface WorkerFaults {
   readonly delayMs?: number;
   /** At this step, fail the compute as a lost GPU device would. */
   readonly failStep?: number;
+  /** At this step, compute but send no gradient bucket (a silent worker; heartbeats keep flowing). */
+  readonly silentStep?: number;
 }
 
-/** `source` with `faults` injected: a delay before each step, a NaN in the first bucket of one step, a failed step. */
+/**
+ * `source` with `faults` injected: a delay before each step, a NaN in the first bucket of one step, a failed step, a
+ * step whose buckets are never sent.
+ */
 export function withFaults(source: GradientSource, faults: WorkerFaults, log: Logger): GradientSource {
-  if (faults.nanStep === undefined && faults.failStep === undefined && !faults.delayMs) return source;
+  const { nanStep, failStep, silentStep } = faults;
+  if (nanStep === undefined && failStep === undefined && silentStep === undefined && !faults.delayMs) return source;
   return {
     async compute(job: GradientJob): Promise<void> {
       if (faults.delayMs) await sleep(faults.delayMs);
       const step = job.start.body.step;
       if (faults.failStep === step)
         throw new Error(`test hook DDPM_FAULT_FAIL_STEP: the compute of step ${step} failed`);
+      if (faults.silentStep === step)
+        log.warn({ step }, 'test hook DDPM_FAULT_SILENT_STEP: this step sends no gradient');
       const onBucket = (bucket: number, loss: number): void => {
+        if (faults.silentStep === step) return;
         if (faults.nanStep === step && bucket === 0) {
           job.replica.gradient[0] = Number.NaN;
           log.warn({ step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');

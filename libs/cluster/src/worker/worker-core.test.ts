@@ -5,6 +5,7 @@ import {
   decodeMessage,
   encodeMessage,
   ErrorCode,
+  ErrorReason,
   type DecodedMessage,
   type OutgoingBody,
   type TensorInput,
@@ -91,11 +92,15 @@ test('a StepStart on other parameters is answered STALE_STATE and nothing is com
   await core.hello();
   const [welcome, start] = deliver();
   await core.handle(welcome);
-  const forged = { ...start, body: { ...start.body, parameterChecksum: 42 } } as DecodedMessage;
+  const envelope = { ...start.envelope, sequence: 77 };
+  const forged = { ...start, envelope, body: { ...start.body, parameterChecksum: 42 } } as DecodedMessage;
   await core.handle(forged);
   const last = sent[sent.length - 1].body;
-  t.is('error' in last ? last.error?.code : undefined, ErrorCode.STALE_STATE);
-  t.is('error' in last ? last.error?.step : undefined, start.kind === 'stepStart' ? start.body.step : -1);
+  const error = 'error' in last ? last.error : undefined;
+  t.is(error?.code, ErrorCode.STALE_STATE);
+  t.is(error?.step, start.kind === 'stepStart' ? start.body.step : -1);
+  t.is(error?.inReplyTo, 77, 'in_reply_to names the StepStart');
+  t.is(error?.reason, ErrorReason.RESYNC_FOLLOWS);
   t.is(computed, 0);
 });
 
@@ -131,4 +136,38 @@ test('UNKNOWN_WORKER is answered with a Hello; a fatal Error ends the worker wit
   await core.handle(error(ErrorCode.UNKNOWN_WORKER, false));
   t.deepEqual(kinds(sent), ['hello']);
   await t.throwsAsync(core.handle(error(ErrorCode.VERSION_MISMATCH, true)), { message: /refused this worker: x/ });
+});
+
+test('STALE_STATE/RESYNC_FOLLOWS waits for the Welcome; STALE_STATE from an old coordinator (no reason) or REJOIN says Hello', async (t) => {
+  const { core, sent, deliver } = setup();
+  await core.hello();
+  const [welcome] = deliver();
+  await core.handle(welcome);
+  const stale = (reason: ErrorReason): DecodedMessage =>
+    decodeMessage(
+      encodeMessage({
+        workerId: 1,
+        sequence: 2,
+        runId: 'r',
+        error: { code: ErrorCode.STALE_STATE, message: 'x', reason },
+      }),
+    );
+  const before = sent.length;
+  await core.handle(stale(ErrorReason.RESYNC_FOLLOWS));
+  t.deepEqual(kinds(sent.slice(before)), [], 'a Welcome follows: nothing to send');
+  await core.handle(stale(ErrorReason.ERROR_REASON_UNSPECIFIED));
+  t.deepEqual(kinds(sent.slice(before)), ['hello'], 'an old peer: Hello, as before the reason existed');
+  core.joining = false;
+  await core.handle(stale(ErrorReason.REJOIN));
+  t.deepEqual(kinds(sent.slice(before)), ['hello', 'hello']);
+});
+
+test('the silent-step fault computes step k but sends none of its buckets; other steps are untouched', async (t) => {
+  const { core, sent, deliver } = setup(withFaults(new SimulatedGradients(0), { silentStep: 0 }, log));
+  await core.hello();
+  const [welcome, start] = deliver();
+  await core.handle(welcome);
+  await core.handle(start);
+  t.false(kinds(sent).includes('gradient'), kinds(sent).join(', '));
+  t.is(core.steps, 1, 'the step was computed');
 });

@@ -6,7 +6,7 @@ import { addJobOptions, type JobFlags } from './job-options.ts';
 function parse(args: readonly string[]): JobFlags {
   const command = addJobOptions(new Command('coordinator'))
     .exitOverride()
-    .configureOutput({ writeErr: () => {} });
+    .configureOutput({ writeErr: () => undefined });
   command.parse(['node', 'ddpm', ...args]);
   return command.opts<JobFlags>();
 }

@@ -51,6 +51,7 @@ test('RunLock: a live holder is refused with its pid, host, start time and the f
   const out = tempOut(t);
   const lock = RunLock.acquire(out, 'train');
   t.teardown(() => lock.release());
+  t.throws(() => RunLock.acquire(out, 'train'), { instanceOf: RunLockedError }, 'a second run in this process');
   const written = JSON.parse(readFileSync(join(out, LOCK_FILE), 'utf8')) as LockHolder;
   t.like(written, { pid: process.pid, host: hostname(), command: 'train' });
   // Our own pid would be stale (a restarted container); pid 1 is a live process that started before the lock.

@@ -11,6 +11,9 @@ export const LOCK_HOLDER_ENV = 'DDPM_RUN_LOCK_HOLDER';
 /** How often the holder refreshes the lock's modification time (other hosts judge staleness by it). */
 const REFRESH_MS = 15_000;
 
+/** Lock files this process holds: a second run in the same process is refused too (our own pid is not stale then). */
+const heldHere = new Set<string>();
+
 /** A run directory is in use by another live process. Exit status 1: wait for it, stop it, or pick another --out. */
 export class RunLockedError extends Error {
   readonly exitCode = 1;
@@ -36,6 +39,7 @@ export class RunLock {
     readonly shared: boolean,
   ) {
     if (shared) return;
+    heldHere.add(path);
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
     this.timer.unref();
     process.once('exit', this.onExit);
@@ -59,7 +63,9 @@ export class RunLock {
         ...{ alive: isAlive, startedMs: processStartedMs, sharedWith: env[LOCK_HOLDER_ENV] },
       });
       if (verdict.kind === 'shared' && holder !== undefined) return new RunLock(path, holder, true);
-      if (verdict.kind === 'held' && holder !== undefined) throw new RunLockedError(heldMessage(out, path, holder, me));
+      const ours = verdict.kind === 'stale' && heldHere.has(path); // our pid, and this very process holds it
+      if ((verdict.kind === 'held' || ours) && holder !== undefined)
+        throw new RunLockedError(heldMessage(out, path, holder, me));
       tookOver = verdict.kind === 'stale' ? verdict.reason : undefined;
       try {
         unlinkSync(path);
@@ -75,6 +81,7 @@ export class RunLock {
     if (this.shared) return;
     clearInterval(this.timer);
     process.off('exit', this.onExit);
+    heldHere.delete(this.path);
     const holder = readHolder(this.path);
     if (holder?.pid !== this.holder.pid || holder.host !== this.holder.host) return;
     try {

@@ -1,7 +1,7 @@
 /** Set by `ddpm local` for its children: they watch their stdin, a pipe from the parent. */
 export const PARENT_WATCH_ENV = 'DDPM_PARENT_WATCH';
 /** How long a child whose parent died may spend stopping (a final checkpoint) before it exits regardless. */
-const GRACE_MS = 1000;
+const GRACE_MS = 500;
 
 /**
  * In a child of `ddpm local` (DDPM_PARENT_WATCH=stdin): when the stdin pipe from the parent closes, which the kernel

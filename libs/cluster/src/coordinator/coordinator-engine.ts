@@ -192,7 +192,7 @@ export class CoordinatorEngine {
     if (this.done !== undefined) return out.list;
     if (this.options.checkpoints !== undefined) out.push(this.boundaries.checkpoint(`stop (${signal})`));
     const text = `the coordinator is stopping (${signal}) at step ${this.step}; keep the worker running: it reconnects when the coordinator is restarted with --resume latest.`;
-    const error = errorMessage(new ProtocolError(ErrorCode.SHUTTING_DOWN, text));
+    const error = errorMessage(new ProtocolError(ErrorCode.SHUTTING_DOWN, text, { step: this.step }));
     for (const member of this.members.all()) out.send(member, error, this.now());
     out.push({ kind: 'drain' });
     out.push({ kind: 'stopped', signal });

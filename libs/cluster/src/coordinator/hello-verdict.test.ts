@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ErrorCode, Hello, PROTOCOL_VERSION, type BodyFields } from '@ddpm/protocol';
+import { ErrorCode, ErrorReason, Hello, PROTOCOL_VERSION, type BodyFields } from '@ddpm/protocol';
 import { judgeHello, type HelloContext } from './hello-verdict.ts';
 import { Membership } from './membership.ts';
 
@@ -22,11 +22,12 @@ function context(members = new Membership(), overrides: Partial<HelloContext> = 
 }
 
 const refusal = test.macro({
-  exec(t, fields: Partial<BodyFields<'hello'>>, code: ErrorCode, fatal: boolean) {
+  exec(t, fields: Partial<BodyFields<'hello'>>, code: ErrorCode, fatal: boolean, reason: ErrorReason = 0) {
     const verdict = judgeHello(hello(fields), Buffer.from('new'), context());
     if (verdict.kind !== 'refuse') return t.fail(`expected a refusal, got ${verdict.kind}`);
     t.is(verdict.error.code, code);
     t.is(verdict.error.fatal, fatal);
+    t.is(verdict.error.reason, reason);
   },
   title: (name = '') => `a Hello with ${name} is refused`,
 });
@@ -38,7 +39,23 @@ test(
   ErrorCode.VERSION_MISMATCH,
   true,
 );
-test('a name with a space', refusal, { workerName: 'a b' }, ErrorCode.BAD_MESSAGE, true);
+test('a name with a space', refusal, { workerName: 'a b' }, ErrorCode.BAD_MESSAGE, true, ErrorReason.BAD_WORKER_NAME);
+test(
+  'a 65-character name',
+  refusal,
+  { workerName: 'w'.repeat(65) },
+  ErrorCode.BAD_MESSAGE,
+  true,
+  ErrorReason.BAD_WORKER_NAME,
+);
+test(
+  'a 65-character backend',
+  refusal,
+  { backend: 'b'.repeat(65) },
+  ErrorCode.BAD_MESSAGE,
+  true,
+  ErrorReason.BAD_WORKER_NAME,
+);
 test(
   'another dataset',
   refusal,

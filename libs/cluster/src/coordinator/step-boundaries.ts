@@ -180,7 +180,8 @@ export class StepBoundaries {
       );
       if (straggler.exclude && this.members.active().length - 1 >= minWorkers) {
         const text = `excluded as a straggler: ${figures.stepMs} ms per step against ${figures.othersMedianMs} ms for the others (coordinator flags --straggler-factor ${straggler.factor} --exclude-stragglers); run it on a faster host or with a smaller load.`;
-        const error = new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true, reason: ErrorReason.STRAGGLER });
+        const reason = ErrorReason.STRAGGLER;
+        const error = new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true, reason, step: this.steps.step });
         out.send(member, errorMessage(error), this.now());
         log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
         this.drop(member, 'error', out);

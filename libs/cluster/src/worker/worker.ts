@@ -187,7 +187,8 @@ export class Worker implements WorkerLink {
   private async reportFailure(error: Error, socket: Dealer): Promise<void> {
     if (this.core.replica === undefined || this.core.joining || socket.closed) return;
     const text = `worker ${this.options.name} stopped: ${error.message}`;
-    await this.send({ error: new ProtocolError(ErrorCode.INTERNAL, text, { fatal: true }).toBody() }).catch(
+    const step = Math.max(0, this.core.replica.step); // the step it was computing
+    await this.send({ error: new ProtocolError(ErrorCode.INTERNAL, text, { fatal: true, step }).toBody() }).catch(
       () => undefined,
     );
     socket.linger = 1000;

@@ -135,3 +135,18 @@ test('an --out this user may not write exits 2 naming the directory, the user an
   t.true(result.stderr.includes(`user 65534 may not write ${locked}.`), result.stderr);
   t.regex(result.stderr, /Permission denied \(EACCES\).*Pass --out in a directory this user can write/);
 });
+
+test("ddpm local on a full disk exits 1 repeating its coordinator's message with the last good checkpoint", async (t) => {
+  const disk = join(tempDir(t), 'disk');
+  tmpfs(t, disk, 'size=1m');
+  const out = join(disk, 'run');
+  const local = ['local', '--workers', '1', ...TRAIN.slice(1).filter((arg) => arg !== '--no-metrics')]; // local has no metrics flags
+  const result = await ddpm([...local, '--steps', '5', '--out', out]);
+  t.is(result.code, 1);
+  t.regex(
+    result.stderr,
+    /the coordinator exited with status 1: No space left on the device \(ENOSPC\) writing the checkpoint/,
+  );
+  t.true(result.stderr.includes(`last good checkpoint is ${join(out, 'checkpoints', 'step-000000001.ckpt')}`));
+  t.true(result.stderr.includes(`see ${join(out, 'logs', 'coordinator.log')}`), result.stderr);
+});

@@ -165,7 +165,7 @@ export class CoordinatorEngine {
     if (this.done !== undefined) return out.list;
     const now = this.now();
     // A tick that fires late means this process was blocked; what workers sent meanwhile may still sit in ZeroMQ.
-    if (now - this.lastTickMs > 2 * tickMs + 50) this.members.forgive(now);
+    if (now - this.lastTickMs > 2 * tickMs + 50) this.forgive();
     this.lastTickMs = now;
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
     for (const member of this.members.all()) {
@@ -200,9 +200,13 @@ export class CoordinatorEngine {
     return out.list;
   }
 
-  /** The shell was blocked (a checkpoint write, a sample grid): messages still queued must not look like silence. */
+  /**
+   * The shell was blocked (a checkpoint write, a sample grid): messages still queued must not look like silence, nor
+   * the blocked time like a missed step deadline (the step's deadlines count again from now).
+   */
   forgive(): void {
     this.members.forgive(this.now());
+    if (this.steps.current !== undefined) this.steps.current.deadlinesFromMs = this.now();
   }
 
   private dispatch(member: Member, message: DecodedMessage, out: Actions): void {

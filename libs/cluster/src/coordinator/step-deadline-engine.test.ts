@@ -128,6 +128,19 @@ test('a refused bucket resent before the deadline counts: both workers contribut
   t.is(engine.members.active().length, 2);
 });
 
+test("the coordinator's own pause (a grid, a checkpoint) restarts the step's deadlines", (t) => {
+  const setup = started(2);
+  const { engine, clock, a, b } = setup;
+  a.wholeGradient();
+  clock.ms = 1900;
+  engine.forgive(); // the shell was blocked until now
+  engine.tick(100); // the late tick of the blocked shell (it forgives as well)
+  const seen = run(setup, 3800, b).flatMap((s) => s.actions);
+  t.deepEqual(errors(seen), [], 'not dropped 2 s after the StepStart');
+  const later = run(setup, 4000, b).flatMap((s) => s.actions);
+  t.like(errors(later)[0], { code: ErrorCode.TIMEOUT, reason: ErrorReason.STEP_DEADLINE_MISSED });
+});
+
 test('errors name the message they answer (in_reply_to) and the step: WRONG_STEP names the refused step', (t) => {
   const { a } = started(2);
   const [wrong] = errors(a.gradient(0, 1e-5, { step: 5 }));

@@ -119,6 +119,13 @@ for (const c of overdueCases) {
   });
 }
 
+test('overdue workers: a deadline counts again from when the coordinator was blocked', (t) => {
+  const step = { awaited: new Set([7]), sentMs: new Map([[7, 0]]), timeoutMs: new Map([[7, 2000]]) };
+  t.deepEqual(overdueWorkers(step, 2001), [7]);
+  t.deepEqual(overdueWorkers({ ...step, deadlinesFromMs: 1500 }, 2001), []);
+  t.deepEqual(overdueWorkers({ ...step, deadlinesFromMs: 1500 }, 3501), [7]);
+});
+
 test('overdue workers come in id order, each against its own deadline', (t) => {
   const step = {
     awaited: new Set([9, 2, 5]),

@@ -64,15 +64,21 @@ export interface DeadlineView {
   readonly sentMs: ReadonlyMap<number, number>;
   /** Worker id → its StepStart.timeout_ms (0 or absent: no deadline). */
   readonly timeoutMs: ReadonlyMap<number, number>;
+  /** Deadlines count from no earlier than this clock time (set when the coordinator itself was blocked). */
+  readonly deadlinesFromMs?: number;
 }
 
-/** The awaited workers whose deadline has passed at `nowMs` (strictly after sent + timeout), in id order. */
+/**
+ * The awaited workers whose deadline has passed at `nowMs` (strictly after sent + timeout, the clock restarted at
+ * `deadlinesFromMs` when the coordinator was blocked), in id order.
+ */
 export function overdueWorkers(step: DeadlineView, nowMs: number): number[] {
   const overdue: number[] = [];
   for (const id of step.awaited) {
     const timeout = step.timeoutMs.get(id) ?? 0;
     const sent = step.sentMs.get(id);
-    if (timeout > 0 && sent !== undefined && nowMs - sent > timeout) overdue.push(id);
+    if (timeout <= 0 || sent === undefined) continue;
+    if (nowMs - Math.max(sent, step.deadlinesFromMs ?? sent) > timeout) overdue.push(id);
   }
   return overdue.sort((a, b) => a - b);
 }

@@ -34,6 +34,8 @@ export interface StepInProgress {
   readonly sentMs: Map<number, number>;
   /** Worker id → its step deadline, StepStart.timeout_ms (0: none). */
   readonly timeoutMs: Map<number, number>;
+  /** Deadlines count from no earlier than this (the coordinator's own pauses are not the workers' fault). */
+  deadlinesFromMs?: number;
   readonly nonFinite: string[];
   /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
   readonly consumed: number[];

@@ -99,9 +99,20 @@ export function writeImageGrid(
     writeFileSync(temporary, bytes);
     renameSync(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
-    throw new Error(
-      `writeImageGrid: cannot write ${path} (${(error as Error).message}); check that its folder exists and is writable.`,
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // never created (rm itself fails with ENOTDIR when a file stands in the path)
+    }
+    // The system error's code and syscall stay on the error, with the grid's path (not the temp file's), so a caller
+    // can explain a full or read-only disk (see @ddpm/training's explainFsError).
+    const { code, syscall } = error as NodeJS.ErrnoException;
+    throw Object.assign(
+      new Error(
+        `writeImageGrid: cannot write ${path} (${(error as Error).message}); check that its folder exists and is writable.`,
+        { cause: error },
+      ),
+      { code, syscall, path },
     );
   }
 }

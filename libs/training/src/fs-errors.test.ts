@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeImageGrid } from '@ddpm/data';
 import { explainFsError, FsFailure } from './fs-errors.ts';
 
 function systemError(code: string, syscall: string, path?: string): NodeJS.ErrnoException {
@@ -40,4 +41,23 @@ test('ENOTDIR and ENOENT from mkdir are traced to the file in the way; other err
   t.is(explainFsError(plain), plain);
   const noPath = systemError('ENOSPC', 'write');
   t.is(explainFsError(noPath), noPath, 'no path known: left unchanged');
+});
+
+test("a sample grid's write failure keeps its code and path, so it is explained like any other", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ddpm-fs-errors-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'file'), '');
+  const grid = join(dir, 'file', 'grid.png');
+  let thrown: unknown;
+  try {
+    writeImageGrid(grid, new Float32Array(4), 1, 2, 2, 1);
+  } catch (error) {
+    thrown = error;
+  }
+  t.like(thrown, { code: 'ENOTDIR', path: grid });
+  const explained = explainFsError(thrown) as FsFailure;
+  t.is(
+    explained.message,
+    `${join(dir, 'file')} is a file, not a directory (ENOTDIR), so writing ${grid} failed. Pass --out naming a directory, or move that file away.`,
+  );
 });

@@ -48,7 +48,7 @@ export function explainFsError(error: unknown, context: FsErrorContext = {}): un
   if (given === undefined) return error;
   const path = resolve(given);
   const flag = context.flag ?? '--out';
-  const doing = context.doing ?? (error.syscall === undefined ? 'writing' : `${error.syscall}`);
+  const doing = context.doing ?? (error.syscall === 'mkdir' ? 'creating' : 'writing');
   let code = error.code ?? '';
   let where = path;
   if (code === 'ENOENT' && error.syscall !== 'mkdir') return error;

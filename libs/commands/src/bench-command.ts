@@ -3,7 +3,8 @@ import { benchConvGradients, selectBackend, type BackendRequest, type WebGpuAdap
 import { benchTrainingStep } from '@ddpm/training';
 import { benchAllreduce } from './bench-allreduce.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
-import { addBackendOption, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, addFlagRules, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { COMMAND_RULES } from './command-rules.ts';
 
 interface StepFlags {
   preset: string;
@@ -53,8 +54,9 @@ export function benchCommand(): Command {
         process.stdout.write(`${JSON.stringify({ bench: 'conv', backend: backend.name, ...record })}\n`);
       }
     });
-  bench
-    .command('allreduce')
+  const allreduce = bench.command('allreduce');
+  addFlagRules(allreduce, COMMAND_RULES.benchAllreduce);
+  allreduce
     .description(
       'time synchronous steps through the real coordinator with N worker processes whose compute is a fixed sleep',
     )

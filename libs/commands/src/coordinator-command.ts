@@ -3,12 +3,14 @@ import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { protocolLimits, readAllowList, readKeyPair } from '@ddpm/protocol';
 import {
   addBackendOption,
+  addFlagRules,
   addJobOptions,
   addMetricsOptions,
   addRunOptions,
   createLogger,
   createProgress,
   decimal,
+  endpointFlag,
   integer,
   runConfigFromFlags,
   type JobFlags,
@@ -16,6 +18,7 @@ import {
   type RunFlags,
 } from '@ddpm/runtime';
 import { CoordinatorEngine, CoordinatorServer, RunLifecycle, ZapHandler } from '@ddpm/cluster';
+import { COMMAND_RULES } from './command-rules.ts';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 import { addStallTimeoutOption, startCoordinatorMetrics, type StallFlags } from './coordinator-health.ts';
 
@@ -43,8 +46,14 @@ export function coordinatorCommand(): Command {
   addMetricsOptions(command, 9400);
   addStallTimeoutOption(command);
   addJobOptions(command);
+  addFlagRules(command, COMMAND_RULES.coordinator);
   return command
-    .option('--bind <endpoint>', 'ZeroMQ endpoint to listen on', 'tcp://*:5555')
+    .option(
+      '--bind <endpoint>',
+      'ZeroMQ endpoint to listen on: tcp://HOST:PORT (* for all interfaces) or ipc://PATH',
+      endpointFlag('bind'),
+      'tcp://*:5555',
+    )
     .option('--min-workers <n>', 'steps wait until this many workers are connected', integer(1, 4096), 1)
     .option('--max-workers <n>', 'refuse workers beyond this many (joined or joining)', integer(1, 4096), 64)
     .option(
@@ -68,16 +77,6 @@ export function coordinatorCommand(): Command {
       'public keys of the workers allowed in, one per line (required with --curve-secret-key)',
     )
     .action(async (flags: CoordinatorFlags) => {
-      if (flags.maxWorkers < flags.minWorkers)
-        throw new Error(
-          `--max-workers ${flags.maxWorkers} is below --min-workers ${flags.minWorkers}; raise --max-workers.`,
-        );
-      if (flags.heartbeatTimeout <= flags.heartbeatInterval)
-        throw new Error(
-          `--heartbeat-timeout ${flags.heartbeatTimeout} must exceed --heartbeat-interval ${flags.heartbeatInterval}; use at least 3 intervals.`,
-        );
-      if ((flags.curveSecretKey === undefined) !== (flags.allowKeys === undefined))
-        throw new Error('--curve-secret-key and --allow-keys go together: pass both to enable CURVE, or neither.');
       const log = createLogger('coordinator');
       const lock = claimRunDirectory(flags, 'coordinator', log);
       const keys = flags.curveSecretKey === undefined ? undefined : readKeyPair(flags.curveSecretKey);

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import type { BackendRequest } from '@ddpm/backend';
 import {
   addBackendOption,
+  addFlagRules,
   addJobOptions,
   addRunOptions,
   createLogger,
@@ -16,6 +17,7 @@ import {
   type JobFlags,
   type RunFlags,
 } from '@ddpm/runtime';
+import { COMMAND_RULES } from './command-rules.ts';
 import { DDPM_BIN } from './ddpm-bin.ts';
 import { claimRunDirectory } from './run-setup.ts';
 
@@ -45,6 +47,7 @@ export function localCommand(): Command {
     .option('--workers <n>', 'worker processes', integer(1, 256), 2)
     .option('--port <n>', 'TCP port of the coordinator (default: a free one)', integer(1, 65535));
   addJobOptions(command);
+  addFlagRules(command, COMMAND_RULES.local);
   return command.action(async (flags: LocalFlags) => {
     const log = createLogger('local');
     const lock = claimRunDirectory(flags, 'local', log);
@@ -81,6 +84,8 @@ export function localCommand(): Command {
         endpoint,
         '--min-workers',
         String(flags.workers),
+        '--max-workers',
+        String(Math.max(64, flags.workers)),
         ...metricsArgs(0),
       ],
       { stdio: ['pipe', 'inherit', coordinatorLog], env: childEnv },

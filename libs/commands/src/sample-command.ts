@@ -4,7 +4,7 @@ import { makeSchedule } from '@ddpm/diffusion-core';
 import { writeImageGrid } from '@ddpm/data';
 import { drawSamples, loadWeights, SAMPLER_NAMES, type SamplerName } from '@ddpm/training';
 import { UNet } from '@ddpm/unet';
-import { addBackendOption, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, createLogger, decimal, FlagError, integer, oneOf } from '@ddpm/runtime';
 
 interface SampleFlags {
   weights: string;
@@ -38,7 +38,7 @@ export function sampleCommand(): Command {
     const weights = loadWeights(flags.weights);
     const { config, schedule: scheduleConfig } = weights.meta;
     if (flags.sampler === 'ddim' && flags.steps > scheduleConfig.timesteps) {
-      throw new Error(
+      throw new FlagError(
         `--steps ${flags.steps} exceeds the model's T = ${scheduleConfig.timesteps}; pass --steps ${scheduleConfig.timesteps} or fewer.`,
       );
     }

@@ -6,6 +6,7 @@ import { protocolLimits } from '@ddpm/protocol';
 import {
   addBackendOption,
   addCheckpointOptions,
+  addFlagRules,
   addMetricsOptions,
   addRunOptions,
   createLogger,
@@ -16,6 +17,7 @@ import {
   type MetricsFlags,
   type RunFlags,
 } from '@ddpm/runtime';
+import { COMMAND_RULES } from './command-rules.ts';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 
 type TrainFlags = RunFlags & CheckpointFlags & MetricsFlags & { backend: BackendRequest };
@@ -30,6 +32,7 @@ export function trainCommand(): Command {
   addBackendOption(command);
   addCheckpointOptions(command);
   addMetricsOptions(command, 9400);
+  addFlagRules(command, COMMAND_RULES.train);
   return command.action(async (flags: TrainFlags) => {
     const log = createLogger('train');
     const lock = claimRunDirectory(flags, 'train', log);

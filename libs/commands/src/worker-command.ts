@@ -6,14 +6,17 @@ import { protocolLimits, readKeyPair, readPublicKey } from '@ddpm/protocol';
 import { createRegistry, createWorkerMetrics } from '@ddpm/metrics';
 import {
   addBackendOption,
+  addFlagRules,
   addMetricsOptions,
   createLogger,
+  endpointFlag,
   integer,
   startMetrics,
   type MetricsFlags,
 } from '@ddpm/runtime';
 import { limitDataset } from '@ddpm/training';
 import { ModelGradients, SimulatedGradients, Worker, withFaults, type WorkerFaults } from '@ddpm/cluster';
+import { COMMAND_RULES } from './command-rules.ts';
 import { stoppableBy } from './run-setup.ts';
 
 interface WorkerFlags extends MetricsFlags {
@@ -60,8 +63,13 @@ export function workerCommand(): Command {
   const command = new Command('worker').description('run a worker of a distributed training job (ZeroMQ DEALER)');
   addBackendOption(command);
   addMetricsOptions(command, 9401);
+  addFlagRules(command, COMMAND_RULES.worker);
   return command
-    .requiredOption('--connect <endpoint>', 'coordinator endpoint, e.g. tcp://10.0.0.1:5555')
+    .requiredOption(
+      '--connect <endpoint>',
+      'coordinator endpoint: tcp://HOST:PORT or ipc://PATH, e.g. tcp://10.0.0.1:5555',
+      endpointFlag('connect'),
+    )
     .option(
       '--name <name>',
       'worker name in logs and metrics (the `worker` label; give each worker on a host its own)',
@@ -109,8 +117,6 @@ export function workerCommand(): Command {
         .hideHelp(),
     )
     .action(async (flags: WorkerFlags) => {
-      if ((flags.curveKey === undefined) !== (flags.coordinatorKey === undefined))
-        throw new Error('--curve-key and --coordinator-key go together: pass both to use CURVE, or neither.');
       const log = createLogger('worker').child({ worker: flags.name });
       const curve =
         flags.curveKey === undefined || flags.coordinatorKey === undefined

@@ -10,3 +10,16 @@ export { LOCK_FILE, LOCK_HOLDER_ENV, RunLock, RunLockedError } from './run-lock.
 export { lockVerdict, STALE_AFTER_MS, type LockHolder, type LockProbe, type LockVerdict } from './lock-verdict.ts';
 export { openRunDirectory, RunDirectoryError, type RunDirectoryRequest } from './run-directory.ts';
 export { PARENT_WATCH_ENV, watchParent } from './parent-watch.ts';
+export {
+  addFlagRules,
+  brokenFlagRules,
+  FlagError,
+  heartbeatTimeoutAboveInterval,
+  minWorkersWithinMax,
+  pairedFlags,
+  sampleStepsWithinTimesteps,
+  warmupBelowSteps,
+  type FlagRule,
+  type ParsedFlags,
+} from './flag-rules.ts';
+export { endpointFlag, isLoopbackEndpoint, parseEndpoint, type Endpoint, type EndpointRole } from './endpoint.ts';

@@ -12,6 +12,7 @@ import {
   decimal,
   endpointFlag,
   integer,
+  plaintextBindWarning,
   runConfigFromFlags,
   type JobFlags,
   type MetricsFlags,
@@ -78,6 +79,8 @@ export function coordinatorCommand(): Command {
     )
     .action(async (flags: CoordinatorFlags) => {
       const log = createLogger('coordinator');
+      const plaintext = plaintextBindWarning(flags.bind, flags.curveSecretKey !== undefined);
+      if (plaintext !== undefined) log.warn({ bind: flags.bind, curve: false }, plaintext);
       const lock = claimRunDirectory(flags, 'coordinator', log);
       const keys = flags.curveSecretKey === undefined ? undefined : readKeyPair(flags.curveSecretKey);
       const allowed = flags.allowKeys === undefined ? undefined : readAllowList(flags.allowKeys);

@@ -23,3 +23,4 @@ export {
   type ParsedFlags,
 } from './flag-rules.ts';
 export { endpointFlag, isLoopbackEndpoint, parseEndpoint, type Endpoint, type EndpointRole } from './endpoint.ts';
+export { plaintextBindWarning } from './bind-warning.ts';

@@ -12,7 +12,8 @@ export interface MetricsFlags {
 }
 
 /**
- * Adds --metrics-port (0 picks a free port), --metrics-host and --no-metrics. The coordinator defaults to port 9400,
+ * Adds --metrics-port (0 picks a free port), --metrics-host (default 127.0.0.1: only this machine can read the
+ * metrics; deploy files pass 0.0.0.0 explicitly) and --no-metrics. The coordinator defaults to port 9400,
  * workers to 9401 (deploy/prometheus/prometheus.yml scrapes those).
  */
 export function addMetricsOptions(command: Command, defaultPort: number): Command {
@@ -23,7 +24,11 @@ export function addMetricsOptions(command: Command, defaultPort: number): Comman
       integer(0, 65535),
       defaultPort,
     )
-    .option('--metrics-host <address>', 'address the /metrics endpoint listens on', '0.0.0.0')
+    .option(
+      '--metrics-host <address>',
+      'address the /metrics endpoint listens on (0.0.0.0: all interfaces, for a Prometheus on another host)',
+      '127.0.0.1',
+    )
     .option('--no-metrics', 'do not serve /metrics');
 }
 

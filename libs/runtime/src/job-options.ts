@@ -67,7 +67,7 @@ export function addJobOptions(command: Command): Command {
     )
     .option(
       '--step-timeout <auto|s>',
-      'drop a worker that has not sent its whole gradient this many seconds after its StepStart (0: never); auto = max(30, 5 x median step time), at least 300 for a first step',
+      'drop a worker that has not sent its whole gradient this many seconds after its StepStart (0: never); auto = max(30, 2 x --heartbeat-timeout, 5 x median step time), at least 300 for a first step',
       stepTimeout,
       'auto',
     )

@@ -71,7 +71,7 @@ export class CoordinatorEngine {
     this.members = new Membership(this.state.firstWorkerId);
     const stragglers = new StragglerDetector(options.straggler.factor);
     const { optimizer, order, description, resumed } = this.state;
-    const deadline = new StepDeadline(options.stepTimeout ?? 'auto');
+    const deadline = new StepDeadline(options.stepTimeout ?? 'auto', options.heartbeatTimeoutMs);
     this.deadline = deadline;
     const context = { description, optimizer, order, dataset, stragglers, log: options.log };
     const timeoutFor = (id: number): number => deadline.timeoutMs(id);

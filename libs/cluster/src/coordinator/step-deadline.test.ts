@@ -9,6 +9,8 @@ interface Case {
   /** Whether worker 1 has completed a step before. */
   readonly seasoned: boolean;
   readonly expectedMs: number;
+  /** --heartbeat-timeout in milliseconds (default 0: no effect). */
+  readonly heartbeatTimeoutMs?: number;
 }
 
 const repeat = (ms: number, n: number): number[] => Array.from({ length: n }, () => ms);
@@ -69,9 +71,16 @@ const cases: readonly Case[] = [
   },
 ];
 
-for (const c of cases) {
+/** With --heartbeat-timeout 30 s: auto never goes below 60 s, since a worker may compute 30 s without a sign of life. */
+const withHeartbeat: readonly Case[] = [
+  { name: 'fast steps: twice the heartbeat timeout', steps: repeat(100, 32), seasoned: true, expectedMs: 60_000 },
+  { name: '5 x the median above it', steps: repeat(20_000, 3), seasoned: true, expectedMs: 100_000 },
+  { name: 'a first step: 300 s', steps: [], seasoned: false, expectedMs: 300_000 },
+].map((c) => ({ ...c, name: `auto, heartbeat timeout 30 s, ${c.name}`, setting: 'auto', heartbeatTimeoutMs: 30_000 }));
+
+for (const c of [...cases, ...withHeartbeat]) {
   test(`step deadline: ${c.name}`, (t) => {
-    const deadline = new StepDeadline(c.setting);
+    const deadline = new StepDeadline(c.setting, c.heartbeatTimeoutMs);
     for (const ms of c.steps) deadline.recordStep(ms);
     if (c.seasoned) deadline.markSeasoned(1);
     t.is(deadline.timeoutMs(1), c.expectedMs);

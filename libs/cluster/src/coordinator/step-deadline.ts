@@ -3,7 +3,7 @@ export type StepTimeoutSetting = 'auto' | number;
 
 /** The rule behind `--step-timeout auto`. */
 export const AUTO_STEP_TIMEOUT = {
-  /** Never less than this (milliseconds). */
+  /** Never less than this, nor than twice the heartbeat timeout (milliseconds). */
   floorMs: 30_000,
   /** A worker's first step after it joined builds and compiles its model: never less than this (milliseconds). */
   firstStepFloorMs: 300_000,
@@ -17,15 +17,21 @@ export const AUTO_STEP_TIMEOUT = {
  * The step deadline (StepStart.timeout_ms) each worker is given, and which workers missed theirs. Pure: times come in as
  * numbers, nothing is sent or dropped here (StepBoundaries.dropOverdue does that).
  *
- * With 'auto' the deadline is max(30 s, 5 × the median of the last 32 step times), and at least 300 s for a worker's
- * first step (model build and compile) or while no step time was measured yet. A fixed setting is used as given.
+ * With 'auto' the deadline is max(30 s, 2 × the heartbeat timeout, 5 × the median of the last 32 step times), and at
+ * least 300 s for a worker's first step (model build and compile) or while no step time was measured yet. The heartbeat
+ * timeout counts because a worker may compute that long without a sign of life, and the deadline must not be stricter
+ * than liveness. A fixed setting is used as given.
  */
 export class StepDeadline {
   private readonly recentMs: number[] = [];
   /** Workers that completed a step (or rejoined with a replica): their model is built. */
   private readonly seasoned = new Set<number>();
 
-  constructor(private readonly setting: StepTimeoutSetting) {
+  /** `heartbeatTimeoutMs`: the coordinator's --heartbeat-timeout; twice it is a floor of 'auto'. */
+  constructor(
+    private readonly setting: StepTimeoutSetting,
+    private readonly heartbeatTimeoutMs = 0,
+  ) {
     if (setting !== 'auto' && !(Number.isFinite(setting) && setting >= 0))
       throw new RangeError(`StepDeadline: the setting must be 'auto' or seconds >= 0, got ${String(setting)}.`);
   }
@@ -51,7 +57,8 @@ export class StepDeadline {
     if (this.setting !== 'auto') return Math.round(this.setting * 1000);
     const { floorMs, firstStepFloorMs, factor } = AUTO_STEP_TIMEOUT;
     const measured = this.recentMs.length === 0 ? 0 : factor * median(this.recentMs);
-    const floor = this.recentMs.length === 0 || !this.seasoned.has(id) ? firstStepFloorMs : floorMs;
+    const first = this.recentMs.length === 0 || !this.seasoned.has(id);
+    const floor = Math.max(first ? firstStepFloorMs : floorMs, 2 * this.heartbeatTimeoutMs);
     return Math.ceil(Math.max(floor, measured));
   }
 }

@@ -49,7 +49,7 @@ export interface AllreduceBenchResult {
  * algbw · 2(N−1)/N.
  */
 export async function benchAllreduce(options: AllreduceBenchOptions): Promise<AllreduceBenchResult> {
-  const { workers, params, computeMs, steps, warmup, bucketMb } = options;
+  const { workers, params, computeMs, steps, warmup } = options;
   const preset = presetWithParameters(params);
   const bytes = params * 4;
   const rawGbps = await rawZmqGbps(bytes);
@@ -57,65 +57,15 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
   const children: ChildProcess[] = [];
   try {
     const port = await freePort();
-    const endpoint = `tcp://127.0.0.1:${port}`;
-    const common = ['--no-metrics', '--backend', 'cpu'];
-    const data = benchData(resolvePreset(preset), join(out, 'data'));
-    const coordinator = spawn(
-      process.execPath,
-      [
-        DDPM_BIN,
-        'coordinator',
-        '--preset',
-        preset,
-        '--steps',
-        String(steps),
-        '--min-workers',
-        String(workers),
-        '--bind',
-        endpoint,
-        '--sample-every',
-        '0',
-        '--sample-count',
-        '1',
-        '--sample-steps',
-        '1',
-        '--checkpoint-every',
-        '0',
-        '--bucket-mb',
-        String(bucketMb),
-        '--out',
-        join(out, 'run'),
-        ...data.coordinator,
-        ...common,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const args = allreduceArgs({ ...options, preset, endpoint: `tcp://127.0.0.1:${port}`, out });
+    const coordinator = spawn(process.execPath, args.coordinator, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(coordinator);
-    for (let i = 1; i <= workers; i++) {
-      children.push(
-        spawn(
-          process.execPath,
-          [
-            DDPM_BIN,
-            'worker',
-            '--connect',
-            endpoint,
-            '--name',
-            `bench-${i}`,
-            '--simulate-compute-ms',
-            String(computeMs),
-            ...data.worker,
-            ...common,
-          ],
-          { stdio: 'ignore' },
-        ),
-      );
-    }
+    for (let i = 1; i <= workers; i++) children.push(spawn(process.execPath, args.worker(i), { stdio: 'ignore' }));
     let stderr = '';
     coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
     if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
-    const seconds = readFileSync(join(out, 'run', 'metrics.jsonl'), 'utf8')
+    const seconds = readFileSync(join(runDir(out), 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
@@ -145,6 +95,50 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+/**
+ * The command lines (after the node executable) of the benchmark's coordinator, which runs `steps` steps once
+ * `workers` have joined and writes into `out`, and of worker `i`, named bench-i, whose compute is a sleep.
+ */
+export function allreduceArgs(
+  options: Omit<AllreduceBenchOptions, 'warmup'> & {
+    preset: string;
+    endpoint: string;
+    out: string;
+    maxWorkers?: number;
+  },
+): { coordinator: string[]; worker: (i: number) => string[] } {
+  const { preset, endpoint, out, workers, steps, bucketMb, computeMs } = options;
+  const common = ['--no-metrics', '--backend', 'cpu'];
+  const data = benchData(resolvePreset(preset), join(out, 'data'));
+  const coordinator = [
+    ...[
+      DDPM_BIN,
+      'coordinator',
+      '--preset',
+      preset,
+      '--steps',
+      String(steps),
+      '--bind',
+      endpoint,
+      '--out',
+      runDir(out),
+    ],
+    ...['--min-workers', String(workers), '--max-workers', String(options.maxWorkers ?? 64)],
+    ...['--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0'],
+    ...['--bucket-mb', String(bucketMb), ...data.coordinator, ...common],
+  ];
+  const worker = (i: number): string[] => [
+    ...[DDPM_BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`],
+    ...['--simulate-compute-ms', String(computeMs), ...data.worker, ...common],
+  ];
+  return { coordinator, worker };
+}
+
+/** The coordinator's --out inside the benchmark's scratch directory `out` (beside the synthetic data, so it starts empty). */
+export function runDir(out: string): string {
+  return join(out, 'run');
 }
 
 /** The preset whose U-Net has exactly `params` parameters; the error lists the sizes available. */

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { benchConvGradients, selectBackend, type BackendRequest, type WebGpuAdapterSummary } from '@ddpm/backend';
 import { benchTrainingStep } from '@ddpm/training';
 import { benchAllreduce } from './bench-allreduce.ts';
+import { benchAllreduceSoak } from './bench-allreduce-soak.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
 import { addBackendOption, addFlagRules, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 import { COMMAND_RULES } from './command-rules.ts';
@@ -76,6 +77,12 @@ export function benchCommand(): Command {
       decimal(0.0625, 1024),
       0.25,
     )
+    .option(
+      '--kill-every <n>',
+      'soak: kill a worker with SIGKILL and restart it every n steps; report coordinator RSS, errors, step percentiles',
+      integer(0),
+      0,
+    )
     .action(
       async (flags: {
         workers: number;
@@ -84,8 +91,9 @@ export function benchCommand(): Command {
         steps: number;
         warmup: number;
         bucketMb: number;
+        killEvery: number;
       }) => {
-        const result = await benchAllreduce({ ...flags });
+        const result = flags.killEvery > 0 ? await benchAllreduceSoak(flags) : await benchAllreduce(flags);
         process.stdout.write(`${JSON.stringify(result)}\n`);
       },
     );

@@ -6,6 +6,7 @@ import {
   warmupBelowSteps,
   type FlagRule,
 } from '@ddpm/runtime';
+import { killEveryBelowSteps } from './bench-allreduce-soak.ts';
 
 /**
  * Which cross-flag rules each subcommand checks before it does any work (addFlagRules). A single flag's range is
@@ -21,5 +22,5 @@ export const COMMAND_RULES = {
     pairedFlags('--curve-secret-key', '--allow-keys', 'enable CURVE'),
   ],
   worker: [pairedFlags('--curve-key', '--coordinator-key', 'use CURVE')],
-  benchAllreduce: [warmupBelowSteps],
+  benchAllreduce: [warmupBelowSteps, killEveryBelowSteps],
 } as const satisfies Record<string, readonly FlagRule[]>;

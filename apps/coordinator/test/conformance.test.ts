@@ -118,7 +118,7 @@ test('a foreign worker built from proto/ and docs/protocol.md alone: join, error
   for (const w of [a, b]) {
     await w.expect('welcome');
     const start = (await w.expect('stepStart')).envelope.stepStart;
-    t.is(start?.timeoutMs, DEADLINE_MS, 'StepStart.timeout_ms is --step-timeout');
+    t.is(start?.timeoutMs, 300_000, "a worker's first step (model build) gets at least 300 s");
     t.is(start?.step, 0);
   }
   t.true(a.params.length > 0 && a.starts.length > 1, `${a.params.length} parameters in ${a.starts.length} buckets`);
@@ -140,13 +140,14 @@ test('a foreign worker built from proto/ and docs/protocol.md alone: join, error
 
   // The step deadline: b heartbeats but sends no gradient for step 1; it is dropped and told, a's step completes.
   for (const w of [a, b]) await w.expect('stepStart', (m) => m.envelope.stepStart?.step === 1);
+  t.is(b.start?.timeoutMs, DEADLINE_MS, 'then StepStart.timeout_ms is --step-timeout');
   await a.wholeGradient();
   const sentAt = Date.now();
   const heartbeat = () => b.peer.send({ heartbeat: { sentAtUnixMs: Date.now(), step: 0 } });
   const timeout = (await b.expect('error', undefined, heartbeat)).envelope.error;
   const waitedMs = Date.now() - sentAt;
   t.like(timeout, { code: ErrorCode.TIMEOUT, reason: ErrorReason.STEP_DEADLINE_MISSED, step: 1, fatal: false });
-  t.true(waitedMs <= DEADLINE_MS + 1500, `dropped ${waitedMs} ms after a's gradient (deadline ${DEADLINE_MS} ms)`);
+  t.true(waitedMs <= DEADLINE_MS + 2500, `dropped ${waitedMs} ms after a's gradient (deadline ${DEADLINE_MS} ms)`);
   t.like((await a.expect('update')).envelope.update, { step: 1, contributors: 1 });
 
   // Its next message is STALE_STATE/REJOIN; a Hello with resume brings it back with a Welcome.

@@ -79,7 +79,7 @@ export class ForeignPeer {
     match: (m: Received) => boolean,
     options: { timeoutMs?: number; skip?: (m: Received) => void; every?: () => Promise<unknown> } = {},
   ): Promise<Received> {
-    const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     let lastEvery = Date.now();
     for (;;) {
       while (this.queue.length > 0) {

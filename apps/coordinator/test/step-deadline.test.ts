@@ -53,7 +53,7 @@ test('a worker that heartbeats but never sends its gradient delays the step by n
   const seconds = Number(late.step_seconds);
   t.log(`step 2 took ${seconds.toFixed(2)} s with a ${DEADLINE_S} s deadline (tick ${HEARTBEAT_S} s)`);
   t.true(seconds >= DEADLINE_S, `the step waited for the deadline (${seconds} s)`);
-  t.true(seconds <= DEADLINE_S + HEARTBEAT_S + 1, `the step was delayed by no more than the deadline (${seconds} s)`);
+  t.true(seconds <= DEADLINE_S + HEARTBEAT_S + 1.5, `the step was delayed by no more than the deadline (${seconds} s)`);
   t.is(late.workers, 1, 'step 2 completed with the worker that delivered');
   t.is(metrics[1].workers, 2);
   t.is(metrics.at(-1)?.workers, 2, 'the dropped worker rejoined');

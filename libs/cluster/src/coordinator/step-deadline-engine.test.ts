@@ -8,13 +8,23 @@ test.before(async () => {
   await selectBackend('cpu');
 });
 
-/** Two workers joined and the first step started. */
+/**
+ * Two workers joined and the first step started. They say Hello with `resume` (from an earlier run), as workers that
+ * already built their model: a worker's first step would otherwise get at least 300 s whatever the setting.
+ */
 function started(stepTimeout?: number) {
   const { engine, clock } = testEngine(stepTimeout === undefined ? {} : { stepTimeout });
   const [a, b] = [new ScriptedWorker(engine, 'a'), new ScriptedWorker(engine, 'b')];
-  const first = a.hello();
+  const rejoin = (w: ScriptedWorker) =>
+    w.say({
+      hello: {
+        ...{ protocolVersion: 1, workerName: w.name, backend: 'cpu', capabilities: {} },
+        resume: { runId: 'an-earlier-run', workerId: 9, lastAppliedStep: 0, parameterChecksum: 1 },
+      },
+    });
+  const first = rejoin(a);
   for (const w of [a, b]) w.receive(first);
-  const second = b.hello();
+  const second = rejoin(b);
   for (const w of [a, b]) w.receive(second);
   return { engine, clock, a, b, buckets: engine.state.description.layout.count };
 }
@@ -47,6 +57,11 @@ test('StepStart.timeout_ms carries --step-timeout, and auto gives a first step 3
   t.is(started(2).a.start?.body.timeoutMs, 2000);
   t.is(started().a.start?.body.timeoutMs, 300_000);
   t.is(started(0).a.start?.body.timeoutMs, 0);
+  const { engine } = testEngine({ stepTimeout: 2 });
+  const [fresh, other] = [new ScriptedWorker(engine, 'fresh'), new ScriptedWorker(engine, 'other')];
+  fresh.receive(fresh.hello());
+  fresh.receive(other.hello());
+  t.is(fresh.start?.body.timeoutMs, 300_000, "a new worker's first step (model build) gets 300 s even with 2 s");
 });
 
 test('a worker that heartbeats but never sends its gradient is dropped at the deadline, told so, and the step completes', (t) => {

@@ -16,7 +16,15 @@ interface Case {
 const repeat = (ms: number, n: number): number[] => Array.from({ length: n }, () => ms);
 
 const cases: readonly Case[] = [
-  { name: 'fixed seconds are used as given', setting: 2, steps: [], seasoned: false, expectedMs: 2000 },
+  { name: 'fixed seconds are used as given', setting: 2, steps: [], seasoned: true, expectedMs: 2000 },
+  {
+    name: "fixed, a worker's first step: 300 s",
+    setting: 2,
+    steps: repeat(100, 4),
+    seasoned: false,
+    expectedMs: 300_000,
+  },
+  { name: '0, a first step: still no deadline', setting: 0, steps: [], seasoned: false, expectedMs: 0 },
   { name: 'fixed, whatever the step times', setting: 1.5, steps: repeat(9000, 8), seasoned: true, expectedMs: 1500 },
   { name: '0 means no deadline', setting: 0, steps: repeat(100, 4), seasoned: true, expectedMs: 0 },
   {

@@ -20,7 +20,7 @@ export const AUTO_STEP_TIMEOUT = {
  * With 'auto' the deadline is max(30 s, 2 × the heartbeat timeout, 5 × the median of the last 32 step times), and at
  * least 300 s for a worker's first step (model build and compile) or while no step time was measured yet. The heartbeat
  * timeout counts because a worker may compute that long without a sign of life, and the deadline must not be stricter
- * than liveness. A fixed setting is used as given.
+ * than liveness. A fixed setting is used as given, except that a worker's first step also gets at least 300 s.
  */
 export class StepDeadline {
   private readonly recentMs: number[] = [];
@@ -54,8 +54,12 @@ export class StepDeadline {
 
   /** StepStart.timeout_ms for worker `id` (0: no deadline). */
   timeoutMs(id: number): number {
-    if (this.setting !== 'auto') return Math.round(this.setting * 1000);
     const { floorMs, firstStepFloorMs, factor } = AUTO_STEP_TIMEOUT;
+    if (this.setting === 0) return 0;
+    if (this.setting !== 'auto') {
+      const fixed = Math.round(this.setting * 1000);
+      return this.seasoned.has(id) ? fixed : Math.max(fixed, firstStepFloorMs);
+    }
     const measured = this.recentMs.length === 0 ? 0 : factor * median(this.recentMs);
     const first = this.recentMs.length === 0 || !this.seasoned.has(id);
     const floor = Math.max(first ? firstStepFloorMs : floorMs, 2 * this.heartbeatTimeoutMs);

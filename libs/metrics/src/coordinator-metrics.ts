@@ -2,10 +2,12 @@ import type { Registry } from 'prom-client';
 import { LossSmoother } from './loss-smoother.ts';
 import {
   COORDINATOR_PHASES,
+  HANDSHAKE_REFUSAL_REASONS,
   METRICS,
   SKIP_REASONS,
   WORKER_FAILURE_REASONS,
   type CoordinatorPhase,
+  type HandshakeRefusalReason,
   type SkipReason,
   type WorkerFailureReason,
 } from './metric-definitions.ts';
@@ -54,6 +56,8 @@ export interface CoordinatorMetrics {
   workerLeft(worker: string): void;
   /** Counts a failure and clears the worker's straggler flag. */
   workerFailed(worker: string, reason: WorkerFailureReason): void;
+  /** Counts a peer refused before joining (`ddpm_handshakes_refused_total{reason}`). */
+  handshakeRefused(reason: HandshakeRefusalReason): void;
   /** Sets `ddpm_worker_straggler{worker}` to 1 or 0. */
   setStraggler(worker: string, straggler: boolean): void;
   addSentBytes(bytes: number): void;
@@ -91,6 +95,8 @@ export function createCoordinatorMetrics(
   const backendInfo = m.gauge(METRICS.backendInfo);
   for (const phase of COORDINATOR_PHASES) phases.zero({ phase });
   for (const reason of SKIP_REASONS) skipped.inc({ reason }, 0);
+  const refusals = m.counter(METRICS.handshakesRefused);
+  for (const reason of HANDSHAKE_REFUSAL_REASONS) refusals.inc({ reason }, 0);
 
   const worker = (name: string): string => {
     assertLabelValue('worker', name, 'the worker name (ddpm worker --name)');
@@ -146,6 +152,9 @@ export function createCoordinatorMetrics(
       const w = worker(name);
       leaves.inc({ worker: w });
       straggler.set({ worker: w }, 0);
+    },
+    handshakeRefused(reason) {
+      refusals.inc({ reason });
     },
     workerFailed(name, reason) {
       const w = worker(name);

@@ -5,6 +5,7 @@ export {
   METRICS,
   ROLES,
   SKIP_REASONS,
+  HANDSHAKE_REFUSAL_REASONS,
   STEP_PHASES,
   WORKER_FAILURE_REASONS,
   WORKER_PHASES,
@@ -16,6 +17,7 @@ export {
   type SkipReason,
   type StepPhase,
   type WorkerFailureReason,
+  type HandshakeRefusalReason,
   type WorkerPhase,
 } from './metric-definitions.ts';
 export { createRegistry } from './create-registry.ts';

@@ -29,6 +29,19 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 export const WORKER_FAILURE_REASONS = ['timeout', 'disconnected', 'error'] as const;
 export type WorkerFailureReason = (typeof WORKER_FAILURE_REASONS)[number];
 
+/**
+ * Why the coordinator refused a peer before it joined: a plaintext peer at a CURVE coordinator, a CURVE peer that
+ * expects another server key, a key not in --allow-keys, another failed handshake, or a refused Hello (admission).
+ */
+export const HANDSHAKE_REFUSAL_REASONS = [
+  'no_curve',
+  'wrong_server_key',
+  'key_not_allowed',
+  'bad_handshake',
+  'hello_refused',
+] as const;
+export type HandshakeRefusalReason = (typeof HANDSHAKE_REFUSAL_REASONS)[number];
+
 /** Which kind of process exports a metric. */
 export const ROLES = ['coordinator', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -158,6 +171,13 @@ export const METRICS = {
     help: 'Times the coordinator declared a worker failed, by worker and reason.',
     type: 'counter',
     labelNames: ['worker', 'reason'],
+    role: 'coordinator',
+  },
+  handshakesRefused: {
+    name: 'ddpm_handshakes_refused_total',
+    help: 'Peers refused before joining: failed ZeroMQ security handshakes and refused Hellos, by reason.',
+    type: 'counter',
+    labelNames: ['reason'],
     role: 'coordinator',
   },
   workerStraggler: {

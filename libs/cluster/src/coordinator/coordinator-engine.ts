@@ -263,6 +263,10 @@ export class CoordinatorEngine {
     };
     const verdict = judgeHello(message.body, identity, context);
     if (verdict.kind === 'refuse') {
+      // A ROUTER gives no peer address (zeromq.js exposes no message metadata), so the log names the claimed worker.
+      const refused = { reason: 'hello_refused', worker: message.body.workerName.slice(0, 64), peer: 'unavailable' };
+      log.warn(refused, `refused a Hello: ${verdict.error.message}`);
+      metrics?.handshakeRefused('hello_refused');
       out.push({ kind: 'reply', identity, message: errorMessage(verdict.error, message.envelope.sequence) });
       return;
     }

@@ -16,6 +16,7 @@ import type { RunLifecycle } from './run-lifecycle.ts';
 import type { Member } from './membership.ts';
 import { RunCoordinator, type CoordinatorSummary, type Delivery } from './run-coordinator.ts';
 import { Serial } from './serial.ts';
+import { watchHandshakes } from './handshake-monitor.ts';
 
 /** The ROUTER side of a run. */
 export interface ServerOptions {
@@ -48,6 +49,7 @@ export class CoordinatorServer implements Delivery {
   private queued = 0;
   private last: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  private handshakes: Promise<void> | undefined;
 
   constructor(
     engine: CoordinatorEngine,
@@ -87,6 +89,10 @@ export class CoordinatorServer implements Delivery {
         `Cannot bind ${this.options.bind}: ${(error as Error).message}. Pass a free --bind endpoint such as tcp://*:5556.`,
       );
     }
+    const { log, metrics } = this.options;
+    this.handshakes = watchHandshakes(this.router.events, log, metrics).catch((error: unknown) =>
+      log.warn({ err: (error as Error).message }, 'the handshake monitor stopped; refused handshakes go uncounted'),
+    );
     const { engine } = this.run;
     const figures = {
       endpoint: this.endpoint,

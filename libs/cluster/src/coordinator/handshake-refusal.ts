@@ -47,7 +47,7 @@ export function classifyHandshakeEvent(event: HandshakeEvent): HandshakeRefusal 
   if (event.type === 'handshake:error:protocol' || event.type === 'handshake:error:other') {
     return {
       reason: 'bad_handshake',
-      message: `refused a peer: its ZeroMQ handshake failed (${code || 'no detail'}); it is not a ddpm worker of this version, or its keys are damaged`,
+      message: `refused a peer: its ZeroMQ handshake failed (${code || 'no detail'}); it hung up mid-handshake (as a peer without CURVE can at a CURVE coordinator: give it --curve-key and --coordinator-key) or is not a ddpm worker of this version`,
     };
   }
   return undefined;

@@ -34,7 +34,8 @@ test.serial('the reduced gradient of unequal shards is the gradient of one batch
     [17, [4, 9, 26, 13, 1, 21, 8]],
   ] as const) {
     const gradientOf = async (indices: readonly number[]): Promise<Float32Array> => {
-      const job = { ...start, body: { ...start.body, step, samplesInline: false } };
+      const body = { ...start.body, step, samplesInline: false } as unknown as typeof start.body;
+      const job = { ...start, body };
       const timing = { dataMs: 0 };
       const onBucket = (): void => undefined;
       await source.compute({ replica, start: job, indices: Uint32Array.from(indices), onBucket, timing });

@@ -19,6 +19,7 @@ import {
 } from '@ddpm/runtime';
 import { COMMAND_RULES } from './command-rules.ts';
 import { DDPM_BIN } from './ddpm-bin.ts';
+import { localMembershipArgs } from './local-membership.ts';
 import { claimRunDirectory } from './run-setup.ts';
 
 interface LocalFlags extends RunFlags, JobFlags {
@@ -82,10 +83,7 @@ export function localCommand(): Command {
         ...runArgs,
         '--bind',
         endpoint,
-        '--min-workers',
-        String(flags.workers),
-        '--max-workers',
-        String(Math.max(64, flags.workers)),
+        ...localMembershipArgs(flags.workers),
         ...metricsArgs(0),
       ],
       { stdio: ['pipe', 'inherit', coordinatorLog], env: childEnv },

@@ -89,11 +89,12 @@ test('scrapes are answered while the main thread is blocked, with the values of 
     .slice(1)
     .map((line) => line.split(' '))
     .map(([sent, received, value]) => ({ sent: Number(sent), received: Number(received), value: Number(value) }));
+  // The event that matters: scrapes sent and answered while the main thread was blocked (no per-scrape latency bound,
+  // which a loaded machine could break).
   const duringBlock = scrapes.filter((s) => s.sent > blockStart && s.received < blockEnd);
   t.true(duringBlock.length >= 2, `only ${duringBlock.length} scrapes were answered during the 2 s block: ${output}`);
   for (const s of duringBlock) {
     t.is(s.value, 7, 'a blocked main thread cannot collect: the scrape gets the latest snapshot');
-    t.true(s.received - s.sent < 1000, `a scrape took ${s.received - s.sent} ms while the main thread was blocked`);
   }
   const after = scrapes.filter((s) => s.sent > blockEnd + 300);
   t.true(after.length > 0 && after.every((s) => s.value === 8), `scrapes after the block should see 8: ${output}`);

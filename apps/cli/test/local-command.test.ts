@@ -55,7 +55,21 @@ const common = [
 
 test('two worker processes with local batch b end with the parameters of one process with batch 2b (cpu backend)', async (t) => {
   const dir = tempDir(t);
-  await ddpm('local', ...common, '--workers', '2', '--batch', '3', '--backend', 'cpu', '--out', join(dir, 'local'));
+  // A slow shared machine must not turn this into a failure-handling test: no worker may be dropped mid-run.
+  const patient = ['--heartbeat-timeout', '600', '--step-timeout', '0'];
+  await ddpm(
+    'local',
+    ...common,
+    ...patient,
+    '--workers',
+    '2',
+    '--batch',
+    '3',
+    '--backend',
+    'cpu',
+    '--out',
+    join(dir, 'local'),
+  );
   await ddpm('train', ...common, '--batch', '6', '--backend', 'cpu', '--out', join(dir, 'single'));
   const distributed = loadWeights(join(dir, 'local', 'weights.ddpm'));
   const single = loadWeights(join(dir, 'single', 'weights.ddpm'));

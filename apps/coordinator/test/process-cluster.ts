@@ -92,10 +92,17 @@ export class ProcessCluster {
     return proc;
   }
 
-  /** Polls `condition` every 50 ms; rejects naming `what` (and the log directory) after `timeoutMs`. */
-  async waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
+  /**
+   * Polls `condition` every 50 ms; rejects naming `what` (and the log directory) after `timeoutMs`, or at once when
+   * `awaited` (the process the condition is about) has exited.
+   */
+  async waitFor(what: string, condition: () => boolean, timeoutMs: number, awaited?: ClusterProcess): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
+      if (awaited && (awaited.child.exitCode !== null || awaited.child.signalCode !== null)) {
+        this.t.log(`${awaited.name} exited before ${what}; logs:\n${this.dumpLogs()}`);
+        throw new Error(`${awaited.name} exited before ${what}`);
+      }
       if (Date.now() > deadline) {
         this.t.log(`timed out waiting for ${what}; logs:\n${this.dumpLogs()}`);
         throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -8,13 +8,25 @@ test('a second coordinator on a locked --out is refused naming the holder; after
   const out = join(cluster.dir, 'run');
   const args = async (): Promise<string[]> => [
     ...['--preset', 'mnist-tiny', '--steps', '5', '--batch', '2', '--backend', 'wasm', '--dataset-limit', '8'],
-    ...['--timesteps', '20', '--no-metrics', '--min-workers', '1', '--resume', 'latest', '--out', out],
+    ...[
+      '--timesteps',
+      '20',
+      '--sample-steps',
+      '10',
+      '--no-metrics',
+      '--min-workers',
+      '1',
+      '--resume',
+      'latest',
+      '--out',
+      out,
+    ],
     ...['--bind', `tcp://127.0.0.1:${await freePort()}`],
   ];
   const listening = (logPath: string) => (): boolean =>
     jsonLines(logPath).some((record) => record.msg === 'coordinator listening');
   const first = cluster.start('first', COORDINATOR_BIN, await args());
-  await cluster.waitFor('the first coordinator listening', listening(first.logPath), 60_000);
+  await cluster.waitFor('the first coordinator listening', listening(first.logPath), 60_000, first);
 
   const second = cluster.start('second', COORDINATOR_BIN, await args());
   const refused = await second.exited;
@@ -27,7 +39,7 @@ test('a second coordinator on a locked --out is refused naming the holder; after
   first.child.kill('SIGKILL');
   await first.exited;
   const third = cluster.start('third', COORDINATOR_BIN, await args());
-  await cluster.waitFor('the third coordinator listening', listening(third.logPath), 60_000);
+  await cluster.waitFor('the third coordinator listening', listening(third.logPath), 60_000, third);
   t.true(
     jsonLines(third.logPath).some((record) =>
       /took over a stale run lock .*that process is gone/.test(String(record.msg)),

@@ -1,5 +1,8 @@
 import test from 'ava';
 import { join } from 'node:path';
+import { CheckpointStore, loadWeights } from '@ddpm/training';
+import { checksumOf } from './foreign-peer.ts';
+import { workerLedger, type WorkerLedger } from './worker-ledger.ts';
 import {
   COORDINATOR_BIN,
   freePort,
@@ -20,18 +23,12 @@ function has(p: ClusterProcess, pattern: RegExp): boolean {
   return messages(p).some((m) => pattern.test(m));
 }
 
-/** The indices each finished step consumed, grouped by epoch, from the coordinator's debug log. */
-function consumedByEpoch(coordinator: ClusterProcess): Map<number, number[]> {
-  const epochs = new Map<number, number[]>();
-  for (const r of jsonLines(coordinator.logPath)) {
-    if (r.msg !== 'step consumed') continue;
-    const epoch = Number(r.epoch);
-    epochs.set(epoch, [...(epochs.get(epoch) ?? []), ...(r.consumed as number[])]);
-  }
-  return epochs;
+/** What the workers received and hold, from their own debug logs. */
+function ledger(workers: readonly ClusterProcess[]): WorkerLedger {
+  return workerLedger(workers.map((w) => ({ worker: w.name, records: jsonLines(w.logPath) })));
 }
 
-test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: survivors go on once the dead worker is dropped and every epoch consumes each sample exactly once', async (t) => {
+test("kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: survivors go on once the dead worker is dropped; from the workers' own records every epoch consumes each sample exactly once and the replicas hold the same parameters", async (t) => {
   const cluster = new ProcessCluster(t, 'ddpm-failures-');
   const port = await freePort();
   const out = join(cluster.dir, 'run');
@@ -80,19 +77,24 @@ test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: 
     { DDPM_LOG_LEVEL: 'debug' },
   );
   const worker = (name: string): ClusterProcess =>
-    cluster.start(name, WORKER_BIN, [
-      '--connect',
-      endpoint,
-      '--name',
+    cluster.start(
       name,
-      '--backend',
-      'wasm',
-      '--dataset-limit',
-      String(DATASET),
-      '--no-metrics',
-      '--reconnect-timeout',
-      '60',
-    ]);
+      WORKER_BIN,
+      [
+        '--connect',
+        endpoint,
+        '--name',
+        name,
+        '--backend',
+        'wasm',
+        '--dataset-limit',
+        String(DATASET),
+        '--no-metrics',
+        '--reconnect-timeout',
+        '60',
+      ],
+      { DDPM_LOG_LEVEL: 'debug' },
+    );
   const steps = (): number => jsonLines(metrics).length;
   const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(worker);
   await cluster.waitFor('three workers in a step', () => jsonLines(metrics).some((r) => r.workers === 3), 90_000);
@@ -163,7 +165,9 @@ test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: 
     'steps 1..N, each once',
   );
   t.true(records.every((r) => r.skipped === false));
-  const epochs = consumedByEpoch(coordinator);
+  // Checked from what the workers received and hold, not from the coordinator's account.
+  const { consumedByEpoch: epochs, checksumsByStep, problems } = ledger([w1, w2, w3, w4]);
+  t.deepEqual(problems, [], 'every completed step is explained by the shards the workers received');
   const finished = [...epochs.keys()].sort((a, b) => a - b).slice(0, -1);
   t.true(finished.length >= 5, `${finished.length} finished epochs`);
   const all = Array.from({ length: DATASET }, (_, i) => i);
@@ -173,6 +177,17 @@ test('kill -9, a stall (SIGSTOP) with a stale rejoin, a join and a clean leave: 
       all,
       `epoch ${epoch} consumed each sample exactly once`,
     );
+  const diverged = [...checksumsByStep].filter(([, checksums]) => checksums.size !== 1);
+  t.deepEqual(diverged, [], 'after every step, every worker that applied it holds the same parameters');
+  t.is(checksumsByStep.size, records.length, 'every completed step was applied by some worker');
+  // The checkpoint the coordinator wrote on SIGTERM: the parameters after its last completed step.
+  const [newest] = new CheckpointStore(join(out, 'checkpoints'), 1).list();
+  const weights = loadWeights(newest);
+  t.deepEqual(
+    [...(checksumsByStep.get(weights.meta.step - 1) ?? [])],
+    [checksumOf(weights.params)],
+    "the workers hold the parameters of the coordinator's final checkpoint",
+  );
   const last = epochs.get(Math.max(...epochs.keys())) ?? [];
   t.is(new Set(last).size, last.length, 'no repeat in the unfinished epoch');
   t.log(

@@ -3,6 +3,7 @@ import type { WorkerMetrics } from '@ddpm/metrics';
 import { datasetFingerprint, type Dataset } from '@ddpm/data';
 import {
   countNonFinite,
+  parameterChecksum,
   ErrorCode,
   ErrorReason,
   Phase,
@@ -169,9 +170,11 @@ export class WorkerCore {
     if (stale !== undefined) return this.sendError(stale, start.step, message.envelope.sequence);
     this.waiting?.();
     this.waiting = undefined;
-    const { metrics } = this.identity;
+    const { metrics, log } = this.identity;
     const started = performance.now();
     const indices = Uint32Array.from(start.indices);
+    // What this replica was given, for checks that must not trust the coordinator's own account (tests, audits).
+    log.debug({ step: start.step, epoch: start.epoch, indices: start.indices }, 'step received');
     // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
     await this.heartbeat(Phase.COMPUTING);
     const timing = { dataMs: 0 };
@@ -240,7 +243,21 @@ export class WorkerCore {
         `step ${update.step} was skipped by the coordinator: ${update.skipDetail}`,
       );
     const stale = replica.update(message);
-    if (stale === undefined) return;
+    if (stale === undefined) {
+      // What this replica holds after the step: a fresh CRC-32 of its parameters, not the cached one (one extra pass, at
+      // debug level only).
+      if (log.isLevelEnabled('debug'))
+        log.debug(
+          {
+            step: update.step,
+            skipped: update.skipped,
+            samples: update.samples,
+            checksum: parameterChecksum(replica.params),
+          },
+          'update applied',
+        );
+      return;
+    }
     log.error(
       { step: update.step, reason: stale.message },
       'cannot apply the update; asking the coordinator for fresh state',

@@ -53,7 +53,7 @@ const common = [
   '2',
 ];
 
-test('two worker processes with local batch b end with the parameters of one process with batch 2b (cpu backend)', async (t) => {
+test('two worker processes with local batch b end with the parameters of one process with batch 2b (wasm backend)', async (t) => {
   const dir = tempDir(t);
   // A slow shared machine must not turn this into a failure-handling test: no worker may be dropped mid-run.
   const patient = ['--heartbeat-timeout', '600', '--step-timeout', '0'];
@@ -66,11 +66,11 @@ test('two worker processes with local batch b end with the parameters of one pro
     '--batch',
     '3',
     '--backend',
-    'cpu',
+    'wasm',
     '--out',
     join(dir, 'local'),
   );
-  await ddpm('train', ...common, '--batch', '6', '--backend', 'cpu', '--out', join(dir, 'single'));
+  await ddpm('train', ...common, '--batch', '6', '--backend', 'wasm', '--out', join(dir, 'single'));
   const distributed = loadWeights(join(dir, 'local', 'weights.ddpm'));
   const single = loadWeights(join(dir, 'single', 'weights.ddpm'));
   t.is(distributed.meta.step, 3);

@@ -1,0 +1,2 @@
+export { featureStats, type FeatureStats } from './feature-stats.ts';
+export { frechetDistance, frechetDistanceFromMoments, symmetricSquareRoot } from './frechet-distance.ts';

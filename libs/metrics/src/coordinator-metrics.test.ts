@@ -40,6 +40,7 @@ async function exercised() {
   metrics.addReceivedBytes(2500);
   metrics.addReceivedBytes(500);
   metrics.recordCheckpoint({ step: 2, durationSeconds: 1.5, unixTimeSeconds: 1_700_000_000 });
+  metrics.recordEvaluation({ fd: 12.5, fdFloor: 3.25 });
   const text = await metrics.registry.metrics();
   return { text, exposition: parseExposition(text), seconds };
 }
@@ -67,7 +68,7 @@ test('after updates the exposition parses and holds the reported values', async 
   t.is(sampleValue(e, 'ddpm_active_workers'), 2);
   t.is(sampleValue(e, 'ddpm_skipped_steps_total', { reason: 'non_finite_gradient' }), 1);
   t.is(sampleValue(e, 'ddpm_skipped_steps_total', { reason: 'non_finite_loss' }), 0);
-  t.is(sampleValue(e, 'ddpm_worker_joins_total', { worker: '1' }), 1);
+  t.is(sampleValue(e, 'ddpm_worker_joins_total'), 2);
   t.is(sampleValue(e, 'ddpm_worker_failures_total', { worker: '0', reason: 'timeout' }), 1);
   t.is(sampleValue(e, 'ddpm_worker_failures_total', { worker: '1', reason: 'timeout' }), 0);
   t.is(sampleValue(e, 'ddpm_worker_leaves_total', { worker: '1' }), 1);
@@ -78,6 +79,8 @@ test('after updates the exposition parses and holds the reported values', async 
   t.is(sampleValue(e, 'ddpm_last_checkpoint_step'), 2);
   t.is(sampleValue(e, 'ddpm_last_checkpoint_timestamp_seconds'), 1_700_000_000);
   t.is(sampleValue(e, 'ddpm_checkpoint_duration_seconds_sum'), 1.5);
+  t.is(sampleValue(e, 'ddpm_sample_fd'), 12.5);
+  t.is(sampleValue(e, 'ddpm_sample_fd_floor'), 3.25);
   t.is(sampleValue(e, 'ddpm_backend_info', { role: 'coordinator', backend: 'wasm' }), 1);
   t.is(e.samples.filter((s) => s.name === 'ddpm_backend_info').length, 1, 'the previous backend is removed');
 });
@@ -99,6 +102,18 @@ test('label sets with a fixed domain exist before any event', async (t) => {
     t.is(sampleValue(e, 'ddpm_worker_failures_total', { worker: 'w-3', reason }), 0);
   t.is(sampleValue(e, 'ddpm_worker_straggler', { worker: 'w-3' }), 0);
   t.false(e.types.has('process_cpu_seconds_total'));
+});
+
+test('the Frechet-distance gauges have no sample before the first evaluation (never a fake perfect 0)', async (t) => {
+  const metrics = createCoordinatorMetrics(createRegistry(), { defaultMetrics: false });
+  const before = parseExposition(await metrics.registry.metrics());
+  t.is(before.types.get('ddpm_sample_fd'), 'gauge');
+  t.false(before.samples.some((s) => s.name === 'ddpm_sample_fd' || s.name === 'ddpm_sample_fd_floor'));
+  metrics.recordEvaluation({ fd: 40, fdFloor: 2 });
+  metrics.recordEvaluation({ fd: 9, fdFloor: 2.5 });
+  const after = parseExposition(await metrics.registry.metrics());
+  t.is(sampleValue(after, 'ddpm_sample_fd'), 9);
+  t.is(sampleValue(after, 'ddpm_sample_fd_floor'), 2.5);
 });
 
 test('promtool check metrics accepts the coordinator exposition', async (t) => {

@@ -50,7 +50,10 @@ export interface CoordinatorMetrics {
   /** Counts a step that was not applied because of a non-finite loss or gradient. Does not change `ddpm_step`. */
   recordSkippedStep(reason: SkipReason): void;
   setActiveWorkers(count: number): void;
-  /** Counts a join and creates the worker's series at 0 (failures per reason, leaves, straggler), so panels show it. */
+  /**
+   * Counts a join in `ddpm_worker_joins_total` (label-less, exported at 0 from the start, so `increase()` sees the
+   * first join) and creates the worker's series at 0 (failures per reason, leaves, straggler), so panels show it.
+   */
   workerJoined(worker: string): void;
   /** Counts a clean leave and clears the worker's straggler flag. */
   workerLeft(worker: string): void;
@@ -70,6 +73,11 @@ export interface CoordinatorMetrics {
   }): void;
   /** Reports `backend` in `ddpm_backend_info{role="coordinator"}`, replacing any previous one. */
   setBackend(backend: string): void;
+  /**
+   * Sets `ddpm_sample_fd` and `ddpm_sample_fd_floor` from an evaluation (`fd`: generated vs real; `fdFloor`: real vs
+   * real at the same sample count). Both gauges have no sample until the first call, so no panel reads a fake 0.
+   */
+  recordEvaluation(evaluation: { readonly fd: number; readonly fdFloor: number }): void;
 }
 
 /**
@@ -95,6 +103,12 @@ export function createCoordinatorMetrics(
   const backendInfo = m.gauge(METRICS.backendInfo);
   for (const phase of COORDINATOR_PHASES) phases.zero({ phase });
   for (const reason of SKIP_REASONS) skipped.inc({ reason }, 0);
+  joins.inc(0);
+  const fd = m.gauge(METRICS.sampleFd);
+  const fdFloor = m.gauge(METRICS.sampleFdFloor);
+  // A label-less gauge is born at 0, which would read as a perfect distance: no sample until the first evaluation.
+  fd.remove({});
+  fdFloor.remove({});
   const refusals = m.counter(METRICS.handshakesRefused);
   for (const reason of HANDSHAKE_REFUSAL_REASONS) refusals.inc({ reason }, 0);
 
@@ -143,7 +157,7 @@ export function createCoordinatorMetrics(
     },
     workerJoined(name) {
       const w = worker(name);
-      joins.inc({ worker: w });
+      joins.inc();
       leaves.inc({ worker: w }, 0);
       for (const reason of WORKER_FAILURE_REASONS) failures.inc({ worker: w, reason }, 0);
       straggler.set({ worker: w }, 0);
@@ -177,6 +191,12 @@ export function createCoordinatorMetrics(
     },
     setBackend(backend) {
       setBackendInfo(backendInfo, 'coordinator', backend);
+    },
+    recordEvaluation(e) {
+      // Not checked for >= 0: a Frechet distance from a numerical matrix square root can come out a hair below 0,
+      // and a failed evaluation's NaN is better shown as NaN than turned into an exception in the training process.
+      fd.set(e.fd);
+      fdFloor.set(e.fdFloor);
     },
   };
   if (options.backend !== undefined) handles.setBackend(options.backend);

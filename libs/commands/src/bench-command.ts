@@ -3,6 +3,7 @@ import { benchConvGradients, selectBackend, type BackendRequest, type WebGpuAdap
 import { benchTrainingStep } from '@ddpm/training';
 import { benchAllreduce } from './bench-allreduce.ts';
 import { benchAllreduceSoak } from './bench-allreduce-soak.ts';
+import { addClusterBench } from './bench-cluster-command.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
 import { addBackendOption, addFlagRules, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
 import { COMMAND_RULES } from './command-rules.ts';
@@ -97,6 +98,7 @@ export function benchCommand(): Command {
         process.stdout.write(`${JSON.stringify(result)}\n`);
       },
     );
+  addClusterBench(bench);
   return bench;
 }
 

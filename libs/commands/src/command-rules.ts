@@ -23,4 +23,5 @@ export const COMMAND_RULES = {
   ],
   worker: [pairedFlags('--curve-key', '--coordinator-key', 'use CURVE')],
   benchAllreduce: [warmupBelowSteps, killEveryBelowSteps],
+  benchCluster: [warmupBelowSteps],
 } as const satisfies Record<string, readonly FlagRule[]>;

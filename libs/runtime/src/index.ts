@@ -24,3 +24,10 @@ export {
 } from './flag-rules.ts';
 export { endpointFlag, isLoopbackEndpoint, parseEndpoint, type Endpoint, type EndpointRole } from './endpoint.ts';
 export { plaintextBindWarning } from './bind-warning.ts';
+export {
+  buildEmulatedNetwork,
+  planEmulatedNetwork,
+  removeEmulatedNetwork,
+  tbf,
+  type NetworkPlan,
+} from './emulated-network.ts';

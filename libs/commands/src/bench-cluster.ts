@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildEmulatedNetwork, planEmulatedNetwork, removeEmulatedNetwork } from '@ddpm/runtime';
+import { allreduceArgs, presetWithParameters, runDir } from './bench-allreduce.ts';
+import { clusterFigures, type ClusterBenchResult, type ClusterFigureInputs } from './cluster-figures.ts';
+
+export interface ClusterBenchOptions extends Omit<ClusterFigureInputs, 'stepMs'> {
+  readonly steps: number;
+  readonly warmup: number;
+  readonly bucketMb: number;
+}
+
+/** Thrown before any work when the bench cannot run here; `ddpm` exits 2 with the message. */
+export class ClusterBenchUnavailable extends Error {
+  override readonly name = 'ClusterBenchUnavailable';
+  readonly exitCode = 2;
+}
+
+const PORT = 5555;
+
+/**
+ * Runs the real coordinator and `workers` real worker processes (compute simulated as in `bench allreduce`), each in
+ * its own network namespace whose link to a shared bridge is shaped to `linkGbps` in both directions, and reports
+ * the median step after `warmup` (see clusterFigures). Needs root; removes every namespace it made when it ends, fails
+ * or is interrupted (SIGINT, SIGTERM: it then exits 130 or 143).
+ */
+export async function benchCluster(options: ClusterBenchOptions): Promise<ClusterBenchResult> {
+  if (process.getuid?.() !== 0)
+    throw new ClusterBenchUnavailable(
+      'ddpm bench cluster builds network namespaces and shapes links with tc, which needs root: run it as root (sudo npx ddpm bench cluster ...), or use `ddpm bench allreduce` on loopback.',
+    );
+  const { workers, steps, warmup, computeMs } = options;
+  const preset = presetWithParameters(options.params);
+  const plan = planEmulatedNetwork(String(process.pid), workers + 1, options.linkGbps);
+  const out = mkdtempSync(join(tmpdir(), 'ddpm-bench-cluster-'));
+  const children: ChildProcess[] = [];
+  const cleanUp = (): void => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    removeEmulatedNetwork(plan);
+    rmSync(out, { recursive: true, force: true });
+  };
+  const interrupted = (signal: NodeJS.Signals): void => {
+    cleanUp();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    buildEmulatedNetwork(plan);
+    const endpoint = `tcp://${plan.addresses[0]}:${PORT}`;
+    const args = allreduceArgs({ ...options, preset, endpoint, out });
+    const inHost = (host: number, command: string[], stdio: 'ignore' | 'pipe'): ChildProcess => {
+      const child = spawn('ip', ['netns', 'exec', plan.namespaces[host], process.execPath, ...command], {
+        stdio: ['ignore', 'ignore', stdio],
+      });
+      children.push(child);
+      return child;
+    };
+    const coordinator = inHost(0, args.coordinator, 'pipe');
+    for (let i = 1; i <= workers; i++) inHost(i, args.worker(i), 'ignore');
+    let stderr = '';
+    coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
+    if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
+    const seconds = readFileSync(join(runDir(out), 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
+    const timed = seconds.slice(warmup).sort((a, b) => a - b);
+    if (timed.length === 0)
+      throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
+    const stepMs = 1000 * timed[Math.floor(timed.length / 2)];
+    return clusterFigures({ ...options, computeMs, stepMs });
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    cleanUp();
+  }
+}

@@ -1,0 +1,67 @@
+/** Gradient-exchange topologies `ddpm bench cluster` can run. */
+export const TOPOLOGIES = ['star'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
+
+export interface ClusterFigureInputs {
+  readonly topology: Topology;
+  readonly workers: number;
+  readonly linkGbps: number;
+  readonly params: number;
+  readonly computeMs: number;
+  /** The median measured step. */
+  readonly stepMs: number;
+}
+
+/** The JSON line `ddpm bench cluster` prints. Times in milliseconds, bandwidths in Gbit/s, bytes per step. */
+export interface ClusterBenchResult {
+  readonly bench: 'cluster';
+  readonly topology: Topology;
+  readonly workers: number;
+  readonly link_gbps: number;
+  readonly params: number;
+  readonly wire_dtype: 'float32';
+  readonly compute_ms: number;
+  readonly step_ms: number;
+  readonly comm_ms: number;
+  readonly bytes_max_link_per_step: number;
+  readonly bound_ms: number;
+  readonly bus_gbps: number;
+  readonly scaling_efficiency: number;
+}
+
+/**
+ * The figures of one measured configuration.
+ * - bytes_max_link_per_step: the most any one link carries in one direction per step. In the star that is the
+ *   coordinator's link: N gradients in, N parameter sets out, S = 4·params bytes each, so N·S.
+ * - bound_ms: that many bytes at the link speed, the least transfer time of a step with no compute.
+ * - comm_ms = step_ms − compute_ms (what the compute did not hide); bus_gbps follows nccl-tests:
+ *   S / comm time · 2(N−1)/N, so a bandwidth-optimal exchange approaches the link speed at any N.
+ * - scaling_efficiency = compute_ms / step_ms (1 when communication is fully hidden).
+ */
+export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult {
+  const { topology, workers, linkGbps, params, computeMs, stepMs } = inputs;
+  const bytes = params * 4;
+  const bytesMaxLink = workers * bytes;
+  const boundMs = ((bytesMaxLink * 8) / (linkGbps * 1e9)) * 1000;
+  const commMs = Math.max(stepMs - computeMs, 1e-3);
+  const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);
+  return {
+    bench: 'cluster',
+    topology,
+    workers,
+    link_gbps: linkGbps,
+    params,
+    wire_dtype: 'float32',
+    compute_ms: computeMs,
+    step_ms: round(stepMs),
+    comm_ms: round(commMs),
+    bytes_max_link_per_step: bytesMaxLink,
+    bound_ms: round(boundMs),
+    bus_gbps: round(busGbps),
+    scaling_efficiency: round(stepMs > 0 ? computeMs / stepMs : 0),
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

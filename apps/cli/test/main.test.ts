@@ -4,7 +4,7 @@ import { main } from '../src/main.ts';
 
 test('ddpm offers the commands the README documents, each once', (t) => {
   const names = buildProgram().commands.map((c) => c.name());
-  for (const name of ['train', 'local', 'coordinator', 'worker', 'keygen', 'sample', 'bench'])
+  for (const name of ['train', 'local', 'coordinator', 'worker', 'keygen', 'sample', 'bench', 'train-classifier'])
     t.true(names.includes(name), name);
   t.is(new Set(names).size, names.length, 'no command name appears twice');
   const bench = buildProgram().commands.find((c) => c.name() === 'bench');

@@ -4,6 +4,7 @@ import { coordinatorCommand } from './coordinator-command.ts';
 import { keygenCommand } from './keygen-command.ts';
 import { localCommand } from './local-command.ts';
 import { sampleCommand } from './sample-command.ts';
+import { trainClassifierCommand } from './train-classifier-command.ts';
 import { trainCommand } from './train-command.ts';
 import { workerCommand } from './worker-command.ts';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     keygenCommand(),
     sampleCommand(),
     benchCommand(),
+    trainClassifierCommand(),
   ];
   for (const command of commands) program.addCommand(command);
   return program;

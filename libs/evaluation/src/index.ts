@@ -1,2 +1,21 @@
 export { featureStats, type FeatureStats } from './feature-stats.ts';
 export { frechetDistance, frechetDistanceFromMoments, symmetricSquareRoot } from './frechet-distance.ts';
+export { buildMnistClassifier, CLASS_COUNT, FEATURE_LAYER, FEATURE_UNITS } from './classifier-model.ts';
+export {
+  accuracy,
+  splitHeldOut,
+  trainMnistClassifier,
+  type ClassifierTrainingOptions,
+  type ClassifierTrainingResult,
+} from './classifier-training.ts';
+export { classifierScores, type ClassifierScores } from './classifier-scores.ts';
+export {
+  classifierExtractor,
+  EXTRACT_BATCH,
+  modelExtractor,
+  type ExtractedFeatures,
+  type FeatureExtractor,
+  type ImageBatch,
+} from './feature-extractor.ts';
+export { loadTfjsModel, saveLayersModel, WEIGHTS_FILE, type TfjsModel } from './model-files.ts';
+export { bundledClassifierPath, loadBundledClassifier } from './bundled-classifier.ts';

@@ -16,17 +16,23 @@ const asRoot = (t: { fail: (m: string) => void }): boolean => {
   return false;
 };
 
-test.serial('an emulated 2-worker cluster on 0.1 Gbit/s links: steps take at least the link bound, nothing is left behind', async (t) => {
-  if (!asRoot(t)) return;
-  const options = { topology: 'star', workers: 2, linkGbps: 0.1, params: 1112801, computeMs: 50 } as const;
-  const result = await benchCluster({ ...options, steps: 6, warmup: 2, bucketMb: 0.25 });
-  t.log(JSON.stringify(result));
-  t.is(result.bytes_max_link_per_step, 2 * 1112801 * 4);
-  t.true(result.bound_ms > 700 && result.bound_ms < 720);
-  // Unshaped loopback moves these 8.9 MB in ~50 ms; only a live 0.1 Gbit/s shaper makes a step this slow.
-  t.true(result.step_ms >= 0.9 * result.bound_ms, `step ${result.step_ms} ms against a bound of ${result.bound_ms} ms`);
-  t.deepEqual(namespacesOf(process.pid), []);
-});
+test.serial(
+  'an emulated 2-worker cluster on 0.1 Gbit/s links: steps take at least the link bound, nothing is left behind',
+  async (t) => {
+    if (!asRoot(t)) return;
+    const options = { topology: 'star', workers: 2, linkGbps: 0.1, params: 1112801, computeMs: 50 } as const;
+    const result = await benchCluster({ ...options, steps: 6, warmup: 2, bucketMb: 0.25 });
+    t.log(JSON.stringify(result));
+    t.is(result.bytes_max_link_per_step, 2 * 1112801 * 4);
+    t.true(result.bound_ms > 700 && result.bound_ms < 720);
+    // Unshaped loopback moves these 8.9 MB in ~50 ms; only a live 0.1 Gbit/s shaper makes a step this slow.
+    t.true(
+      result.step_ms >= 0.9 * result.bound_ms,
+      `step ${result.step_ms} ms against a bound of ${result.bound_ms} ms`,
+    );
+    t.deepEqual(namespacesOf(process.pid), []);
+  },
+);
 
 test.serial('Ctrl-C during the bench removes every namespace it made and exits 130', async (t) => {
   if (!asRoot(t)) return;

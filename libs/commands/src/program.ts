@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { benchCommand } from './bench-command.ts';
 import { coordinatorCommand } from './coordinator-command.ts';
+import { evalCommand } from './eval-command.ts';
 import { keygenCommand } from './keygen-command.ts';
 import { localCommand } from './local-command.ts';
 import { sampleCommand } from './sample-command.ts';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     workerCommand(),
     keygenCommand(),
     sampleCommand(),
+    evalCommand(),
     benchCommand(),
     trainClassifierCommand(),
   ];

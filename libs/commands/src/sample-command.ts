@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { makeSchedule } from '@ddpm/diffusion-core';
 import { writeImageGrid } from '@ddpm/data';
-import { drawSamples, loadWeights, SAMPLER_NAMES, type SamplerName } from '@ddpm/training';
+import { drawSamplesInBatches } from '@ddpm/evaluation';
+import { loadWeights, SAMPLER_NAMES, type SamplerName } from '@ddpm/training';
 import { UNet } from '@ddpm/unet';
 import { addBackendOption, createLogger, decimal, FlagError, integer, oneOf } from '@ddpm/runtime';
 
@@ -10,6 +11,7 @@ interface SampleFlags {
   weights: string;
   out: string;
   count: number;
+  batchSize: number;
   sampler: SamplerName;
   steps: number;
   eta: number;
@@ -18,7 +20,7 @@ interface SampleFlags {
   ema: boolean;
 }
 
-/** `ddpm sample`: draws an image grid PNG from saved weights. */
+/** `ddpm sample`: draws an image grid PNG from saved weights, `--batch-size` images at a time. */
 export function sampleCommand(): Command {
   const command = new Command('sample')
     .description('draw a grid of images from trained weights')
@@ -28,6 +30,7 @@ export function sampleCommand(): Command {
     )
     .option('--out <file>', 'PNG file to write', 'samples.png')
     .option('--count <n>', 'number of images', integer(1, 4096), 16)
+    .option('--batch-size <n>', 'images drawn at once (bounds memory; --count may be larger)', integer(1, 4096), 64)
     .option('--sampler <name>', `reverse process: ${SAMPLER_NAMES.join(', ')}`, oneOf(SAMPLER_NAMES), 'ddim')
     .option('--steps <S>', 'DDIM steps (the DDPM sampler always runs all T steps)', integer(1, 100000), 50)
     .option('--eta <x>', 'DDIM eta (0: deterministic)', decimal(0, 1), 0)
@@ -45,13 +48,14 @@ export function sampleCommand(): Command {
     await selectBackend(flags.backend, (line) => log.info(line));
     const model = new UNet(config);
     const started = performance.now();
-    const images = await drawSamples(model, makeSchedule(scheduleConfig), flags.ema ? weights.ema : weights.params, {
-      sampler: flags.sampler,
-      count: flags.count,
-      steps: flags.steps,
-      eta: flags.eta,
-      seed: flags.seed,
-    });
+    const images = await drawSamplesInBatches(
+      model,
+      makeSchedule(scheduleConfig),
+      flags.ema ? weights.ema : weights.params,
+      { sampler: flags.sampler, count: flags.count, steps: flags.steps, eta: flags.eta, seed: flags.seed },
+      flags.batchSize,
+      (done, count) => log.info(`sampled ${done}/${count}`),
+    );
     writeImageGrid(flags.out, images, flags.count, config.imageSize, config.imageSize, config.inChannels);
     process.stdout.write(
       `wrote ${flags.count} samples to ${flags.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,

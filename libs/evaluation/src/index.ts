@@ -19,3 +19,13 @@ export {
 } from './feature-extractor.ts';
 export { loadTfjsModel, saveLayersModel, WEIGHTS_FILE, type TfjsModel } from './model-files.ts';
 export { bundledClassifierPath, loadBundledClassifier } from './bundled-classifier.ts';
+export {
+  evaluationReport,
+  realReference,
+  realSetIndices,
+  type EvaluationReport,
+  type RealReference,
+} from './evaluation-report.ts';
+export { concatImages, cutImageGrid } from './grid-cutting.ts';
+export { batchSeed, batchSizes, drawSamplesInBatches } from './batched-sampling.ts';
+export { createEvaluator, isMnistShape, type Evaluator, type EvaluatorOptions } from './evaluator.ts';

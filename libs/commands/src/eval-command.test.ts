@@ -1,0 +1,102 @@
+import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeImageGrid, gatherBatch, loadDataset } from '@ddpm/data';
+import { runCommand } from '@ddpm/runtime';
+import { buildProgram } from './program.ts';
+
+const FIXTURE = new URL('../../../apps/cli/test/fixtures/mnist-tiny-step-2.ckpt', import.meta.url).pathname;
+
+/** Runs `ddpm ARGS` in this process; returns the exit code, stdout and stderr. */
+async function ddpm(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  let stdout = '';
+  let stderr = '';
+  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
+    stdout += chunk.toString();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array): boolean => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { code: await runCommand(buildProgram(), ['node', 'ddpm', ...args]), stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ddpm-eval-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+test.serial('real digits cut from grids score near the floor; noise scores far above it', async (t) => {
+  const dataset = await loadDataset('mnist');
+  const indices = Array.from({ length: 400 }, (_, i) => 9999 - i * 7);
+  writeFileSync(join(dir, 'real.png'), encodeImageGrid(gatherBatch(dataset, indices), 400, 28, 28, 1));
+  const real = await ddpm(['eval', '--grids', join(dir, 'real.png'), '--count', '400', '--backend', 'wasm']);
+  t.is(real.code, 0, real.stderr);
+  const report = JSON.parse(real.stdout) as Record<string, number>;
+  t.is(report.count, 400);
+  t.true(report.fd_ratio < 2, real.stdout);
+  t.true(report.confidence > 0.9 && report.label_entropy > 2.2, real.stdout);
+  t.is(report.fd_ratio, report.fd / report.fd_floor);
+
+  const noise = Float32Array.from({ length: 400 * 784 }, (_, i) => Math.sin(i * 12.9898));
+  writeFileSync(join(dir, 'noise.png'), encodeImageGrid(noise, 400, 28, 28, 1));
+  const bad = await ddpm(['eval', '--grids', join(dir, 'noise.png'), '--count', '400', '--backend', 'wasm']);
+  t.is(bad.code, 0, bad.stderr);
+  t.true((JSON.parse(bad.stdout) as Record<string, number>).fd_ratio > 10, bad.stdout);
+});
+
+test.serial('--weights draws --count images in batches from a checkpoint and prints one JSON line', async (t) => {
+  const args = [
+    'eval',
+    '--weights',
+    FIXTURE,
+    '--count',
+    '20',
+    '--batch-size',
+    '8',
+    '--steps',
+    '2',
+    '--backend',
+    'wasm',
+  ];
+  const result = await ddpm(args);
+  t.is(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as Record<string, unknown>;
+  t.deepEqual(Object.keys(report).slice(0, 6), ['fd', 'fd_floor', 'fd_ratio', 'count', 'confidence', 'label_entropy']);
+  t.is(report.count, 20);
+});
+
+test.serial(
+  'exit 2 naming what to supply: RGB grids without --features, no source, two sources, too many',
+  async (t) => {
+    writeFileSync(join(dir, 'rgb.png'), encodeImageGrid(new Float32Array(4 * 32 * 32 * 3), 4, 32, 32, 3));
+    const rgb = await ddpm([
+      'eval',
+      '--grids',
+      join(dir, 'rgb.png'),
+      '--image-size',
+      '32',
+      '--channels',
+      '3',
+      '--count',
+      '4',
+    ]);
+    t.is(rgb.code, 2);
+    t.regex(rgb.stderr, /32x32x3.*pass --features model\.json/);
+    const none = await ddpm(['eval']);
+    t.is(none.code, 2);
+    t.regex(none.stderr, /exactly one of --weights FILE .* or --grids/);
+    const both = await ddpm(['eval', '--weights', FIXTURE, '--grids', join(dir, 'rgb.png')]);
+    t.is(both.code, 2);
+    const many = await ddpm(['eval', '--grids', join(dir, 'real.png'), '--count', '6000', '--backend', 'wasm']);
+    t.is(many.code, 2);
+    t.regex(many.stderr, /grids hold 400 images/);
+  },
+);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dashboardExpressions, runPromtool } from '@ddpm/metrics';
+import { dashboardExpressions, rateIntervalFor, renderExpression, runPromtool } from '@ddpm/metrics';
 import {
   prometheusInstalled,
   startPrometheus,
@@ -208,13 +208,31 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
     t.is(check.status, 0, `promtool check metrics on http://${target}/metrics:\n${check.output}`);
   }
 
-  // Every dashboard expression, polled until it has a finite sample (1m-rate recording rules need 2 scrapes).
-  const expressions = dashboardExpressions();
+  // The dashboard's variables as Grafana would fill them: this run (every process exports ddpm_run_info), all
+  // workers, and $__rate_interval at this 1 s scrape interval.
+  const runInfo = await prometheus.query('ddpm_run_info{job="ddpm-coordinator"}');
+  const runId = runInfo.samples[0]?.labels['run_id'] ?? '';
+  t.regex(runId, /^[0-9a-f-]{36}$/, 'the coordinator exports ddpm_run_info with the run id');
+  const runProcesses = await prometheus.query(`count(ddpm_run_info{run_id="${runId}"})`);
+  t.deepEqual(
+    runProcesses.samples.map((s) => s.value),
+    [3],
+    'the coordinator and both workers report the run',
+  );
+
+  // Every dashboard expression, polled until it has a finite sample (5m-window recording rules need 2 scrapes).
+  const values = { rateInterval: rateIntervalFor(1), run: runId };
+  const expressions = dashboardExpressions().map(({ panel, expr }) => ({
+    panel,
+    expr: renderExpression(expr, values),
+  }));
   t.true(expressions.length >= 20, `only ${expressions.length} dashboard expressions found`);
   const noDataExpected = (expr: string): string | undefined =>
-    !checkpoints && expr.includes('checkpoint') && !/^ddpm_last_checkpoint_step$/.test(expr)
-      ? 'no checkpoint is written in this run (`ddpm local` has no --checkpoint-every yet): the panel shows "no checkpoint yet" / NaN'
-      : undefined;
+    expr.includes('ddpm_sample_fd')
+      ? 'this run does not evaluate sample quality (no --eval-every): the FD panels stay empty'
+      : !checkpoints && expr.includes('checkpoint') && !/^ddpm_last_checkpoint_step$/.test(expr)
+        ? 'no checkpoint is written in this run (`ddpm local` has no --checkpoint-every yet): the panel shows "no checkpoint yet" / NaN'
+        : undefined;
   const results = new Map<string, InstantQueryResult>();
   const settled = (expr: string): boolean => {
     const result = results.get(expr);

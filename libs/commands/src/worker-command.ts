@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { memory } from '@tensorflow/tfjs-core';
 import { Command, Option } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
@@ -124,7 +125,7 @@ export function workerCommand(): Command {
           : { keys: readKeyPair(flags.curveKey), serverKey: readPublicKey(flags.coordinatorKey) };
       const faults = faultsFromEnvironment();
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
-      const metrics = createWorkerMetrics(createRegistry(), { worker: flags.name, backend: backend.name });
+      const metrics = createWorkerMetrics(createRegistry(), { worker: flags.name, backend: backend.name, memory });
       const server = await startMetrics(metrics.registry, flags, log);
       const dataset =
         flags.data === 'stream'

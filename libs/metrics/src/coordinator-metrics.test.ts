@@ -41,6 +41,7 @@ async function exercised() {
   metrics.addReceivedBytes(500);
   metrics.recordCheckpoint({ step: 2, durationSeconds: 1.5, unixTimeSeconds: 1_700_000_000 });
   metrics.recordEvaluation({ fd: 12.5, fdFloor: 3.25 });
+  metrics.setRun({ runId: 'run-7', preset: 'mnist-tiny' });
   const text = await metrics.registry.metrics();
   return { text, exposition: parseExposition(text), seconds };
 }
@@ -81,6 +82,7 @@ test('after updates the exposition parses and holds the reported values', async 
   t.is(sampleValue(e, 'ddpm_checkpoint_duration_seconds_sum'), 1.5);
   t.is(sampleValue(e, 'ddpm_sample_fd'), 12.5);
   t.is(sampleValue(e, 'ddpm_sample_fd_floor'), 3.25);
+  t.is(sampleValue(e, 'ddpm_run_info', { run_id: 'run-7', preset: 'mnist-tiny' }), 1);
   t.is(sampleValue(e, 'ddpm_backend_info', { role: 'coordinator', backend: 'wasm' }), 1);
   t.is(e.samples.filter((s) => s.name === 'ddpm_backend_info').length, 1, 'the previous backend is removed');
 });

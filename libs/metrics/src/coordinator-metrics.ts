@@ -11,7 +11,7 @@ import {
   type SkipReason,
   type WorkerFailureReason,
 } from './metric-definitions.ts';
-import { assertLabelValue, registerMetrics, setBackendInfo } from './register-metrics.ts';
+import { assertLabelValue, registerMetrics, setBackendInfo, setRunInfo, type RunIdentity } from './register-metrics.ts';
 
 /** One applied synchronous step, as the coordinator saw it. */
 export interface CoordinatorStep {
@@ -78,6 +78,8 @@ export interface CoordinatorMetrics {
    * real at the same sample count). Both gauges have no sample until the first call, so no panel reads a fake 0.
    */
   recordEvaluation(evaluation: { readonly fd: number; readonly fdFloor: number }): void;
+  /** Reports the run in `ddpm_run_info{run_id, preset}` (the dashboard's run variable), replacing any previous one. */
+  setRun(run: RunIdentity): void;
 }
 
 /**
@@ -101,6 +103,7 @@ export function createCoordinatorMetrics(
   const failures = m.counter(METRICS.workerFailures);
   const straggler = m.gauge(METRICS.workerStraggler);
   const backendInfo = m.gauge(METRICS.backendInfo);
+  const runInfo = m.gauge(METRICS.runInfo);
   for (const phase of COORDINATOR_PHASES) phases.zero({ phase });
   for (const reason of SKIP_REASONS) skipped.inc({ reason }, 0);
   joins.inc(0);
@@ -191,6 +194,9 @@ export function createCoordinatorMetrics(
     },
     setBackend(backend) {
       setBackendInfo(backendInfo, 'coordinator', backend);
+    },
+    setRun(run) {
+      setRunInfo(runInfo, run);
     },
     recordEvaluation(e) {
       // Not checked for >= 0: a Frechet distance from a numerical matrix square root can come out a hair below 0,

@@ -2,11 +2,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-
-/** The Prometheus datasource every panel queries. */
-export const DATASOURCE_UID = 'ddpm-prometheus';
-
-export const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
+import { datasource } from './dashboard-variables.ts';
 
 /** One PromQL query of a panel; `legend` is a Grafana legend format such as `{{worker}}`. */
 export interface Query {

@@ -1,14 +1,17 @@
 import { DashboardBuilder, DashboardCursorSync, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { learningRow, processesRow, speedRow, stepTimeRow, workersRow } from './dashboard-rows.ts';
-export { DATASOURCE_UID } from './dashboard-panels.ts';
+import { learningRow } from './dashboard-learning-rows.ts';
+import { processesRow } from './dashboard-process-row.ts';
+import { speedRow, stepTimeRow } from './dashboard-speed-rows.ts';
+import { withVariables } from './dashboard-variables.ts';
+import { workersRow } from './dashboard-worker-rows.ts';
 
 /** The dashboard's stable uid, so links to it survive re-provisioning. */
 export const DASHBOARD_UID = 'ddpm-training';
 
 /**
- * Builds the "DDPM training" Grafana dashboard. Every query goes to the datasource with uid `ddpm-prometheus` and
- * selects metrics only through `metric()`/`rule()`, so a name missing from metric-definitions.ts or recording-rules.ts
- * does not compile.
+ * Builds the "DDPM training" Grafana dashboard. Every query goes to the datasource chosen in the `datasource`
+ * variable (no fixed uid), is filtered to the `run` variable, and selects metrics only through `metric()`/`rule()`,
+ * so a name missing from metric-definitions.ts or recording-rules.ts does not compile.
  *
  * Promises: the same JSON on every call (no timestamps, sequential panel ids). Does not: write files
  * (write-deploy-files.ts does) or talk to Grafana.
@@ -25,6 +28,7 @@ export function buildDashboard(): Dashboard {
     .timezone('browser')
     .tooltip(DashboardCursorSync.Crosshair)
     .readonly();
+  withVariables(builder);
   for (const addRow of [learningRow, speedRow, stepTimeRow, workersRow, processesRow]) addRow(builder);
   const dashboard = builder.build();
   let id = 1;

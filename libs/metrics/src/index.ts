@@ -21,18 +21,26 @@ export {
   type WorkerPhase,
 } from './metric-definitions.ts';
 export { createRegistry } from './create-registry.ts';
+export type { RunIdentity } from './register-metrics.ts';
 export {
   createCoordinatorMetrics,
   type CoordinatorMetrics,
   type CoordinatorMetricsOptions,
   type CoordinatorStep,
 } from './coordinator-metrics.ts';
-export { createWorkerMetrics, type WorkerMetrics, type WorkerMetricsOptions } from './worker-metrics.ts';
+export {
+  createWorkerMetrics,
+  type TfjsMemory,
+  type WorkerMetrics,
+  type WorkerMetricsOptions,
+} from './worker-metrics.ts';
 export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './serve-metrics.ts';
 export { livenessVerdict, type LivenessState, type LivenessVerdict } from './liveness-verdict.mjs';
 export { ProgressTracker, trackCoordinatorProgress } from './track-progress.ts';
 export { LossSmoother } from './loss-smoother.ts';
 export { RECORDING_RULES, type RecordingRuleName } from './recording-rules.ts';
-export { buildDashboard, dashboardExpressions, DASHBOARD_UID, DATASOURCE_UID } from './dashboard.ts';
+export { buildDashboard, dashboardExpressions, DASHBOARD_UID } from './dashboard.ts';
+export { RATE_INTERVAL, RUN_PAGE_DEFAULT } from './dashboard-variables.ts';
+export { rateIntervalFor, renderExpression, type DashboardValues } from './dashboard-render.ts';
 export { selectedNames } from './promql-names.ts';
 export { runPromtool, type PromtoolResult } from './promtool.ts';

@@ -10,7 +10,7 @@ import {
 const NAME = /^ddpm_[a-z][a-z0-9_]*[a-z0-9]$/;
 /** Unit words Prometheus discourages in favour of base units. */
 const NON_BASE_UNITS = /_(milliseconds|microseconds|ms|us|ns|minutes|hours|kilobytes|megabytes|kb|mb|percent)(_|$)/;
-const BOUNDED_LABELS = new Set(['worker', 'phase', 'reason', 'role', 'backend']);
+const BOUNDED_LABELS = new Set(['worker', 'phase', 'reason', 'role', 'backend', 'run_id', 'preset']);
 
 test('every metric name has the ddpm_ prefix, is snake_case and is unique', (t) => {
   const names = METRIC_DEFINITIONS.map((d) => d.name);
@@ -36,7 +36,7 @@ const suffixRules: Array<[string, (d: MetricDefinition) => boolean]> = [
   ],
   ['help text is a sentence', (d) => /^[A-Z0-9].{10,}\.$/.test(d.help)],
   [
-    'labels are bounded (worker, phase, reason, role, backend), never step or path',
+    'labels are bounded (worker, phase, reason, role, backend, run_id, preset), never step or path',
     (d) => d.labelNames.every((l) => BOUNDED_LABELS.has(l)),
   ],
   [
@@ -86,7 +86,8 @@ test('coordinator and worker split: every definition belongs to at least one rol
     t.false(coordinator.has(d.name), d.name);
     t.true(d.labelNames.includes('worker'), d.name);
   }
-  t.is(coordinator.size + worker.length - 1, METRIC_DEFINITIONS.length);
+  const both = METRIC_DEFINITIONS.filter((d) => d.role === 'both').length;
+  t.is(coordinator.size + worker.length - both, METRIC_DEFINITIONS.length);
 });
 
 test('selectable names include histogram series and used default metrics, not arbitrary suffixes', (t) => {

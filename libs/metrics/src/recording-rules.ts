@@ -11,46 +11,60 @@ export interface RecordingRule {
   readonly expr: string;
 }
 
-/** Mean seconds per step and phase over 1m: rate of the histogram sum over rate of its count, grouped by `by`. */
+/**
+ * The window of every rule: 5 minutes holds at least 4 samples at a 1 m scrape interval (the default of a cluster
+ * Prometheus; rate() needs 2, and 4 tolerate a missed scrape), and 60 at the shipped 5 s.
+ */
+export const RULE_WINDOW = '5m';
+
+/** Adds the `run_id` label of the process's `ddpm_run_info` to every series of `vector` (matched on job, instance). */
+export function withRunId(vector: string): string {
+  return `${vector} * on (job, instance) group_left (run_id) ${metric('ddpm_run_info')}`;
+}
+
+/** Mean seconds per step and phase over the window: rate of the histogram sum over rate of its count, by `by`. */
 function meanPhaseSeconds(
   histogram: 'ddpm_worker_phase_duration_seconds' | 'ddpm_coordinator_phase_duration_seconds',
   by: string,
 ): string {
-  return (
-    `sum by (${by}) (rate(${metric(`${histogram}_sum`)}[1m]))\n` +
-    `  / sum by (${by}) (rate(${metric(`${histogram}_count`)}[1m]))`
-  );
+  const rate = (series: 'sum' | 'count') =>
+    `sum by (${by}) (${withRunId(`rate(${metric(`${histogram}_${series}`)}[${RULE_WINDOW}])`)})`;
+  return `${rate('sum')}\n  / ${rate('count')}`;
 }
 
-/** Step-duration quantile over 1m from the coordinator's step histogram. */
+/** Step-duration quantile over the window from the coordinator's step histogram, per run. */
 function stepQuantile(q: number): string {
-  return `histogram_quantile(${q}, sum by (le) (rate(${metric('ddpm_step_duration_seconds_bucket')}[1m])))`;
+  const buckets = withRunId(`rate(${metric('ddpm_step_duration_seconds_bucket')}[${RULE_WINDOW}])`);
+  return `histogram_quantile(${q}, sum by (run_id, le) (${buckets}))`;
 }
 
 /**
- * Recording rules the dashboard needs, written to deploy/prometheus/rules/ddpm.yml by write-deploy-files.ts.
- * The 1m windows assume the shipped 5s scrape interval (at least two samples per window).
+ * Recording rules for the dashboard and the alerts, written to deploy/prometheus/rules/ddpm.yml by
+ * write-deploy-files.ts. Every one keeps `run_id`, so two runs in one Prometheus stay apart.
  */
 export const RECORDING_RULES = [
-  { record: 'ddpm:images_per_second:rate1m', expr: `sum(rate(${metric('ddpm_images_total')}[1m]))` },
   {
-    record: 'worker:ddpm_worker_images_per_second:rate1m',
-    expr: `sum by (worker) (rate(${metric('ddpm_worker_images_total')}[1m]))`,
+    record: 'run:ddpm_images:rate5m',
+    expr: `sum by (run_id) (${withRunId(`rate(${metric('ddpm_images_total')}[${RULE_WINDOW}])`)})`,
   },
   {
-    record: 'phase:ddpm_worker_phase_duration_seconds:mean1m',
-    expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'phase'),
+    record: 'run_worker:ddpm_worker_images:rate5m',
+    expr: `sum by (run_id, worker) (${withRunId(`rate(${metric('ddpm_worker_images_total')}[${RULE_WINDOW}])`)})`,
   },
   {
-    record: 'worker_phase:ddpm_worker_phase_duration_seconds:mean1m',
-    expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'worker, phase'),
+    record: 'run_phase:ddpm_worker_phase_duration_seconds:mean5m',
+    expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'run_id, phase'),
   },
   {
-    record: 'phase:ddpm_coordinator_phase_duration_seconds:mean1m',
-    expr: meanPhaseSeconds('ddpm_coordinator_phase_duration_seconds', 'phase'),
+    record: 'run_worker_phase:ddpm_worker_phase_duration_seconds:mean5m',
+    expr: meanPhaseSeconds('ddpm_worker_phase_duration_seconds', 'run_id, worker, phase'),
   },
-  { record: 'ddpm:step_duration_seconds:p50_1m', expr: stepQuantile(0.5) },
-  { record: 'ddpm:step_duration_seconds:p90_1m', expr: stepQuantile(0.9) },
+  {
+    record: 'run_phase:ddpm_coordinator_phase_duration_seconds:mean5m',
+    expr: meanPhaseSeconds('ddpm_coordinator_phase_duration_seconds', 'run_id, phase'),
+  },
+  { record: 'run:ddpm_step_duration_seconds:p50_5m', expr: stepQuantile(0.5) },
+  { record: 'run:ddpm_step_duration_seconds:p90_5m', expr: stepQuantile(0.9) },
 ] as const satisfies readonly RecordingRule[];
 
 export type RecordingRuleName = (typeof RECORDING_RULES)[number]['record'];

@@ -77,6 +77,22 @@ export function setBackendInfo(info: Gauge, role: Role, backend: string): void {
   info.set({ role, backend }, 1);
 }
 
+/** Which run a process belongs to, as `ddpm_run_info{run_id, preset}` reports it. */
+export interface RunIdentity {
+  /** The run id (the coordinator's, sent to workers in Welcome); a short id, never a path. */
+  readonly runId: string;
+  /** The model preset name, e.g. `mnist-tiny`. */
+  readonly preset: string;
+}
+
+/** Sets `ddpm_run_info{run_id, preset}` to 1 and removes any previous run's series, so one run is reported. */
+export function setRunInfo(info: Gauge, run: RunIdentity): void {
+  assertLabelValue('run_id', run.runId, 'the run id (from the run directory or the coordinator Welcome)');
+  assertLabelValue('preset', run.preset, '--preset');
+  info.reset();
+  info.set({ run_id: run.runId, preset: run.preset }, 1);
+}
+
 /** Rejects label values that would make series unbounded or unreadable (paths, long strings, empty). */
 export function assertLabelValue(label: string, value: string, flag: string): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {

@@ -38,6 +38,27 @@ export const WORKER_METRICS = {
     labelNames: ['worker'],
     role: 'worker',
   },
+  workerTensors: {
+    name: 'ddpm_worker_tfjs_tensors',
+    help: 'Tensors this worker holds in tfjs memory after its latest step (tf.memory().numTensors); a rise means a leak.',
+    type: 'gauge',
+    labelNames: ['worker'],
+    role: 'worker',
+  },
+  workerTensorBytes: {
+    name: 'ddpm_worker_tfjs_memory_bytes',
+    help: 'Bytes of tensor data this worker holds in tfjs memory after its latest step (tf.memory().numBytes).',
+    type: 'gauge',
+    labelNames: ['worker'],
+    role: 'worker',
+  },
+  runInfo: {
+    name: 'ddpm_run_info',
+    help: 'Always 1; run_id and preset name the training run this process belongs to (join on job and instance).',
+    type: 'gauge',
+    labelNames: ['run_id', 'preset'],
+    role: 'both',
+  },
   backendInfo: {
     name: 'ddpm_backend_info',
     help: 'Always 1; the backend label names the tfjs backend this process computes with.',

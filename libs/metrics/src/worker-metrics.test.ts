@@ -14,6 +14,10 @@ async function exercised() {
   metrics.startPhase('communication')();
   metrics.addSentBytes(4096);
   metrics.addReceivedBytes(8192);
+  metrics.setRun({ runId: 'old-run', preset: 'mnist-tiny' });
+  metrics.setRun({ runId: '0b6f2c1e-1d2a-4c55-9e21-7f3f6a1b2c3d', preset: 'mnist-bench' });
+  metrics.recordMemory({ numTensors: 120, numBytes: 4_000_000 });
+  metrics.recordMemory({ numTensors: 130, numBytes: 4_500_000 });
   const text = await metrics.registry.metrics();
   return { text, exposition: parseExposition(text) };
 }
@@ -36,7 +40,16 @@ test('after updates the exposition parses and holds the reported values, all lab
   t.is(sampleValue(e, 'ddpm_worker_sent_bytes_total', { worker: 'worker-1' }), 4096);
   t.is(sampleValue(e, 'ddpm_worker_received_bytes_total', { worker: 'worker-1' }), 8192);
   t.is(sampleValue(e, 'ddpm_backend_info', { role: 'worker', backend: 'wasm' }), 1);
-  const ddpm = e.samples.filter((s) => s.name.startsWith('ddpm_') && s.name !== 'ddpm_backend_info');
+  t.is(sampleValue(e, 'ddpm_worker_tfjs_tensors', { worker: 'worker-1' }), 130);
+  t.is(sampleValue(e, 'ddpm_worker_tfjs_memory_bytes', { worker: 'worker-1' }), 4_500_000);
+  const runs = e.samples.filter((s) => s.name === 'ddpm_run_info');
+  t.deepEqual(
+    runs.map((s) => [s.labels, s.value]),
+    [[{ run_id: '0b6f2c1e-1d2a-4c55-9e21-7f3f6a1b2c3d', preset: 'mnist-bench' }, 1]],
+    'only the latest run is reported',
+  );
+  const info = new Set(['ddpm_backend_info', 'ddpm_run_info']);
+  const ddpm = e.samples.filter((s) => s.name.startsWith('ddpm_') && !info.has(s.name));
   t.true(ddpm.length > 0);
   t.true(ddpm.every((s) => s.labels.worker === 'worker-1'));
 });
@@ -49,6 +62,7 @@ test('every worker definition is exported with its type, each worker phase exist
     t.is(sampleValue(e, 'ddpm_worker_phase_duration_seconds_count', { worker: '0', phase }), 0);
   t.false(e.types.has('ddpm_loss'));
   t.is(sampleValue(e, 'ddpm_worker_images_total', { worker: '0' }), 0);
+  t.is(sampleValue(e, 'ddpm_worker_tfjs_tensors', { worker: '0' }), 0);
 });
 
 test('promtool check metrics accepts the worker exposition', async (t) => {
@@ -66,4 +80,18 @@ test('a worker id that is not a short name is rejected with the flag to fix', (t
     message: /worker label.*--name/,
   });
   t.throws(() => createWorkerMetrics(createRegistry(), { worker: 'x'.repeat(65) }), { message: /1-64/ });
+  const metrics = createWorkerMetrics(createRegistry(), { worker: '0', defaultMetrics: false });
+  t.throws(() => metrics.setRun({ runId: 'runs/a b', preset: 'mnist-tiny' }), { message: /run_id label/ });
+  t.throws(() => metrics.recordMemory({ numTensors: -1, numBytes: 0 }), { message: /numTensors/ });
+});
+
+test('with a memory reader, every recorded step also records tfjs tensors and bytes', async (t) => {
+  let live = { numTensors: 10, numBytes: 1000 };
+  const metrics = createWorkerMetrics(createRegistry(), { worker: 'w', defaultMetrics: false, memory: () => live });
+  metrics.recordStep({ images: 4, durationSeconds: 0.1 });
+  live = { numTensors: 25, numBytes: 9000 };
+  metrics.recordStep({ images: 4, durationSeconds: 0.1 });
+  const e = parseExposition(await metrics.registry.metrics());
+  t.is(sampleValue(e, 'ddpm_worker_tfjs_tensors', { worker: 'w' }), 25);
+  t.is(sampleValue(e, 'ddpm_worker_tfjs_memory_bytes', { worker: 'w' }), 9000);
 });

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import { METRICS, WORKER_PHASES, type WorkerPhase } from './metric-definitions.ts';
-import { assertLabelValue, registerMetrics, setBackendInfo } from './register-metrics.ts';
+import { assertLabelValue, registerMetrics, setBackendInfo, setRunInfo, type RunIdentity } from './register-metrics.ts';
 
 export interface WorkerMetricsOptions {
   /** This worker's short id, the `worker` label on every worker metric (e.g. `0`, `worker-1`). Never a path. */
@@ -9,6 +9,14 @@ export interface WorkerMetricsOptions {
   readonly backend?: string;
   /** Register prom-client's process default metrics too; default true. */
   readonly defaultMetrics?: boolean;
+  /** Reads tfjs memory (pass `tf.memory`); when given, every `recordStep` also records it with `recordMemory`. */
+  readonly memory?: () => TfjsMemory;
+}
+
+/** The part of `tf.memory()` the worker exports. */
+export interface TfjsMemory {
+  readonly numTensors: number;
+  readonly numBytes: number;
 }
 
 /** One worker's metric handles. Every method is synchronous and cheap (no I/O). */
@@ -25,6 +33,10 @@ export interface WorkerMetrics {
   addReceivedBytes(bytes: number): void;
   /** Reports `backend` in `ddpm_backend_info{role="worker"}`, replacing any previous one. */
   setBackend(backend: string): void;
+  /** Reports the run this worker joined (from the Welcome) in `ddpm_run_info{run_id, preset}`. */
+  setRun(run: RunIdentity): void;
+  /** Records tfjs memory after a step: `tensors` and `bytes` from `tf.memory()` (numTensors, numBytes). */
+  recordMemory(memory: TfjsMemory): void;
 }
 
 /**
@@ -45,6 +57,11 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
   const sent = m.counter(METRICS.workerSentBytes);
   const received = m.counter(METRICS.workerReceivedBytes);
   const backendInfo = m.gauge(METRICS.backendInfo);
+  const runInfo = m.gauge(METRICS.runInfo);
+  const tensors = m.gauge(METRICS.workerTensors);
+  const tensorBytes = m.gauge(METRICS.workerTensorBytes);
+  tensors.set({ worker }, 0);
+  tensorBytes.set({ worker }, 0);
   for (const phase of WORKER_PHASES) phases.zero({ worker, phase });
   images.inc({ worker }, 0);
   imagesPerSecond.set({ worker }, 0);
@@ -67,6 +84,7 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
       images.inc({ worker }, nonNegative('images', s.images));
       if (nonNegative('durationSeconds', s.durationSeconds) > 0)
         imagesPerSecond.set({ worker }, s.images / s.durationSeconds);
+      if (options.memory !== undefined) handles.recordMemory(options.memory());
     },
     observePhase(phase, seconds) {
       phases.observe({ worker, phase }, nonNegative('phase seconds', seconds));
@@ -87,6 +105,13 @@ export function createWorkerMetrics(registry: Registry, options: WorkerMetricsOp
     },
     setBackend(backend) {
       setBackendInfo(backendInfo, 'worker', backend);
+    },
+    setRun(run) {
+      setRunInfo(runInfo, run);
+    },
+    recordMemory(memory) {
+      tensors.set({ worker }, nonNegative('numTensors', memory.numTensors));
+      tensorBytes.set({ worker }, nonNegative('numBytes', memory.numBytes));
     },
   };
   if (options.backend !== undefined) handles.setBackend(options.backend);

@@ -71,6 +71,7 @@ export class CoordinatorEngine {
     this.members = new Membership(this.state.firstWorkerId);
     const stragglers = new StragglerDetector(options.straggler.factor);
     const { optimizer, order, description, resumed } = this.state;
+    options.metrics?.setRun({ runId: description.runId, preset: description.run.preset });
     const deadline = new StepDeadline(options.stepTimeout ?? 'auto', options.heartbeatTimeoutMs);
     this.deadline = deadline;
     const context = { description, optimizer, order, dataset, stragglers, log: options.log };

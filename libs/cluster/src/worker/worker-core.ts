@@ -156,6 +156,7 @@ export class WorkerCore {
     }
     this.replica = replica;
     this.joining = false;
+    this.identity.metrics?.setRun({ runId: welcome.runId, preset: welcome.model?.preset || 'unknown' });
     log.info(
       { workerId: welcome.workerId, runId: welcome.runId, step: welcome.step, params: replica.params.length },
       'joined the run',

@@ -22,6 +22,7 @@ import { CoordinatorEngine, CoordinatorServer, RunLifecycle, ZapHandler } from '
 import { COMMAND_RULES } from './command-rules.ts';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 import { addStallTimeoutOption, startCoordinatorMetrics, type StallFlags } from './coordinator-health.ts';
+import { RunPagePublisher } from './run-page-publisher.ts';
 
 interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags, StallFlags {
   bind: string;
@@ -106,12 +107,19 @@ export function coordinatorCommand(): Command {
       const lifecycle = new RunLifecycle(
         {
           ...{ run, store, log, metrics },
-          onStep: (r) => progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s }),
+          onStep: (r) => {
+            progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s });
+            page.note();
+          },
           onSampleGrid: (path, step) => progress.note(`step ${step}: sample grid ${path}`),
         },
         engine.state.model,
         resume === undefined ? undefined : engine.step,
       );
+      const { minWorkers, maxWorkers, bind, data } = flags;
+      const config = { command: 'coordinator', ...run, data, backend: backend.name, bind, minWorkers, maxWorkers };
+      const source = { command: 'coordinator', backend: backend.name, steps: flags.steps, batch: flags.batch, config };
+      const page = new RunPagePublisher(server, { ...source, engine });
       const socketOptions =
         keys === undefined
           ? undefined
@@ -140,6 +148,7 @@ export function coordinatorCommand(): Command {
         progress.stop();
         process.stdout.write(summaryLine(summary));
       } finally {
+        page.stop();
         await zap?.close();
         await server?.close();
         lock.release();

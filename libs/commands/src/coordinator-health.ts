@@ -34,11 +34,12 @@ export function addStallTimeoutOption(command: Command): Command {
  */
 export async function startCoordinatorMetrics(
   backend: string,
-  flags: MetricsFlags & StallFlags,
+  flags: MetricsFlags & StallFlags & { readonly out: string },
   log: Logger,
 ): Promise<{ metrics: CoordinatorMetrics; server: MetricsServer | undefined }> {
   const metrics = createCoordinatorMetrics(createRegistry(), { backend });
-  const server = await startMetrics(metrics.registry, flags, log, { stallTimeoutSeconds: flags.stallTimeout });
+  const options = { stallTimeoutSeconds: flags.stallTimeout, runDirectory: flags.out };
+  const server = await startMetrics(metrics.registry, flags, log, options);
   if (server === undefined) return { metrics, server };
   const tracker = new ProgressTracker((state) => server.publishLiveness(state));
   return { metrics: trackCoordinatorProgress(metrics, tracker), server };

@@ -71,7 +71,7 @@ export function localCommand(): Command {
       `metrics: coordinator http://127.0.0.1:${metricsPorts[0]}/metrics, workers ${metricsPorts
         .slice(1)
         .map((p) => `http://127.0.0.1:${p}/metrics`)
-        .join(' ')}\n`,
+        .join(' ')}\nrun page: http://127.0.0.1:${metricsPorts[0]}/\n`,
     );
     const children: ChildProcess[] = [];
     const coordinatorLog = logFile('coordinator.log');

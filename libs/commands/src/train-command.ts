@@ -19,6 +19,7 @@ import {
 } from '@ddpm/runtime';
 import { COMMAND_RULES } from './command-rules.ts';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
+import { RunPagePublisher } from './run-page-publisher.ts';
 
 type TrainFlags = RunFlags & CheckpointFlags & MetricsFlags & { backend: BackendRequest };
 
@@ -38,7 +39,8 @@ export function trainCommand(): Command {
     const lock = claimRunDirectory(flags, 'train', log);
     const backend = await selectBackend(flags.backend, (line) => log.info(line));
     const metrics = createCoordinatorMetrics(createRegistry(), { backend: backend.name });
-    const server = await startMetrics(metrics.registry, flags, log);
+    const server = await startMetrics(metrics.registry, flags, log, { runDirectory: flags.out });
+    let page: RunPagePublisher | undefined;
     try {
       const dataset = await loadRunDataset(flags);
       const { store, resume, policy } = openCheckpoints(flags, log);
@@ -48,11 +50,17 @@ export function trainCommand(): Command {
         {
           ...{ run: runConfigFromFlags(flags), limits: protocolLimits(), log, metrics, store, resume },
           ...{ checkpoints: policy, source: new ModelGradients(dataset) },
-          onStep: (r) => progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s }),
+          onStep: (r) => {
+            progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s });
+            page?.note();
+          },
           onSampleGrid: (path, step) => progress.note(`step ${step}: sample grid ${path}`),
         },
         dataset,
       );
+      const config = { command: 'train', ...runConfigFromFlags(flags), data: flags.data, backend: backend.name };
+      const source = { command: 'train', backend: backend.name, steps: flags.steps, batch: flags.batch, config };
+      page = new RunPagePublisher(server, { ...source, engine: run.engine });
       const stop = (signal: NodeJS.Signals): void => {
         log.warn(`${signal}: writing a checkpoint and stopping; continue with --resume latest`);
         run.stop(signal);
@@ -61,6 +69,7 @@ export function trainCommand(): Command {
       progress.stop();
       process.stdout.write(summaryLine(summary, flags.batch));
     } finally {
+      page?.stop();
       await server?.close();
       lock.release();
     }

@@ -15,6 +15,12 @@ export interface ServeMetricsOptions {
    * longer than this (seconds; the coordinator's --stall-timeout). 0 or absent: /healthz only says the process is up.
    */
   readonly stallTimeoutSeconds?: number;
+  /**
+   * More routes, answered in the HTTP thread: `module` is the URL of a plain-JavaScript module whose
+   * `createRoutes(data)` returns `handle(req, res, path, runState)` resolving whether it answered (the run page:
+   * `runPageRoutes` of @ddpm/run-page). `data` must be structured-clonable.
+   */
+  readonly routes?: { readonly module: string; readonly data: unknown };
 }
 
 export interface MetricsServer {
@@ -24,6 +30,8 @@ export interface MetricsServer {
   readonly url: string;
   /** Hands the training loop's liveness state to the HTTP thread, which answers GET /healthz from the latest one. */
   publishLiveness(state: LivenessState): void;
+  /** Hands the routes module the latest run state (structured-clonable; e.g. the run page's workers and config). */
+  publishRunState(state: unknown): void;
   /** Stops listening and drops open keep-alive connections; resolves once the server is closed. */
   close(): Promise<void>;
 }
@@ -66,6 +74,7 @@ export function serveMetrics(registry: Registry, options: ServeMetricsOptions): 
       host,
       freshWaitMs: FRESH_WAIT_MS,
       stallTimeoutMs: Math.max(0, (options.stallTimeoutSeconds ?? 0) * 1000),
+      routes: options.routes,
     },
   });
   const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
@@ -105,6 +114,9 @@ export function serveMetrics(registry: Registry, options: ServeMetricsOptions): 
           url: `http://${urlHost}:${message.port}/metrics`,
           publishLiveness: (state) => {
             if (thread.threadId !== -1) thread.postMessage({ type: 'liveness', state });
+          },
+          publishRunState: (state) => {
+            if (thread.threadId !== -1) thread.postMessage({ type: 'run-state', state });
           },
           close: async () => {
             if (thread.threadId === -1) return;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { serveMetrics, type MetricsServer } from '@ddpm/metrics';
+import { runPageRoutes } from '@ddpm/run-page';
 import type { Registry } from 'prom-client';
 import { integer } from './flag-parsers.ts';
 
@@ -34,16 +35,22 @@ export function addMetricsOptions(command: Command, defaultPort: number): Comman
 
 /**
  * Serves `registry` as the flags say (or not at all with --no-metrics) and logs the URL. `stallTimeoutSeconds`
- * turns on the stall check of GET /healthz (the coordinator's --stall-timeout).
+ * turns on the stall check of GET /healthz (the coordinator's --stall-timeout); `runDirectory` (the run's --out)
+ * also serves the run page of that directory at / (see @ddpm/run-page).
  */
 export async function startMetrics(
   registry: Registry,
   flags: MetricsFlags,
   log: Logger,
-  options: { readonly stallTimeoutSeconds?: number } = {},
+  options: { readonly stallTimeoutSeconds?: number; readonly runDirectory?: string } = {},
 ): Promise<MetricsServer | undefined> {
   if (!flags.metrics) return undefined;
-  const server = await serveMetrics(registry, { port: flags.metricsPort, host: flags.metricsHost, ...options });
+  const { stallTimeoutSeconds, runDirectory } = options;
+  const routes = runDirectory === undefined ? undefined : runPageRoutes(runDirectory);
+  const server = await serveMetrics(registry, {
+    ...{ port: flags.metricsPort, host: flags.metricsHost, stallTimeoutSeconds, routes },
+  });
   log.info({ url: server.url, port: server.port }, 'serving Prometheus metrics');
+  if (routes !== undefined) log.info({ url: server.url.replace(/metrics$/, '') }, 'serving the run page');
   return server;
 }

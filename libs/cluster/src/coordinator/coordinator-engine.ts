@@ -56,6 +56,8 @@ export interface EngineOptions {
 export class CoordinatorEngine {
   readonly state: RunState;
   readonly members: Membership;
+  /** Each worker's recent step time and straggler flag (read-only use outside the engine: the run page). */
+  readonly stragglers: StragglerDetector;
   private readonly steps: StepMachine;
   private readonly boundaries: StepBoundaries;
   private readonly deadline: StepDeadline;
@@ -69,7 +71,7 @@ export class CoordinatorEngine {
     this.now = options.now ?? (() => performance.now());
     this.state = openRun(options, dataset);
     this.members = new Membership(this.state.firstWorkerId);
-    const stragglers = new StragglerDetector(options.straggler.factor);
+    const stragglers = (this.stragglers = new StragglerDetector(options.straggler.factor));
     const { optimizer, order, description, resumed } = this.state;
     options.metrics?.setRun({ runId: description.runId, preset: description.run.preset });
     const deadline = new StepDeadline(options.stepTimeout ?? 'auto', options.heartbeatTimeoutMs);
@@ -89,15 +91,12 @@ export class CoordinatorEngine {
   get step(): number {
     return this.steps.step;
   }
-
   get skippedSteps(): number {
     return this.steps.skippedSteps;
   }
-
   get finalLoss(): number {
     return this.steps.finalLoss;
   }
-
   /** Set once the run reached --steps or was stopped: the engine then ignores further input. */
   get done(): 'finished' | 'stopped' | undefined {
     return this.boundaries.done;

@@ -52,6 +52,14 @@ export class StragglerDetector {
     if (track.times.length > this.window) track.times.shift();
   }
 
+  /** The median of `id`'s recent step times (ms) and its flag; undefined before its first step (the run page shows it). */
+  recent(id: number): { readonly ms: number; readonly flagged: boolean } | undefined {
+    const track = this.tracks.get(id);
+    return track === undefined || track.times.length === 0
+      ? undefined
+      : { ms: median(track.times), flagged: track.flagged };
+  }
+
   forget(id: number): void {
     this.tracks.delete(id);
   }

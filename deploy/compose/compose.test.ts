@@ -87,12 +87,27 @@ test('Prometheus and Grafana mount the shipped config, rules, provisioning and d
   const prometheus = mounts('prometheus');
   t.true(existsSync(join(prometheus.get('/etc/prometheus') ?? '', 'prometheus.yml')));
   t.true(existsSync(join(prometheus.get('/etc/prometheus') ?? '', 'rules')));
+  // prometheus.yml loads rules/*.yml from that mount: the recording rules and the alerts
+  const ruleFiles = listAt(
+    readYamlMap(join(prometheus.get('/etc/prometheus') ?? '', 'prometheus.yml')),
+    'rule_files',
+    'p',
+  );
+  t.deepEqual(ruleFiles, ['rules/*.yml']);
+  for (const file of ['ddpm.yml', 'ddpm-alerts.yml'])
+    t.true(existsSync(join(prometheus.get('/etc/prometheus') ?? '', 'rules', file)), file);
   const grafana = mounts('grafana');
   t.true(existsSync(join(grafana.get('/etc/grafana/provisioning') ?? '', 'datasources')));
   t.true(existsSync(join(grafana.get('/var/lib/grafana/dashboards') ?? '', 'ddpm-training.json')));
   // the provisioned dashboard provider reads the folder compose mounts the dashboards at
   const provider = readFileSync(join(grafana.get('/etc/grafana/provisioning') ?? '', 'dashboards', 'ddpm.yml'), 'utf8');
   t.regex(provider, /path: \/var\/lib\/grafana\/dashboards/);
+});
+
+test('Grafana renders HTML text panels unsanitised (the newest-samples panel is an <img> of the run page)', (t) => {
+  const grafana = mapAt(mapAt(base, 'services', 'compose'), 'grafana', 'services');
+  t.is(mapAt(grafana, 'environment', 'grafana').GF_PANELS_DISABLE_SANITIZE_HTML, 'true');
+  t.regex(readFileSync(join(COMPOSE_DIR, 'compose.yaml'), 'utf8'), /Newest samples[\s\S]*sanitises text-panel HTML/);
 });
 
 test('Prometheus discovers every worker service by a name compose gives it, on the port the workers serve', (t) => {

@@ -34,6 +34,22 @@ test('monitoring: Prometheus and Grafana mount the config maps kustomize generat
   );
 });
 
+test('monitoring: Prometheus loads the recording rules and the alerts; Grafana renders the HTML samples panel', (t) => {
+  const objects = rendered.monitoring;
+  const rules = objects.find(
+    (o) => o.kind === 'ConfigMap' && String(mapAt(o, 'metadata', 'cm').name).startsWith('prometheus-rules'),
+  );
+  t.true(isMap(rules?.data));
+  t.deepEqual(Object.keys(isMap(rules?.data) ? rules.data : {}).sort(), ['ddpm-alerts.yml', 'ddpm.yml']);
+  const mounts = listAt(container(find(objects, 'Deployment', 'prometheus'), 'prometheus'), 'volumeMounts', 'p');
+  t.true(mounts.filter(isMap).some((m) => m.name === 'rules' && m.mountPath === '/etc/prometheus/rules'));
+  t.deepEqual(listAt(readYamlMap(join(K8S, 'monitoring', 'prometheus.yml')), 'rule_files', 'p'), ['rules/*.yml']);
+  const sanitize = listAt(container(find(objects, 'Deployment', 'grafana'), 'grafana'), 'env', 'grafana')
+    .filter(isMap)
+    .find((e) => e.name === 'GF_PANELS_DISABLE_SANITIZE_HTML');
+  t.is(sanitize?.value, 'true');
+});
+
 test('monitoring: Prometheus scrapes the headless metrics Services of the base', (t) => {
   const config = readYamlMap(join(K8S, 'monitoring', 'prometheus.yml'));
   const jobs = listAt(config, 'scrape_configs', 'prometheus.yml').filter(isMap);

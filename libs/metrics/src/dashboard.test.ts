@@ -1,6 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ALERTING_RULES } from './alerting-rules.ts';
 import { createCoordinatorMetrics } from './coordinator-metrics.ts';
 import { createRegistry } from './create-registry.ts';
 import { buildDashboard, dashboardExpressions } from './dashboard.ts';
@@ -124,8 +125,16 @@ test('promtool accepts the shipped Prometheus config and recording rules', (t) =
     return;
   }
   t.is(config.status, 0, config.output);
-  t.regex(config.output, /SUCCESS: 1 rule files found/);
+  t.regex(config.output, /SUCCESS: 2 rule files found/);
   const rules = runPromtool(['check', 'rules', join(REPO_ROOT, 'deploy/prometheus/rules/ddpm.yml')]);
   t.is(rules.status, 0, rules.output);
   t.regex(rules.output, new RegExp(`SUCCESS: ${RECORDING_RULES.length} rules found`));
+  const alerts = runPromtool(['check', 'rules', join(REPO_ROOT, 'deploy/prometheus/rules/ddpm-alerts.yml')]);
+  t.is(alerts.status, 0, alerts.output);
+  t.regex(alerts.output, new RegExp(`SUCCESS: ${ALERTING_RULES.length} rules found`));
+});
+
+test('every alert expression selects only metrics a process exports, up, or recording rules', async (t) => {
+  const exported = await exportedFamilies();
+  for (const r of ALERTING_RULES) t.deepEqual(unknownNames(r.expr, exported), [], r.alert);
 });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { alertingRulesYaml } from './alerting-rules.ts';
 import { dashboardJson } from './dashboard.ts';
 import { recordingRulesYaml } from './recording-rules.ts';
 
@@ -19,5 +20,6 @@ export function generatedDeployFiles(): GeneratedFile[] {
   return [
     { path: 'deploy/grafana/dashboards/ddpm-training.json', content: dashboardJson() },
     { path: 'deploy/prometheus/rules/ddpm.yml', content: recordingRulesYaml() },
+    { path: 'deploy/prometheus/rules/ddpm-alerts.yml', content: alertingRulesYaml() },
   ];
 }

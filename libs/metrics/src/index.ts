@@ -39,6 +39,7 @@ export { livenessVerdict, type LivenessState, type LivenessVerdict } from './liv
 export { ProgressTracker, trackCoordinatorProgress } from './track-progress.ts';
 export { LossSmoother } from './loss-smoother.ts';
 export { RECORDING_RULES, type RecordingRuleName } from './recording-rules.ts';
+export { ALERTING_RULES, CHECKPOINT_AGE_LIMIT_SECONDS, type AlertName } from './alerting-rules.ts';
 export { buildDashboard, dashboardExpressions, DASHBOARD_UID } from './dashboard.ts';
 export { RATE_INTERVAL, RUN_PAGE_DEFAULT } from './dashboard-variables.ts';
 export { rateIntervalFor, renderExpression, type DashboardValues } from './dashboard-render.ts';

@@ -27,13 +27,14 @@ type HistogramName = Extract<(typeof METRICS)[MetricKey], { type: 'histogram' }>
 export type HistogramSeriesName = `${HistogramName}_${'bucket' | 'sum' | 'count'}`;
 
 /**
- * Process metrics from prom-client's `collectDefaultMetrics` that the dashboard uses. They keep their standard,
+ * Process metrics from prom-client's `collectDefaultMetrics` that the dashboard and the alerts use. They keep their standard,
  * unprefixed names so stock Node.js dashboards work too; the tests check that a registry really exports them.
  */
 export const DEFAULT_METRIC_NAMES = [
   'process_cpu_seconds_total',
   'process_resident_memory_bytes',
   'nodejs_eventloop_lag_p99_seconds',
+  'process_start_time_seconds',
 ] as const;
 export type DefaultMetricName = (typeof DEFAULT_METRIC_NAMES)[number];
 

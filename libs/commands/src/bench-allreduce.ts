@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { freePort } from '@ddpm/runtime';
 import { encodeImageGrid } from '@ddpm/data';
 import { PRESET_NAMES, resolvePreset, UNet, type UNetConfig } from '@ddpm/unet';
+import type { WireDtype } from '@ddpm/protocol';
 import { rawZmqGbps } from './raw-zmq-bandwidth.ts';
 import { DDPM_BIN } from './ddpm-bin.ts';
 
@@ -107,6 +108,7 @@ export function allreduceArgs(
     endpoint: string;
     out: string;
     maxWorkers?: number;
+    wireDtype?: WireDtype;
   },
 ): { coordinator: string[]; worker: (i: number) => string[] } {
   const { preset, endpoint, out, workers, steps, bucketMb, computeMs } = options;
@@ -127,7 +129,8 @@ export function allreduceArgs(
     ],
     ...['--min-workers', String(workers), '--max-workers', String(options.maxWorkers ?? 64)],
     ...['--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0'],
-    ...['--bucket-mb', String(bucketMb), ...data.coordinator, ...common],
+    ...['--bucket-mb', String(bucketMb), '--wire-dtype', options.wireDtype ?? 'float32'],
+    ...[...data.coordinator, ...common],
   ];
   const worker = (i: number): string[] => [
     ...[DDPM_BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`],

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { addFlagRules, decimal, integer, oneOf } from '@ddpm/runtime';
+import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
 import { benchCluster } from './bench-cluster.ts';
 import { TOPOLOGIES, type Topology } from './cluster-figures.ts';
 import { COMMAND_RULES } from './command-rules.ts';
@@ -22,6 +23,12 @@ export function addClusterBench(bench: Command): void {
     )
     .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
     .option('--topology <name>', `gradient exchange: ${TOPOLOGIES.join(', ')}`, oneOf(TOPOLOGIES), 'star')
+    .option(
+      '--wire-dtype <dtype>',
+      `dtype of the gradients workers send: ${WIRE_DTYPES.join(', ')}`,
+      oneOf(WIRE_DTYPES),
+      'float32',
+    )
     .option('--steps <n>', 'steps to run', integer(2, 100000), 20)
     .option('--warmup <n>', 'first steps not timed', integer(0), 5)
     .option(
@@ -40,6 +47,7 @@ export function addClusterBench(bench: Command): void {
         steps: number;
         warmup: number;
         bucketMb: number;
+        wireDtype: WireDtype;
       }) => {
         const result = await benchCluster(flags);
         process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -20,7 +20,14 @@ test.serial(
   'an emulated 2-worker cluster on 0.1 Gbit/s links: steps take at least the link bound, nothing is left behind',
   async (t) => {
     if (!asRoot(t)) return;
-    const options = { topology: 'star', workers: 2, linkGbps: 0.1, params: 1112801, computeMs: 50 } as const;
+    const options = {
+      topology: 'star',
+      workers: 2,
+      linkGbps: 0.1,
+      params: 1112801,
+      computeMs: 50,
+      wireDtype: 'float32',
+    } as const;
     const result = await benchCluster({ ...options, steps: 6, warmup: 2, bucketMb: 0.25 });
     t.log(JSON.stringify(result));
     t.is(result.bytes_max_link_per_step, 2 * 1112801 * 4);
@@ -59,6 +66,7 @@ test.serial('without root the bench refuses before any work, with exit code 2 an
       linkGbps: 1,
       params: 1112801,
       computeMs: 0,
+      wireDtype: 'float32',
       steps: 3,
       warmup: 0,
       bucketMb: 0.25,

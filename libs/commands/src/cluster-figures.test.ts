@@ -8,6 +8,7 @@ test('star figures: the coordinator link carries N·S bytes each way; bound, com
     linkGbps: 1,
     params: 1_000_000,
     computeMs: 300,
+    wireDtype: 'float32',
     stepMs: 500,
   });
   t.deepEqual(result, {
@@ -22,10 +23,21 @@ test('star figures: the coordinator link carries N·S bytes each way; bound, com
     comm_ms: 200,
     // 4 workers × 4 MB
     bytes_max_link_per_step: 16_000_000,
+    bytes_up_per_step: 16_000_000,
+    bytes_down_per_step: 16_000_000,
     // 128 Mbit at 1 Gbit/s
     bound_ms: 128,
     // 32 Mbit / 0.2 s = 0.16 Gbit/s algorithm bandwidth, × 2·3/4
     bus_gbps: 0.24,
     scaling_efficiency: 0.6,
   });
+});
+
+test('bfloat16 gradients halve the bytes into the coordinator, not the float32 updates out of it', (t) => {
+  const inputs = { topology: 'star', workers: 4, linkGbps: 1, params: 1_000_000, computeMs: 0, stepMs: 500 } as const;
+  const result = clusterFigures({ ...inputs, wireDtype: 'bfloat16' });
+  t.is(result.wire_dtype, 'bfloat16');
+  t.is(result.bytes_up_per_step, 8_000_000);
+  t.is(result.bytes_down_per_step, 16_000_000);
+  t.is(result.bytes_max_link_per_step, 16_000_000);
 });

@@ -1,3 +1,5 @@
+import type { WireDtype } from '@ddpm/protocol';
+
 /** Gradient-exchange topologies `ddpm bench cluster` can run. */
 export const TOPOLOGIES = ['star'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
@@ -8,6 +10,8 @@ export interface ClusterFigureInputs {
   readonly linkGbps: number;
   readonly params: number;
   readonly computeMs: number;
+  /** The dtype of the gradients on the wire (updates are float32). */
+  readonly wireDtype: WireDtype;
   /** The median measured step. */
   readonly stepMs: number;
 }
@@ -19,11 +23,14 @@ export interface ClusterBenchResult {
   readonly workers: number;
   readonly link_gbps: number;
   readonly params: number;
-  readonly wire_dtype: 'float32';
+  readonly wire_dtype: WireDtype;
   readonly compute_ms: number;
   readonly step_ms: number;
   readonly comm_ms: number;
   readonly bytes_max_link_per_step: number;
+  /** Into the coordinator (gradients) and out of it (updates), per step. */
+  readonly bytes_up_per_step: number;
+  readonly bytes_down_per_step: number;
   readonly bound_ms: number;
   readonly bus_gbps: number;
   readonly scaling_efficiency: number;
@@ -32,16 +39,19 @@ export interface ClusterBenchResult {
 /**
  * The figures of one measured configuration.
  * - bytes_max_link_per_step: the most any one link carries in one direction per step. In the star that is the
- *   coordinator's link: N gradients in, N parameter sets out, S = 4·params bytes each, so N·S.
+ *   coordinator's link: N gradients in (2 or 4 bytes per parameter by wire dtype), N float32 parameter sets out of
+ *   S = 4·params bytes each, so N·S either way: bfloat16 halves only the way in.
  * - bound_ms: that many bytes at the link speed, the least transfer time of a step with no compute.
  * - comm_ms = step_ms − compute_ms (what the compute did not hide); bus_gbps follows nccl-tests:
  *   S / comm time · 2(N−1)/N, so a bandwidth-optimal exchange approaches the link speed at any N.
  * - scaling_efficiency = compute_ms / step_ms (1 when communication is fully hidden).
  */
 export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult {
-  const { topology, workers, linkGbps, params, computeMs, stepMs } = inputs;
+  const { topology, workers, linkGbps, params, computeMs, stepMs, wireDtype } = inputs;
   const bytes = params * 4;
-  const bytesMaxLink = workers * bytes;
+  const up = workers * params * (wireDtype === 'bfloat16' ? 2 : 4);
+  const down = workers * bytes;
+  const bytesMaxLink = Math.max(up, down);
   const boundMs = ((bytesMaxLink * 8) / (linkGbps * 1e9)) * 1000;
   const commMs = Math.max(stepMs - computeMs, 1e-3);
   const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);
@@ -51,11 +61,13 @@ export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult 
     workers,
     link_gbps: linkGbps,
     params,
-    wire_dtype: 'float32',
+    wire_dtype: wireDtype,
     compute_ms: computeMs,
     step_ms: round(stepMs),
     comm_ms: round(commMs),
     bytes_max_link_per_step: bytesMaxLink,
+    bytes_up_per_step: up,
+    bytes_down_per_step: down,
     bound_ms: round(boundMs),
     bus_gbps: round(busGbps),
     scaling_efficiency: round(stepMs > 0 ? computeMs / stepMs : 0),

@@ -6,7 +6,7 @@ import { SAMPLE_ENVELOPES, sampleTensors, seededRandom } from './sample-messages
 import { BODY_KINDS, Envelope } from './schema.ts';
 
 const ITERATIONS = 4000;
-const BYTES_PER_ELEMENT = { float32: 4, int32: 4, uint8: 1 } as const;
+const BYTES_PER_ELEMENT = { float32: 4, int32: 4, uint8: 1, bfloat16: 2 } as const;
 
 type Random = () => number;
 const int = (random: Random, n: number): number => Math.floor(random() * n);

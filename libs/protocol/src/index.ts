@@ -36,11 +36,13 @@ export type {
 export { ProtocolError, errorCodeName, isProtocolError } from './protocol-error.ts';
 export { DEFAULT_LIMITS, protocolLimits } from './limits.ts';
 export type { ProtocolLimits } from './limits.ts';
-export type { DTypeName, TensorData, TensorDataByDType } from './dtype.ts';
+export type { DTypeName, TensorData, TensorDataByDType, WireDtype } from './dtype.ts';
+export { WIRE_DTYPES } from './dtype.ts';
 export { encodeMessage, decodeMessage } from './frames.ts';
 export type { TensorInput, DecodedTensor, DecodedMessage } from './frames.ts';
 export {
   TENSOR_NAMES,
+  expectFloats,
   expectTensor,
   findTensor,
   expectOnlyTensors,
@@ -54,3 +56,4 @@ export {
   nextSequence,
 } from './validate.ts';
 export { readAllowList, readKeyPair, readPublicKey, writeKeyPair, type CurveKeyPair } from './curve-keys.ts';
+export { fromBfloat16, toBfloat16 } from './bfloat16.ts';

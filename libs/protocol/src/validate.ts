@@ -1,6 +1,7 @@
 // Semantic checks shared by the coordinator and the worker. They know message kinds, steps and tensor
 // names, never a model: shapes are passed in by the caller. Every failure is a ProtocolError whose code
 // can be sent back to the peer (error.toBody()).
+import { fromBfloat16 } from './bfloat16.ts';
 import { crc32 } from 'node:zlib';
 import { toWireBytes, type DTypeName, type TensorDataByDType } from './dtype.ts';
 import type { DecodedMessage, DecodedTensor } from './frames.ts';
@@ -45,6 +46,21 @@ export function expectTensor<D extends DTypeName>(
     );
   }
   return tensor.data as TensorDataByDType[D];
+}
+
+/**
+ * A float tensor sent as float32 or bfloat16 (a Gradient's dtype is the sender's choice, see Welcome.gradient_dtype):
+ * the float32 data itself, or the bfloat16 data widened into `widened` (exact). Same checks as expectTensor.
+ */
+export function expectFloats(
+  tensors: readonly DecodedTensor[],
+  name: string,
+  length: number,
+  widened: Float32Array,
+): Float32Array {
+  const tensor = findTensor(tensors, name);
+  if (tensor?.dtype !== 'bfloat16') return expectTensor(tensors, name, [length], 'float32');
+  return fromBfloat16(expectTensor(tensors, name, [length], 'bfloat16'), widened.subarray(0, length));
 }
 
 /** The tensor `name` if present (unchecked), for optional tensors such as "labels". */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { decimal, integer } from './flag-parsers.ts';
+import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
+import { decimal, integer, oneOf } from './flag-parsers.ts';
 
 /** The parsed flags that {@link addCheckpointOptions} defines. */
 export interface CheckpointFlags {
@@ -17,6 +18,7 @@ export interface JobFlags extends CheckpointFlags {
   stragglerFactor: number;
   excludeStragglers: boolean;
   stepTimeout: 'auto' | number;
+  wireDtype: WireDtype;
 }
 
 /** Adds the checkpoint and resume flags; `ddpm train`, `ddpm local` and `ddpm coordinator` share them. */
@@ -70,6 +72,12 @@ export function addJobOptions(command: Command): Command {
       'drop a worker that has not sent its whole gradient this many seconds after its StepStart (0: never); auto = max(30, 2 x --heartbeat-timeout, 5 x median step time), at least 300 for a first step',
       stepTimeout,
       'auto',
+    )
+    .option(
+      '--wire-dtype <dtype>',
+      `dtype of the gradients workers send: ${WIRE_DTYPES.join(', ')} (bfloat16 halves those bytes; the average is float32 either way)`,
+      oneOf(WIRE_DTYPES),
+      'float32',
     )
     .option(
       '--exclude-stragglers',

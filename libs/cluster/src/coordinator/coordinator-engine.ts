@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '@ddpm/metrics';
 import type { Dataset } from '@ddpm/data';
-import { ErrorCode, ProtocolError, type DecodedMessage, type ProtocolLimits } from '@ddpm/protocol';
+import { ErrorCode, ProtocolError, type DecodedMessage, type ProtocolLimits, type WireDtype } from '@ddpm/protocol';
 import type { FoundCheckpoint, RunConfig } from '@ddpm/training';
 import { Actions, type CoordinatorAction } from './actions.ts';
 import { admit, strangerError } from './admission.ts';
@@ -36,6 +36,8 @@ export interface EngineOptions {
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
   /** Target size of a gradient bucket in bytes (default 256 KiB; see BucketLayout.forParameters). */
   readonly bucketBytes?: number;
+  /** The dtype workers send gradients in (Welcome.gradient_dtype; default float32). */
+  readonly gradientDtype?: WireDtype;
   /** The step deadline (StepStart.timeout_ms): 'auto' (default, see StepDeadline) or seconds, 0 for none. */
   readonly stepTimeout?: StepTimeoutSetting;
   /** Milliseconds from a monotonic clock (default performance.now). */

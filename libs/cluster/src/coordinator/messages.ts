@@ -1,5 +1,14 @@
 import type { Dataset } from '@ddpm/data';
-import { Phase, SkipReason, TENSOR_NAMES, UpdateKind, type ProtocolError, type ProtocolLimits } from '@ddpm/protocol';
+import {
+  DType,
+  Phase,
+  SkipReason,
+  TENSOR_NAMES,
+  UpdateKind,
+  type ProtocolError,
+  type ProtocolLimits,
+  type WireDtype,
+} from '@ddpm/protocol';
 import type { BucketLayout, RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 import type { ModelDescription } from '../model-description.ts';
@@ -17,6 +26,8 @@ export interface RunDescription {
   readonly heartbeatTimeoutMs: number;
   /** Welcome.bucket_starts: how gradients and updates are cut into buckets. */
   readonly layout: BucketLayout;
+  /** Welcome.gradient_dtype. */
+  readonly gradientDtype: WireDtype;
 }
 
 /**
@@ -57,6 +68,7 @@ export function welcomeMessage(
         maxMessageBytes: run.limits.maxMessageBytes,
         datasetSize: run.datasetSize,
         bucketStarts: [...run.layout.starts],
+        gradientDtype: run.gradientDtype === 'bfloat16' ? DType.BFLOAT16 : DType.FLOAT32,
       },
     },
     tensors: [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],

@@ -3,7 +3,7 @@ import {
   ErrorCode,
   ErrorReason,
   expectOnlyTensors,
-  expectTensor,
+  expectFloats,
   isProtocolError,
   parameterChecksum,
   ProtocolError,
@@ -41,6 +41,7 @@ export class StepMachine {
   current: StepInProgress | undefined;
   /** The plan of an update the workers already hold and the coordinator has not adopted yet (see {@link settle}). */
   private unsettled: UpdateResult | undefined;
+  private widened = new Float32Array(0);
   skippedSteps: number;
   finalLoss: number;
 
@@ -120,8 +121,11 @@ export class StepMachine {
     let part: Float32Array | undefined;
     try {
       expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
-      if (body.allFinite && Number.isFinite(body.loss))
-        part = expectTensor(message.tensors, TENSOR_NAMES.gradient, [end - start], 'float32');
+      if (body.allFinite && Number.isFinite(body.loss)) {
+        // A bfloat16 gradient is widened here; add() below consumes it before the next one arrives.
+        if (this.widened.length < end - start) this.widened = new Float32Array(end - start);
+        part = expectFloats(message.tensors, TENSOR_NAMES.gradient, end - start, this.widened);
+      }
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       return refuse(error);

@@ -1,5 +1,6 @@
 import { makeSchedule, type DiffusionSchedule } from '@ddpm/diffusion-core';
 import {
+  DType,
   ErrorCode,
   ErrorReason,
   expectTensor,
@@ -39,6 +40,8 @@ export class Replica {
    * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
    */
   readonly gradient: Float32Array;
+  /** The gradient in bfloat16 as it is sent, when the Welcome asked for it (gradient_dtype BFLOAT16); same reuse rule. */
+  readonly gradientWire: Uint16Array | undefined;
   private knownChecksum: number | undefined;
   /** Per bucket, 1 once this step's UpdateBucket for it arrived. */
   private readonly arrived: Uint8Array;
@@ -57,12 +60,19 @@ export class Replica {
     readonly heartbeatIntervalMs: number,
     readonly heartbeatTimeoutMs: number,
     welcomeStep: number,
-    buffers: { params: Float32Array; checksum: number; next?: Float32Array; gradient?: Float32Array },
+    buffers: {
+      params: Float32Array;
+      checksum: number;
+      next?: Float32Array;
+      gradient?: Float32Array;
+      gradientWire?: Uint16Array;
+    },
   ) {
     this.params = buffers.params;
     this.knownChecksum = buffers.checksum;
     this.next = buffers.next ?? new Float32Array(buffers.params.length);
     this.gradient = buffers.gradient ?? new Float32Array(buffers.params.length);
+    this.gradientWire = buffers.gradientWire;
     this.arrived = new Uint8Array(layout.count);
     this.appliedStep = welcomeStep - 1;
   }
@@ -106,7 +116,13 @@ export class Replica {
       welcome.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS,
       welcome.heartbeatTimeoutMs || 5 * DEFAULT_HEARTBEAT_MS,
       welcome.step,
-      { params, checksum, next: reuse?.next, gradient: reuse?.gradient },
+      {
+        ...{ params, checksum, next: reuse?.next, gradient: reuse?.gradient },
+        gradientWire:
+          welcome.gradientDtype === DType.BFLOAT16
+            ? (reuse?.gradientWire ?? new Uint16Array(params.length))
+            : undefined,
+      },
     );
   }
 

@@ -6,11 +6,14 @@ import {
   encodeMessage,
   ErrorCode,
   ErrorReason,
+  parameterChecksum,
+  toBfloat16,
   type DecodedMessage,
   type OutgoingBody,
   type TensorInput,
 } from '@ddpm/protocol';
 import { testEngine } from '../coordinator/engine-harness.ts';
+import type { EngineOptions } from '../coordinator/coordinator-engine.ts';
 import { SimulatedGradients, withFaults } from './simulated-gradients.ts';
 import type { GradientSource } from './gradient-source.ts';
 import { WorkerCore } from './worker-core.ts';
@@ -22,7 +25,7 @@ test.before(async () => {
 const log = pino({ level: 'silent' });
 
 /** A WorkerCore whose link records what it sends, and a Welcome from a real engine (one worker, 16 KiB buckets). */
-function setup(source: GradientSource = new SimulatedGradients(0)) {
+function setup(source: GradientSource = new SimulatedGradients(0), overrides: Partial<EngineOptions> = {}) {
   const sent: { body: OutgoingBody; tensors: readonly TensorInput[] }[] = [];
   const link = {
     send: (body: OutgoingBody, tensors: readonly TensorInput[] = []) => (
@@ -30,7 +33,7 @@ function setup(source: GradientSource = new SimulatedGradients(0)) {
       Promise.resolve()
     ),
   };
-  const { engine } = testEngine({ minWorkers: 1 });
+  const { engine } = testEngine({ minWorkers: 1, ...overrides });
   const core = new WorkerCore(
     { name: 'w', backend: 'cpu', dataset: undefined, limits: engine.state.description.limits, log },
     source,
@@ -170,4 +173,56 @@ test('the silent-step fault computes step k but sends none of its buckets; other
   await core.handle(start);
   t.false(kinds(sent).includes('gradient'), kinds(sent).join(', '));
   t.is(core.steps, 1, 'the step was computed');
+});
+
+/** One step through the real engine with `gradientDtype`; the gradient messages and the parameters after it. */
+async function oneStep(gradientDtype: 'float32' | 'bfloat16') {
+  const { core, sent, deliver, engine } = setup(new SimulatedGradients(0), { gradientDtype });
+  await core.hello();
+  const [welcome, start] = deliver();
+  await core.handle(welcome);
+  await core.handle(start);
+  const gradients = sent.flatMap(({ body, tensors }) =>
+    'gradient' in body && body.gradient ? [{ ...body.gradient, tensors }] : [],
+  );
+  for (const reply of deliver()) await core.handle(reply);
+  const params = core.replica?.params.slice();
+  // Step 1's gradients carry the replica's checksum; the engine settles step 0 and compares (STALE_STATE if apart).
+  const refusals = deliver().filter((m) => m.kind === 'error');
+  const errors = [...sent.filter(({ body }) => 'error' in body), ...refusals];
+  return { core, engine, gradients, errors, params };
+}
+
+test('--wire-dtype bfloat16: gradients travel as bfloat16 (half the bytes), are averaged, and replicas stay in sync', async (t) => {
+  const half = await oneStep('bfloat16');
+  const full = await oneStep('float32');
+  const replica = half.core.replica;
+  if (replica === undefined) return t.fail('no replica');
+  t.is(half.gradients.length, replica.layout.count);
+  for (const g of half.gradients) {
+    const { start, end } = replica.layout.range(g.bucket ?? -1);
+    const data = g.tensors[0]?.data;
+    t.true(data instanceof Uint16Array, `bucket ${g.bucket} is bfloat16`);
+    t.deepEqual(data, toBfloat16(replica.gradient.subarray(start, end)));
+  }
+  t.true(full.gradients.every((g) => g.tensors[0]?.data instanceof Float32Array));
+  t.deepEqual([half.errors, full.errors], [[], []], 'no STALE_STATE: the Update applied on both replicas');
+  t.is(replica.appliedStep, 0);
+  const coordinator = half.engine.state.optimizer.params;
+  t.is(
+    parameterChecksum(replica.params),
+    parameterChecksum(coordinator),
+    "the worker holds the coordinator's parameters",
+  );
+  // The rounded gradient moved the parameters, slightly differently from the float32 one.
+  const reference = full.engine.state.optimizer.params;
+  let diff = 0;
+  let moved = 0;
+  const initial = half.engine.state.model.initialParameters(7);
+  for (let i = 0; i < coordinator.length; i++) {
+    diff = Math.max(diff, Math.abs(coordinator[i] - reference[i]));
+    moved = Math.max(moved, Math.abs(reference[i] - initial[i]));
+  }
+  t.true(diff > 0, 'bfloat16 rounding changed the update');
+  t.true(diff < 0.05 * moved, `bfloat16 changed the step by ${diff}, against a step of ${moved}`);
 });

@@ -9,6 +9,7 @@ import {
   Phase,
   PROTOCOL_VERSION,
   TENSOR_NAMES,
+  toBfloat16,
   type DecodedMessage,
   type ErrorBody,
   type OutgoingBody,
@@ -215,6 +216,8 @@ export class WorkerCore {
     const nonFinite = (Number.isFinite(gradientNorm) ? 0 : countNonFinite(part)) + (Number.isFinite(loss) ? 0 : 1);
     const parameterChecksum = replica.checksum();
     const allFinite = nonFinite === 0;
+    // bfloat16 on the wire when the Welcome asked for it: half the bytes; the coordinator widens and averages in float32.
+    const wire = allFinite && replica.gradientWire ? toBfloat16(part, replica.gradientWire.subarray(start, end)) : part;
     return this.link.send(
       {
         gradient: {
@@ -229,7 +232,7 @@ export class WorkerCore {
           bucket,
         },
       },
-      allFinite ? [{ name: TENSOR_NAMES.gradient, data: part, shape: [part.length] }] : [],
+      allFinite ? [{ name: TENSOR_NAMES.gradient, data: wire, shape: [part.length] }] : [],
     );
   }
 

@@ -56,16 +56,19 @@ async function getJson<T>(url: string): Promise<T> {
 
 test('the run page draws the loss and a sample grid in headless Chromium during a live ddpm train run', async (t) => {
   t.timeout(240_000);
-  if (!existsSync(CHROMIUM))
+  if (!existsSync(CHROMIUM)) {
     t.fail(
       `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`,
     );
+    return;
+  }
   const out = mkdtempSync(join(tmpdir(), 'ddpm-run-page-'));
   const child = spawn(
     process.execPath,
     [
       ...[BIN, 'train', '--preset', 'mnist-tiny', '--backend', 'wasm', '--batch', '8', '--dataset-limit', '256'],
-      ...['--steps', '100000', '--timesteps', '100', '--sample-every', '25', '--sample-count', '16'],
+      ...['--steps', '100000', '--timesteps', '100', '--lr', '0.002', '--warmup', '10'],
+      ...['--sample-every', '25', '--sample-count', '16'],
       ...['--sample-steps', '4', '--checkpoint-every', '0', '--metrics-port', '0', '--out', out],
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },

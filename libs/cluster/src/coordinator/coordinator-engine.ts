@@ -76,8 +76,7 @@ export class CoordinatorEngine {
     const stragglers = (this.stragglers = new StragglerDetector(options.straggler.factor));
     const { optimizer, order, description, resumed } = this.state;
     options.metrics?.setRun({ runId: description.runId, preset: description.run.preset });
-    const deadline = new StepDeadline(options.stepTimeout ?? 'auto', options.heartbeatTimeoutMs);
-    this.deadline = deadline;
+    const deadline = (this.deadline = new StepDeadline(options.stepTimeout ?? 'auto', options.heartbeatTimeoutMs));
     const context = { description, optimizer, order, dataset, stragglers, log: options.log };
     const timeoutFor = (id: number): number => deadline.timeoutMs(id);
     this.steps = new StepMachine(

@@ -20,11 +20,12 @@ import {
 } from '@ddpm/runtime';
 import { CoordinatorEngine, CoordinatorServer, RunLifecycle, ZapHandler } from '@ddpm/cluster';
 import { COMMAND_RULES } from './command-rules.ts';
+import { addEvalOptions, startEvaluation, type EvalFlags } from './eval-options.ts';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 import { addStallTimeoutOption, startCoordinatorMetrics, type StallFlags } from './coordinator-health.ts';
 import { RunPagePublisher } from './run-page-publisher.ts';
 
-interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags, StallFlags {
+interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags, StallFlags, EvalFlags {
   bind: string;
   minWorkers: number;
   maxWorkers: number;
@@ -48,6 +49,7 @@ export function coordinatorCommand(): Command {
   addMetricsOptions(command, 9400);
   addStallTimeoutOption(command);
   addJobOptions(command);
+  addEvalOptions(command);
   addFlagRules(command, COMMAND_RULES.coordinator);
   return command
     .option(
@@ -87,12 +89,13 @@ export function coordinatorCommand(): Command {
       const allowed = flags.allowKeys === undefined ? undefined : readAllowList(flags.allowKeys);
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
       const { metrics, server } = await startCoordinatorMetrics(backend.name, flags, log);
+      const run = runConfigFromFlags(flags);
+      const evaluation = await startEvaluation(flags, run, log, metrics);
       const dataset = await loadRunDataset(flags);
       const { store, resume, policy } = openCheckpoints(flags, log);
       const zap = allowed === undefined ? undefined : new ZapHandler(allowed, log);
       await zap?.start();
       const progress = createProgress(flags.steps);
-      const run = runConfigFromFlags(flags);
       const limits = protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 });
       const engine = new CoordinatorEngine(
         {
@@ -102,12 +105,13 @@ export function coordinatorCommand(): Command {
           straggler: { factor: flags.stragglerFactor, exclude: flags.excludeStragglers },
           stepTimeout: flags.stepTimeout,
           gradientDtype: flags.wireDtype,
+          evalEvery: flags.evalEvery,
         },
         dataset,
       );
       const lifecycle = new RunLifecycle(
         {
-          ...{ run, store, log, metrics },
+          ...{ run, store, log, metrics, evaluation },
           onStep: (r) => {
             progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s });
             page.note();
@@ -150,6 +154,7 @@ export function coordinatorCommand(): Command {
         process.stdout.write(summaryLine(summary));
       } finally {
         page.stop();
+        await evaluation?.close();
         await zap?.close();
         await server?.close();
         lock.release();

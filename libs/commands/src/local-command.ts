@@ -21,6 +21,7 @@ import { COMMAND_RULES } from './command-rules.ts';
 import { DDPM_BIN } from './ddpm-bin.ts';
 import { localMembershipArgs } from './local-membership.ts';
 import { claimRunDirectory } from './run-setup.ts';
+import { addEvalOptions } from './eval-options.ts';
 
 interface LocalFlags extends RunFlags, JobFlags {
   workers: number;
@@ -48,6 +49,7 @@ export function localCommand(): Command {
     .option('--workers <n>', 'worker processes', integer(1, 256), 2)
     .option('--port <n>', 'TCP port of the coordinator (default: a free one)', integer(1, 65535));
   addJobOptions(command);
+  addEvalOptions(command);
   addFlagRules(command, COMMAND_RULES.local);
   return command.action(async (flags: LocalFlags) => {
     const log = createLogger('local');

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { InProcessRun, ModelGradients } from '@ddpm/cluster';
+import type { EvalRunner } from '@ddpm/evaluation';
 import { createCoordinatorMetrics, createRegistry } from '@ddpm/metrics';
 import { protocolLimits } from '@ddpm/protocol';
 import {
@@ -18,10 +19,11 @@ import {
   type RunFlags,
 } from '@ddpm/runtime';
 import { COMMAND_RULES } from './command-rules.ts';
+import { addEvalOptions, startEvaluation, type EvalFlags } from './eval-options.ts';
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 import { RunPagePublisher } from './run-page-publisher.ts';
 
-type TrainFlags = RunFlags & CheckpointFlags & MetricsFlags & { backend: BackendRequest };
+type TrainFlags = RunFlags & CheckpointFlags & MetricsFlags & EvalFlags & { backend: BackendRequest };
 
 /**
  * `ddpm train`: the coordinator's run with one worker in this process and no sockets (InProcessRun), so it leaves the
@@ -33,6 +35,7 @@ export function trainCommand(): Command {
   addBackendOption(command);
   addCheckpointOptions(command);
   addMetricsOptions(command, 9400);
+  addEvalOptions(command);
   addFlagRules(command, COMMAND_RULES.train);
   return command.action(async (flags: TrainFlags) => {
     const log = createLogger('train');
@@ -41,15 +44,19 @@ export function trainCommand(): Command {
     const metrics = createCoordinatorMetrics(createRegistry(), { backend: backend.name });
     const server = await startMetrics(metrics.registry, flags, log, { runDirectory: flags.out });
     let page: RunPagePublisher | undefined;
+    let evaluation: EvalRunner | undefined;
     try {
+      const runConfig = runConfigFromFlags(flags);
+      evaluation = await startEvaluation(flags, runConfig, log, metrics);
       const dataset = await loadRunDataset(flags);
       const { store, resume, policy } = openCheckpoints(flags, log);
       log.info({ dataset: dataset.name, count: dataset.count, backend: backend.name }, 'training starts');
       const progress = createProgress(flags.steps);
       const run = new InProcessRun(
         {
-          ...{ run: runConfigFromFlags(flags), limits: protocolLimits(), log, metrics, store, resume },
+          ...{ run: runConfig, limits: protocolLimits(), log, metrics, store, resume },
           ...{ checkpoints: policy, source: new ModelGradients(dataset) },
+          ...{ evalEvery: flags.evalEvery, evaluation },
           onStep: (r) => {
             progress.update({ step: r.step, loss: r.loss, imgsPerS: r.imgs_per_s });
             page?.note();
@@ -70,6 +77,7 @@ export function trainCommand(): Command {
       process.stdout.write(summaryLine(summary, flags.batch));
     } finally {
       page?.stop();
+      await evaluation?.close();
       await server?.close();
       lock.release();
     }

@@ -29,3 +29,5 @@ export {
 export { concatImages, cutImageGrid } from './grid-cutting.ts';
 export { batchSeed, batchSizes, drawSamplesInBatches } from './batched-sampling.ts';
 export { createEvaluator, isMnistShape, type Evaluator, type EvaluatorOptions } from './evaluator.ts';
+export { EvalQueue, formatEvalLine, type EvalLine } from './eval-queue.ts';
+export { EvalRunner, type EvalRunnerOptions } from './eval-runner.ts';

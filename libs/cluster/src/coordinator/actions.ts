@@ -21,6 +21,8 @@ export type CoordinatorAction =
   | { readonly kind: 'record'; readonly record: StepRecord }
   /** Draw a sample grid from `ema` after `step` steps. */
   | { readonly kind: 'grid'; readonly step: number; readonly ema: Float32Array }
+  /** Evaluate sample quality on `ema` after `step` steps, off the training path (the shell copies `ema`). */
+  | { readonly kind: 'evaluate'; readonly step: number; readonly ema: Float32Array }
   /** Write this checkpoint. */
   | { readonly kind: 'checkpoint'; readonly checkpoint: Checkpoint; readonly why: string }
   /** Wait until every queued message was handed to ZeroMQ. */

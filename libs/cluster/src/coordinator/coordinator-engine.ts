@@ -42,6 +42,8 @@ export interface EngineOptions {
   readonly stepTimeout?: StepTimeoutSetting;
   /** Milliseconds from a monotonic clock (default performance.now). */
   readonly now?: () => number;
+  /** Ask for a sample-quality evaluation every this many steps and at the end (0 or absent: never). */
+  readonly evalEvery?: number;
 }
 
 /**

@@ -56,6 +56,9 @@ export class RunCoordinator {
           await this.lifecycle.grid(action.step, action.ema);
           this.engine.forgive();
           break;
+        case 'evaluate':
+          this.lifecycle.evaluate(action.step, action.ema);
+          break;
         case 'checkpoint':
           this.lastCheckpoint = this.lifecycle.checkpoint(action.checkpoint, action.why);
           this.engine.forgive();

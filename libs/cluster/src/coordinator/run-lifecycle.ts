@@ -13,6 +13,8 @@ export interface LifecycleOptions {
   readonly metrics?: CoordinatorMetrics;
   readonly onStep?: (record: StepRecord) => void;
   readonly onSampleGrid?: (path: string, step: number) => void;
+  /** Takes the EMA weights for a sample-quality evaluation off the training path (see @ddpm/evaluation EvalRunner). */
+  readonly evaluation?: { submit(step: number, ema: Float32Array): void };
 }
 
 /**
@@ -45,6 +47,11 @@ export class RunLifecycle {
     const path = await this.recorder.writeGrid(step, ema);
     this.options.onSampleGrid?.(path, step);
     return path;
+  }
+
+  /** Hands the EMA to the evaluation, which copies it and returns at once; nothing when evaluation is off. */
+  evaluate(step: number, ema: Float32Array): void {
+    this.options.evaluation?.submit(step, ema);
   }
 
   /** Writes `checkpoint` (atomically, see CheckpointStore) and returns its path. */

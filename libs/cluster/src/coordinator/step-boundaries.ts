@@ -11,6 +11,11 @@ import { overdueWorkers, type StepDeadline } from './step-deadline.ts';
 import type { StepMachine } from './step-machine.ts';
 import type { StragglerDetector } from './straggler-detector.ts';
 
+/** True when an evaluation is due after `step` steps: every `every` steps and at the end of the run (every > 0). */
+export function evaluationDue(every: number, step: number, total: number): boolean {
+  return every > 0 && (step % every === 0 || step === total);
+}
+
 /** What the boundaries decide with (the engine's options). */
 export interface BoundaryOptions {
   readonly run: RunConfig;
@@ -18,6 +23,7 @@ export interface BoundaryOptions {
   readonly log: Logger;
   readonly metrics?: CoordinatorMetrics;
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
+  readonly evalEvery?: number;
 }
 
 /**
@@ -119,7 +125,11 @@ export class StepBoundaries {
     if (this.steps.abandonIfEmpty()) return this.next(out);
     const total = this.options.run.steps;
     const quietBoundary = (next: number): boolean =>
-      next < total && this.members.pending().length === 0 && !this.gridDue(next) && !this.checkpointDue(next);
+      next < total &&
+      this.members.pending().length === 0 &&
+      !this.gridDue(next) &&
+      !this.checkpointDue(next) &&
+      !evaluationDue(this.options.evalEvery ?? 0, next, total);
     const finished = this.steps.finish(out, quietBoundary);
     this.deadline.recordStep(finished.seconds * 1000);
     for (const id of finished.assigned) if (this.members.get(id) !== undefined) this.deadline.markSeasoned(id);
@@ -129,6 +139,8 @@ export class StepBoundaries {
     if (finished.early) return;
     const step = this.steps.step;
     if (this.gridDue(step)) out.push({ kind: 'grid', step, ema: this.weights().ema });
+    if (evaluationDue(this.options.evalEvery ?? 0, step, total))
+      out.push({ kind: 'evaluate', step, ema: this.weights().ema });
     if (this.checkpointDue(step)) out.push(this.checkpoint(step >= total ? 'end of run' : 'schedule'));
     if (step < total) return this.next(out);
     const shutdown = shutdownMessage('training finished', step, true);

@@ -51,7 +51,7 @@ export class LossSeries {
   /** At most `maxPoints` points spread over the whole run (always the newest), for the page's chart. */
   view(maxPoints) {
     const indices = decimatedIndices(this.#step.length, maxPoints);
-    const pick = (values) => indices.map((i) => values[i]);
+    const pick = (values) => indices.map((i) => Number(values[i].toPrecision(6))); // 6 digits: half the bytes
     return { steps: this.#step.length, step: pick(this.#step), loss: pick(this.#loss), smoothed: pick(this.#smoothed) };
   }
 }

@@ -33,11 +33,12 @@ test('star figures: the coordinator link carries N·S bytes each way; bound, com
   });
 });
 
-test('bfloat16 gradients halve the bytes into the coordinator, not the float32 updates out of it', (t) => {
+test('bfloat16 halves the bytes both ways: gradients in, update deltas out', (t) => {
   const inputs = { topology: 'star', workers: 4, linkGbps: 1, params: 1_000_000, computeMs: 0, stepMs: 500 } as const;
   const result = clusterFigures({ ...inputs, wireDtype: 'bfloat16' });
   t.is(result.wire_dtype, 'bfloat16');
   t.is(result.bytes_up_per_step, 8_000_000);
-  t.is(result.bytes_down_per_step, 16_000_000);
-  t.is(result.bytes_max_link_per_step, 16_000_000);
+  t.is(result.bytes_down_per_step, 8_000_000);
+  t.is(result.bytes_max_link_per_step, 8_000_000);
+  t.is(result.bound_ms, 64);
 });

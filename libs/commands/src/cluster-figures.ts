@@ -28,7 +28,7 @@ export interface ClusterBenchResult {
   readonly step_ms: number;
   readonly comm_ms: number;
   readonly bytes_max_link_per_step: number;
-  /** Into the coordinator (gradients) and out of it (updates), per step. */
+  /** Into the coordinator (gradients) and out of it (updates of an unclipped step), per step. */
   readonly bytes_up_per_step: number;
   readonly bytes_down_per_step: number;
   readonly bound_ms: number;
@@ -39,8 +39,8 @@ export interface ClusterBenchResult {
 /**
  * The figures of one measured configuration.
  * - bytes_max_link_per_step: the most any one link carries in one direction per step. In the star that is the
- *   coordinator's link: N gradients in (2 or 4 bytes per parameter by wire dtype), N float32 parameter sets out of
- *   S = 4·params bytes each, so N·S either way: bfloat16 halves only the way in.
+ *   coordinator's link: N gradients in and N updates out, 4 bytes per parameter each (S = 4·params), or 2 with
+ *   bfloat16 (gradients, and the update deltas of unclipped steps; a clipped step's update is float32).
  * - bound_ms: that many bytes at the link speed, the least transfer time of a step with no compute.
  * - comm_ms = step_ms − compute_ms (what the compute did not hide); bus_gbps follows nccl-tests:
  *   S / comm time · 2(N−1)/N, so a bandwidth-optimal exchange approaches the link speed at any N.
@@ -49,8 +49,8 @@ export interface ClusterBenchResult {
 export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult {
   const { topology, workers, linkGbps, params, computeMs, stepMs, wireDtype } = inputs;
   const bytes = params * 4;
-  const up = workers * params * (wireDtype === 'bfloat16' ? 2 : 4);
-  const down = workers * bytes;
+  const wireBytes = workers * params * (wireDtype === 'bfloat16' ? 2 : 4);
+  const [up, down] = [wireBytes, wireBytes];
   const bytesMaxLink = Math.max(up, down);
   const boundMs = ((bytesMaxLink * 8) / (linkGbps * 1e9)) * 1000;
   const commMs = Math.max(stepMs - computeMs, 1e-3);

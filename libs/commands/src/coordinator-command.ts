@@ -104,7 +104,7 @@ export function coordinatorCommand(): Command {
           ...{ checkpoints: policy, resume, bucketBytes: Math.round(flags.bucketMb * 1024 * 1024) },
           straggler: { factor: flags.stragglerFactor, exclude: flags.excludeStragglers },
           stepTimeout: flags.stepTimeout,
-          gradientDtype: flags.wireDtype,
+          wireDtype: flags.wireDtype,
           evalEvery: flags.evalEvery,
         },
         dataset,

@@ -1,7 +1,7 @@
 import { endianness } from 'node:os';
 import { DType } from './schema.ts';
 
-/** The dtypes a worker may send gradients in (Welcome.gradient_dtype; `--wire-dtype`). */
+/** The dtypes a worker may send gradients in (Welcome.wire_dtype; `--wire-dtype`). */
 export const WIRE_DTYPES = ['float32', 'bfloat16'] as const;
 export type WireDtype = (typeof WIRE_DTYPES)[number];
 

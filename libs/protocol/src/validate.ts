@@ -49,7 +49,7 @@ export function expectTensor<D extends DTypeName>(
 }
 
 /**
- * A float tensor sent as float32 or bfloat16 (a Gradient's dtype is the sender's choice, see Welcome.gradient_dtype):
+ * A float tensor sent as float32 or bfloat16 (a Gradient's dtype is the sender's choice, see Welcome.wire_dtype):
  * the float32 data itself, or the bfloat16 data widened into `widened` (exact). Same checks as expectTensor.
  */
 export function expectFloats(

@@ -36,8 +36,8 @@ export interface EngineOptions {
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
   /** Target size of a gradient bucket in bytes (default 256 KiB; see BucketLayout.forParameters). */
   readonly bucketBytes?: number;
-  /** The dtype workers send gradients in (Welcome.gradient_dtype; default float32). */
-  readonly gradientDtype?: WireDtype;
+  /** The dtype workers send gradients in (Welcome.wire_dtype; default float32). */
+  readonly wireDtype?: WireDtype;
   /** The step deadline (StepStart.timeout_ms): 'auto' (default, see StepDeadline) or seconds, 0 for none. */
   readonly stepTimeout?: StepTimeoutSetting;
   /** Milliseconds from a monotonic clock (default performance.now). */

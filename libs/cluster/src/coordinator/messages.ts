@@ -1,6 +1,8 @@
 import type { Dataset } from '@ddpm/data';
+import type { Bfloat16Updates } from '../bfloat16-updates.ts';
 import {
   DType,
+  parameterChecksum,
   Phase,
   SkipReason,
   TENSOR_NAMES,
@@ -26,8 +28,8 @@ export interface RunDescription {
   readonly heartbeatTimeoutMs: number;
   /** Welcome.bucket_starts: how gradients and updates are cut into buckets. */
   readonly layout: BucketLayout;
-  /** Welcome.gradient_dtype. */
-  readonly gradientDtype: WireDtype;
+  /** Welcome.wire_dtype. */
+  readonly wireDtype: WireDtype;
 }
 
 /**
@@ -68,7 +70,7 @@ export function welcomeMessage(
         maxMessageBytes: run.limits.maxMessageBytes,
         datasetSize: run.datasetSize,
         bucketStarts: [...run.layout.starts],
-        gradientDtype: run.gradientDtype === 'bfloat16' ? DType.BFLOAT16 : DType.FLOAT32,
+        wireDtype: run.wireDtype === 'bfloat16' ? DType.BFLOAT16 : DType.FLOAT32,
       },
     },
     tensors: [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
@@ -184,6 +186,26 @@ export function updateBucketMessage(step: number, bucket: number, params: Float3
   return {
     body: { updateBucket: { step, bucket } },
     tensors: [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32 }],
+  };
+}
+
+/**
+ * The UpdateBucket of a proposed bucket (the range at `start`): its new parameters, or with `deltas`
+ * (--wire-dtype bfloat16) its bfloat16 delta from `params`, `proposed` then becoming exactly what workers rebuild.
+ */
+export function proposedBucketMessage(
+  step: number,
+  bucket: number,
+  start: number,
+  params: Float32Array,
+  proposed: Float32Array,
+  deltas?: Bfloat16Updates,
+): Outgoing {
+  if (deltas === undefined) return updateBucketMessage(step, bucket, proposed, parameterChecksum(proposed));
+  const delta = deltas.quantize(step, start, params.subarray(start, start + proposed.length), proposed);
+  return {
+    body: { updateBucket: { step, bucket } },
+    tensors: [{ name: TENSOR_NAMES.delta, data: delta, shape: [delta.length] }],
   };
 }
 

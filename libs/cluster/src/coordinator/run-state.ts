@@ -37,7 +37,7 @@ export interface RunStateOptions {
   readonly heartbeatTimeoutMs: number;
   readonly bucketBytes?: number;
   /** The dtype workers send gradients in (default float32); the reduce is float32 either way. */
-  readonly gradientDtype?: WireDtype;
+  readonly wireDtype?: WireDtype;
   readonly resume?: FoundCheckpoint;
 }
 
@@ -69,7 +69,7 @@ export function openRun(options: RunStateOptions, dataset: Dataset): RunState {
   const description: RunDescription = {
     ...{ runId, run, model: model.config, parameterCount: optimizer.params.length, datasetSize: dataset.count },
     ...{ limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs },
-    ...{ heartbeatTimeoutMs: options.heartbeatTimeoutMs, layout, gradientDtype: options.gradientDtype ?? 'float32' },
+    ...{ heartbeatTimeoutMs: options.heartbeatTimeoutMs, layout, wireDtype: options.wireDtype ?? 'float32' },
   };
   const firstWorkerId = resume === undefined ? 1 : 1 + randomInt(1, 1 << 20) * 1024;
   return { model, optimizer, order, description, fingerprint, resumed, firstWorkerId };

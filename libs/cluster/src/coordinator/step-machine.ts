@@ -16,7 +16,8 @@ import { BucketBarrier } from './bucket-barrier.ts';
 import { gradientRefusal } from './gradient-check.ts';
 import { GradientReducer } from './gradient-reducer.ts';
 import type { Member } from './membership.ts';
-import { errorMessage, stepStartMessage, updateBucketMessage, updateMessage } from './messages.ts';
+import { Bfloat16Updates } from '../bfloat16-updates.ts';
+import { errorMessage, proposedBucketMessage, stepStartMessage, updateMessage } from './messages.ts';
 import type { FinishedStep, GradientVerdict, StepInProgress, StepMachineContext } from './step-in-progress.ts';
 import { noteNonFinite, stepOutcome, stepRecord } from './step-outcome.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
@@ -42,6 +43,7 @@ export class StepMachine {
   /** The plan of an update the workers already hold and the coordinator has not adopted yet (see {@link settle}). */
   private unsettled: UpdateResult | undefined;
   private widened = new Float32Array(0);
+  private readonly deltas: Bfloat16Updates | undefined; // UpdateBuckets as bfloat16 deltas (--wire-dtype bfloat16)
   skippedSteps: number;
   finalLoss: number;
 
@@ -52,6 +54,7 @@ export class StepMachine {
     const size = context.optimizer.params.length;
     this.reducer = new GradientReducer(context.description.layout);
     this.snapshots = new UpdateSnapshots(size);
+    this.deltas = context.description.wireDtype === 'bfloat16' ? new Bfloat16Updates(size) : undefined;
     this.checksum = parameterChecksum(context.optimizer.params);
     ({ step: this.step, skippedSteps: this.skippedSteps, finalLoss: this.finalLoss } = resumed);
   }
@@ -122,8 +125,7 @@ export class StepMachine {
     try {
       expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
       if (body.allFinite && Number.isFinite(body.loss)) {
-        // A bfloat16 gradient is widened here; add() below consumes it before the next one arrives.
-        if (this.widened.length < end - start) this.widened = new Float32Array(end - start);
+        if (this.widened.length < end - start) this.widened = new Float32Array(end - start); // for bfloat16; add() consumes it
         part = expectFloats(message.tensors, TENSOR_NAMES.gradient, end - start, this.widened);
       }
     } catch (error) {
@@ -205,8 +207,9 @@ export class StepMachine {
       // step that ends unclipped without every proposal is applied in place and sent whole, which is always correct.
       if (current.normSquared > clip * clip * (1 + 1e-6)) continue;
       current.proposed += 1;
-      const proposed = optimizer.propose(mean, description.layout.range(bucket).start, current.step);
-      const message = updateBucketMessage(current.step, bucket, proposed, parameterChecksum(proposed));
+      const { start } = description.layout.range(bucket);
+      const proposed = optimizer.propose(mean, start, current.step);
+      const message = proposedBucketMessage(current.step, bucket, start, optimizer.params, proposed, this.deltas);
       for (const member of this.context.active()) out.send(member, message, now());
     }
   }

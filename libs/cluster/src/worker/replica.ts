@@ -14,6 +14,7 @@ import {
 } from '@ddpm/protocol';
 import { BucketLayout } from '@ddpm/training';
 import { UNet } from '@ddpm/unet';
+import { applyBfloat16Delta } from '../bfloat16-updates.ts';
 import { parseModelDescription } from '../model-description.ts';
 
 type Welcome = Extract<DecodedMessage, { kind: 'welcome' }>;
@@ -40,7 +41,7 @@ export class Replica {
    * gradients are sent zero-copy: the next StepStart only comes after the coordinator received this gradient whole.
    */
   readonly gradient: Float32Array;
-  /** The gradient in bfloat16 as it is sent, when the Welcome asked for it (gradient_dtype BFLOAT16); same reuse rule. */
+  /** The gradient in bfloat16 as it is sent, when the Welcome asked for it (wire_dtype BFLOAT16); same reuse rule. */
   readonly gradientWire: Uint16Array | undefined;
   private knownChecksum: number | undefined;
   /** Per bucket, 1 once this step's UpdateBucket for it arrived. */
@@ -119,9 +120,7 @@ export class Replica {
       {
         ...{ params, checksum, next: reuse?.next, gradient: reuse?.gradient },
         gradientWire:
-          welcome.gradientDtype === DType.BFLOAT16
-            ? (reuse?.gradientWire ?? new Uint16Array(params.length))
-            : undefined,
+          welcome.wireDtype === DType.BFLOAT16 ? (reuse?.gradientWire ?? new Uint16Array(params.length)) : undefined,
       },
     );
   }
@@ -158,7 +157,13 @@ export class Replica {
       return `an UpdateBucket for another step (${step}) or an unknown bucket (${bucket})`;
     const { start, end } = this.layout.range(bucket);
     try {
-      this.next.set(expectTensor(message.tensors, TENSOR_NAMES.parameters, [end - start], 'float32'), start);
+      if (findTensor(message.tensors, TENSOR_NAMES.delta) === undefined)
+        this.next.set(expectTensor(message.tensors, TENSOR_NAMES.parameters, [end - start], 'float32'), start);
+      else {
+        // --wire-dtype bfloat16: the new parameters are ours plus the delta, added in float32 as the coordinator did.
+        const delta = expectTensor(message.tensors, TENSOR_NAMES.delta, [end - start], 'bfloat16');
+        applyBfloat16Delta(this.params.subarray(start, end), delta, this.next.subarray(start, end));
+      }
       this.arrived[bucket] = 1;
       return undefined;
     } catch (error) {

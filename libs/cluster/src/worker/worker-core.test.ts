@@ -175,9 +175,9 @@ test('the silent-step fault computes step k but sends none of its buckets; other
   t.is(core.steps, 1, 'the step was computed');
 });
 
-/** One step through the real engine with `gradientDtype`; the gradient messages and the parameters after it. */
-async function oneStep(gradientDtype: 'float32' | 'bfloat16') {
-  const { core, sent, deliver, engine } = setup(new SimulatedGradients(0), { gradientDtype });
+/** One step through the real engine with `wireDtype`; the gradient messages and the parameters after it. */
+async function oneStep(wireDtype: 'float32' | 'bfloat16') {
+  const { core, sent, deliver, engine } = setup(new SimulatedGradients(0), { wireDtype });
   await core.hello();
   const [welcome, start] = deliver();
   await core.handle(welcome);
@@ -185,15 +185,17 @@ async function oneStep(gradientDtype: 'float32' | 'bfloat16') {
   const gradients = sent.flatMap(({ body, tensors }) =>
     'gradient' in body && body.gradient ? [{ ...body.gradient, tensors }] : [],
   );
-  for (const reply of deliver()) await core.handle(reply);
+  const replies = deliver();
+  for (const reply of replies) await core.handle(reply);
   const params = core.replica?.params.slice();
   // Step 1's gradients carry the replica's checksum; the engine settles step 0 and compares (STALE_STATE if apart).
   const refusals = deliver().filter((m) => m.kind === 'error');
   const errors = [...sent.filter(({ body }) => 'error' in body), ...refusals];
-  return { core, engine, gradients, errors, params };
+  const updateBuckets = replies.filter((m) => m.kind === 'updateBucket');
+  return { core, engine, gradients, errors, params, updateBuckets };
 }
 
-test('--wire-dtype bfloat16: gradients travel as bfloat16 (half the bytes), are averaged, and replicas stay in sync', async (t) => {
+test('--wire-dtype bfloat16: gradients and update deltas travel as bfloat16 (half the bytes), and replicas stay bitwise in sync', async (t) => {
   const half = await oneStep('bfloat16');
   const full = await oneStep('float32');
   const replica = half.core.replica;
@@ -206,6 +208,14 @@ test('--wire-dtype bfloat16: gradients travel as bfloat16 (half the bytes), are 
     t.deepEqual(data, toBfloat16(replica.gradient.subarray(start, end)));
   }
   t.true(full.gradients.every((g) => g.tensors[0]?.data instanceof Float32Array));
+  // The update comes back as bfloat16 deltas too (an unclipped step), and as float32 parameters without the flag.
+  t.is(half.updateBuckets.length, replica.layout.count);
+  t.true(
+    half.updateBuckets.every(
+      (m) => m.tensors.length === 1 && m.tensors[0].name === 'delta' && m.tensors[0].dtype === 'bfloat16',
+    ),
+  );
+  t.true(full.updateBuckets.every((m) => m.tensors[0]?.name === 'parameters' && m.tensors[0].dtype === 'float32'));
   t.deepEqual([half.errors, full.errors], [[], []], 'no STALE_STATE: the Update applied on both replicas');
   t.is(replica.appliedStep, 0);
   const coordinator = half.engine.state.optimizer.params;

@@ -39,6 +39,14 @@ let model: UNet | undefined;
 let setup: EvalProcessSetup | undefined;
 let chain: Promise<void> = Promise.resolve();
 
+/**
+ * A sampling loop runs synchronously for a long time, so 'disconnect' may wait for it: between batches the child
+ * checks that its parent is still there, and exits if not (a parent killed by SIGKILL leaves no orphan for long).
+ */
+function exitWithoutParent(): void {
+  if (!process.connected) process.exit(0);
+}
+
 function reply(message: FromEvalProcess): void {
   process.send?.(message);
 }
@@ -70,6 +78,7 @@ async function handle(message: ToEvalProcess): Promise<void> {
     message.ema,
     { sampler: 'ddim', count: setup.count, steps: setup.sampleSteps, eta: 0, seed: setup.seed },
     setup.batchSize,
+    exitWithoutParent,
   );
   const report = await evaluator.evaluate({
     images,

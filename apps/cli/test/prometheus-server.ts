@@ -30,8 +30,8 @@ export interface ScrapeTarget {
 export interface PrometheusServer {
   /** `http://127.0.0.1:PORT`. */
   readonly url: string;
-  /** Runs an instant query at the current time. */
-  query(expr: string): Promise<InstantQueryResult>;
+  /** Runs an instant query at the current time, or at `timeSeconds` (Unix time) when given. */
+  query(expr: string, timeSeconds?: number): Promise<InstantQueryResult>;
   /** The active scrape targets. */
   targets(): Promise<ScrapeTarget[]>;
   /** Sends SIGTERM, then SIGKILL after 5 s; resolves once the process has exited. Safe to call twice. */
@@ -81,7 +81,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const server: PrometheusServer = {
     url,
-    query: (expr) => instantQuery(url, expr),
+    query: (expr, timeSeconds) => instantQuery(url, expr, timeSeconds),
     targets: () => activeTargets(url),
     stop: () => stopProcess(child, exited),
   };
@@ -116,8 +116,10 @@ interface QueryResponse {
   };
 }
 
-async function instantQuery(url: string, expr: string): Promise<InstantQueryResult> {
-  const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
+async function instantQuery(url: string, expr: string, timeSeconds?: number): Promise<InstantQueryResult> {
+  const params = new URLSearchParams({ query: expr });
+  if (timeSeconds !== undefined) params.set('time', String(timeSeconds));
+  const response = await fetch(`${url}/api/v1/query?${params}`);
   const body = (await response.json()) as QueryResponse;
   if (body.status !== 'success' || body.data === undefined)
     return { status: body.status, error: body.error ?? `HTTP ${response.status}`, samples: [] };

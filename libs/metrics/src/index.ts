@@ -44,4 +44,5 @@ export { buildDashboard, dashboardExpressions, DASHBOARD_UID } from './dashboard
 export { RATE_INTERVAL, RUN_PAGE_DEFAULT } from './dashboard-variables.ts';
 export { rateIntervalFor, renderExpression, type DashboardValues } from './dashboard-render.ts';
 export { selectedNames } from './promql-names.ts';
+export { parseExposition, sampleValue, type Exposition, type Sample } from './parse-exposition.ts';
 export { runPromtool, type PromtoolResult } from './promtool.ts';

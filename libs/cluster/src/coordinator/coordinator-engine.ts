@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '@ddpm/metrics';
 import type { Dataset } from '@ddpm/data';
-import { ErrorCode, ProtocolError, type DecodedMessage, type ProtocolLimits, type WireDtype } from '@ddpm/protocol';
-import type { FoundCheckpoint, RunConfig } from '@ddpm/training';
+import { ErrorCode, ProtocolError, type DecodedMessage } from '@ddpm/protocol';
 import { Actions, type CoordinatorAction } from './actions.ts';
 import { admit, strangerError } from './admission.ts';
 import { CheckpointSchedule } from './checkpoint-schedule.ts';
@@ -10,34 +9,23 @@ import { StepBoundaries } from './step-boundaries.ts';
 import { judgeHello } from './hello-verdict.ts';
 import { Membership, type Member } from './membership.ts';
 import { errorMessage, heartbeatMessage } from './messages.ts';
-import { openRun, type RunState } from './run-state.ts';
+import { openRun, type RunState, type RunStateOptions } from './run-state.ts';
 import { StepDeadline, type StepTimeoutSetting } from './step-deadline.ts';
 import { StepMachine } from './step-machine.ts';
 import { StragglerDetector } from './straggler-detector.ts';
 
-/** What the engine decides with. */
-export interface EngineOptions {
-  readonly run: RunConfig;
+/** What the engine decides with; the run itself (config, limits, heartbeats, buckets, wire dtype, resume) as openRun takes it. */
+export interface EngineOptions extends RunStateOptions {
   /** Steps wait until this many workers are connected. */
   readonly minWorkers: number;
   /** Further workers are refused (RESOURCE_EXHAUSTED); also bounds the workers waiting to join. */
   readonly maxWorkers: number;
-  readonly limits: ProtocolLimits;
   readonly log: Logger;
   readonly metrics?: CoordinatorMetrics;
-  /** Heartbeat period in both directions, and the silence after which a worker is dropped (milliseconds). */
-  readonly heartbeatIntervalMs: number;
-  readonly heartbeatTimeoutMs: number;
   /** When checkpoints are due (none: never). */
   readonly checkpoints?: { readonly everySteps: number; readonly everySeconds: number };
-  /** The checkpoint to continue from. */
-  readonly resume?: FoundCheckpoint;
   /** Straggler reporting: factor over the other workers' median step time, and whether to drop flagged workers. */
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
-  /** Target size of a gradient bucket in bytes (default 256 KiB; see BucketLayout.forParameters). */
-  readonly bucketBytes?: number;
-  /** The dtype workers send gradients in (Welcome.wire_dtype; default float32). */
-  readonly wireDtype?: WireDtype;
   /** The step deadline (StepStart.timeout_ms): 'auto' (default, see StepDeadline) or seconds, 0 for none. */
   readonly stepTimeout?: StepTimeoutSetting;
   /** Milliseconds from a monotonic clock (default performance.now). */

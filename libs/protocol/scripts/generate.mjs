@@ -14,12 +14,12 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generatedCodeIsStale } from './generated-code.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const libRoot = join(here, '..');
@@ -51,7 +51,7 @@ for (const file of protoFiles) {
   });
 }
 
-if (!force && upToDate()) {
+if (!force && !generatedCodeIsStale()) {
   process.exit(0);
 }
 
@@ -111,15 +111,6 @@ function run(script, args) {
   } catch (error) {
     fail(`${relative(workspaceRoot, script)} failed (${error.message}); fix the .proto error printed above and rerun.`);
   }
-}
-
-function upToDate() {
-  if (!outputs.every((file) => existsSync(file))) return false;
-  const oldestOutput = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
-  const newestInput = Math.max(
-    ...[...protoFiles, fileURLToPath(import.meta.url)].map((file) => statSync(file).mtimeMs),
-  );
-  return oldestOutput > newestInput;
 }
 
 function fail(message) {

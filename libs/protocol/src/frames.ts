@@ -234,7 +234,7 @@ function decodeTensor(
   if (dtype === undefined) {
     throw new ProtocolError(
       ErrorCode.BAD_MESSAGE,
-      `tensor '${name}' has dtype ${String(header.dtype)}; use FLOAT32, INT32 or UINT8.`,
+      `tensor '${name}' has dtype ${String(header.dtype)}; use FLOAT32, INT32, UINT8 or BFLOAT16.`,
     );
   }
   const shape = header.shape ?? [];

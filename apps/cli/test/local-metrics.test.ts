@@ -250,6 +250,13 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
     'coordinator:wasm=1',
     'worker:wasm=2',
   ]);
+  // Each worker exports tf.memory() after its steps; a healthy worker disposes every tensor of a step (0 here), so a
+  // leak shows as a rise. Logged, with both lanes required.
+  const memory = await prometheus.query('{__name__=~"ddpm_worker_tfjs_(tensors|memory_bytes)"}');
+  t.is(memory.samples.length, 4, 'tensors and bytes for each of the 2 workers');
+  t.log(
+    `tfjs memory after a step: ${memory.samples.map((s) => `${s.labels['__name__']}{${s.labels['worker']}}=${s.value}`).join(', ')}`,
+  );
   const stragglers = await prometheus.query('max by (worker) (ddpm_worker_straggler)');
   t.deepEqual(
     stragglers.samples.map((s) => s.labels['worker']).sort(),

@@ -1,8 +1,10 @@
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { encodeImageGrid, gatherBatch, loadDataset } from '@ddpm/data';
+import { saveLayersModel } from '@ddpm/evaluation';
 import { runCommand } from '@ddpm/runtime';
 import { buildProgram } from './program.ts';
 
@@ -98,5 +100,37 @@ test.serial(
     const many = await ddpm(['eval', '--grids', join(dir, 'real.png'), '--count', '6000', '--backend', 'wasm']);
     t.is(many.code, 2);
     t.regex(many.stderr, /grids hold 400 images/);
+  },
+);
+
+test.serial(
+  '--features model.json measures RGB images against a PNG folder; confidence and entropy are null',
+  async (t) => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, kernelInitializer: 'ones' }),
+        tfl.layers.globalAveragePooling2d({}),
+        tfl.layers.dense({ units: 3, kernelInitializer: 'ones' }),
+      ],
+    });
+    await saveLayersModel(model, join(dir, 'features'));
+    const folder = join(dir, 'rgb-data');
+    mkdirSync(folder);
+    for (let i = 0; i < 10; i++) {
+      const pixels = Float32Array.from({ length: 8 * 8 * 3 }, (_, k) => Math.sin(i * 3.1 + k) * 0.9);
+      writeFileSync(join(folder, `image-${i}.png`), encodeImageGrid(pixels, 1, 8, 8, 3));
+    }
+    const generated = Float32Array.from({ length: 4 * 8 * 8 * 3 }, (_, k) => Math.cos(k * 0.37));
+    writeFileSync(join(dir, 'rgb-grid.png'), encodeImageGrid(generated, 4, 8, 8, 3));
+    const args = ['eval', '--grids', join(dir, 'rgb-grid.png'), '--image-size', '8', '--channels', '3', '--count', '4'];
+    const features = ['--features', join(dir, 'features', 'model.json'), '--data', folder, '--backend', 'wasm'];
+    const result = await ddpm([...args, ...features]);
+    t.is(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    t.is(report.count, 4);
+    t.true(typeof report.fd === 'number' && typeof report.fd_floor === 'number');
+    t.is(report.confidence, null);
+    t.is(report.label_entropy, null);
+    t.is(report.features, join(dir, 'features', 'model.json'));
   },
 );

@@ -91,6 +91,7 @@ export function coordinatorCommand(): Command {
       const { metrics, server } = await startCoordinatorMetrics(backend.name, flags, log);
       const run = runConfigFromFlags(flags);
       const evaluation = await startEvaluation(flags, run, log, metrics);
+      let finished = false;
       const dataset = await loadRunDataset(flags);
       const { store, resume, policy } = openCheckpoints(flags, log);
       const zap = allowed === undefined ? undefined : new ZapHandler(allowed, log);
@@ -150,11 +151,13 @@ export function coordinatorCommand(): Command {
       };
       try {
         const summary = await stoppableBy(stop, () => coordinator.serve());
+        finished = summary.stopped === undefined;
         progress.stop();
         process.stdout.write(summaryLine(summary));
       } finally {
         page.stop();
-        await evaluation?.close();
+        // A finished run waits for its last evaluation; a stopped or failed one ends it at once.
+        await evaluation?.close(finished);
         await zap?.close();
         await server?.close();
         lock.release();

@@ -45,6 +45,7 @@ export function trainCommand(): Command {
     const server = await startMetrics(metrics.registry, flags, log, { runDirectory: flags.out });
     let page: RunPagePublisher | undefined;
     let evaluation: EvalRunner | undefined;
+    let finished = false;
     try {
       const runConfig = runConfigFromFlags(flags);
       evaluation = await startEvaluation(flags, runConfig, log, metrics);
@@ -73,11 +74,13 @@ export function trainCommand(): Command {
         run.stop(signal);
       };
       const summary = await stoppableBy(stop, () => run.train());
+      finished = summary.stopped === undefined;
       progress.stop();
       process.stdout.write(summaryLine(summary, flags.batch));
     } finally {
       page?.stop();
-      await evaluation?.close();
+      // A finished run waits for its last evaluation; a stopped or failed one ends it at once.
+      await evaluation?.close(finished);
       await server?.close();
       lock.release();
     }

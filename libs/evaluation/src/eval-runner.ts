@@ -90,13 +90,22 @@ export class EvalRunner {
       this.options.log.warn(`evaluation of step ${old} dropped: a newer one waits (raise --eval-every)`);
   }
 
-  /** Waits for the running and waiting evaluations, then ends the child. */
-  async close(): Promise<void> {
+  /**
+   * Ends the child: with `wait` (a finished run) after the running and waiting evaluations, without it (a stopped or
+   * failed run) at once, dropping them.
+   */
+  async close(wait = true): Promise<void> {
+    if (!wait && this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill();
+      await exited;
+      return;
+    }
     if (this.queue.busy && !this.broken) {
       this.options.log.info('waiting for the last evaluation to finish');
       await new Promise<void>((resolve) => (this.idle = resolve));
     }
-    if (this.child.exitCode === null && this.child.connected) {
+    if (this.child.exitCode === null && this.child.signalCode === null && this.child.connected) {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
       this.child.disconnect();
       await exited;

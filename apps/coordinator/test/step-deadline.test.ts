@@ -9,7 +9,8 @@ import {
   type ClusterProcess,
 } from './process-cluster.ts';
 
-const DEADLINE_S = 3;
+// Far above a healthy mnist-tiny step even on a loaded 2-core machine (3 s once dropped the good worker in CI).
+const DEADLINE_S = 8;
 const HEARTBEAT_S = 0.5;
 
 function records(p: ClusterProcess, pattern: RegExp): Record<string, unknown>[] {
@@ -61,7 +62,10 @@ test('a worker that heartbeats but never sends its gradient delays the step by n
   const dropped = records(coordinator, /missed the deadline of step 2/);
   t.is(dropped.length, 1, cluster.dumpLogs());
   t.is(dropped[0]?.worker, 'silent');
-  t.regex(String(dropped[0]?.msg), /0 of \d+ gradient buckets arrived within 3 s .*--step-timeout/);
+  t.regex(
+    String(dropped[0]?.msg),
+    new RegExp(`0 of \\d+ gradient buckets arrived within ${DEADLINE_S} s .*--step-timeout`),
+  );
   const told = records(silent, /coordinator reported an error/);
   t.regex(String(told[0]?.reason), /TIMEOUT: worker silent missed the deadline of step 2/);
   t.true(records(silent, /rejoining/).length >= 1, 'it rejoined through STALE_STATE/REJOIN');

@@ -81,7 +81,7 @@ export function coordinatorCommand(): Command {
       'public keys of the workers allowed in, one per line (required with --curve-secret-key)',
     )
     .action(async (flags: CoordinatorFlags) => {
-      const log = createLogger('coordinator');
+      const log = createLogger('coordinator', { sync: false });
       const plaintext = plaintextBindWarning(flags.bind, flags.curveSecretKey !== undefined);
       if (plaintext !== undefined) log.warn({ bind: flags.bind, curve: false }, plaintext);
       const lock = claimRunDirectory(flags, 'coordinator', log);

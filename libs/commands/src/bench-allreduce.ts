@@ -62,18 +62,7 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     const coordinator = spawn(process.execPath, args.coordinator, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(coordinator);
     for (let i = 1; i <= workers; i++) children.push(spawn(process.execPath, args.worker(i), { stdio: 'ignore' }));
-    let stderr = '';
-    coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
-    if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
-    const seconds = readFileSync(join(runDir(out), 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
-    const timed = seconds.slice(warmup).sort((a, b) => a - b);
-    if (timed.length === 0)
-      throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
-    const stepMs = 1000 * timed[Math.floor(timed.length / 2)];
+    const stepMs = await medianStepMs(coordinator, out, steps, warmup);
     const commMs = Math.max(stepMs - computeMs, 1e-3);
     const bytesPerStep = 2 * workers * bytes;
     const boundMs = ((bytesPerStep * 8) / (rawGbps * 1e9)) * 1000;
@@ -137,6 +126,30 @@ export function allreduceArgs(
     ...['--simulate-compute-ms', String(computeMs), ...data.worker, ...common],
   ];
   return { coordinator, worker };
+}
+
+/**
+ * Waits for the benchmark coordinator to finish (an Error with its last stderr otherwise) and returns the median step
+ * time in milliseconds of its run in `out`, after the first `warmup` steps.
+ */
+export async function medianStepMs(
+  coordinator: ChildProcess,
+  out: string,
+  steps: number,
+  warmup: number,
+): Promise<number> {
+  let stderr = '';
+  coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
+  if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
+  const seconds = readFileSync(join(runDir(out), 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
+  const timed = seconds.slice(warmup).sort((a, b) => a - b);
+  if (timed.length === 0)
+    throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
+  return 1000 * timed[Math.floor(timed.length / 2)];
 }
 
 /** The coordinator's --out inside the benchmark's scratch directory `out` (beside the synthetic data, so it starts empty). */

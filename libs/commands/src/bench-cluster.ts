@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildEmulatedNetwork, planEmulatedNetwork, removeEmulatedNetwork } from '@ddpm/runtime';
-import { allreduceArgs, presetWithParameters, runDir } from './bench-allreduce.ts';
+import { allreduceArgs, medianStepMs, presetWithParameters } from './bench-allreduce.ts';
 import { clusterFigures, type ClusterBenchResult, type ClusterFigureInputs } from './cluster-figures.ts';
 
 export interface ClusterBenchOptions extends Omit<ClusterFigureInputs, 'stepMs'> {
@@ -60,18 +60,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
     };
     const coordinator = inHost(0, args.coordinator, 'pipe');
     for (let i = 1; i <= workers; i++) inHost(i, args.worker(i), 'ignore');
-    let stderr = '';
-    coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
-    if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
-    const seconds = readFileSync(join(runDir(out), 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { step_seconds: number }).step_seconds);
-    const timed = seconds.slice(warmup).sort((a, b) => a - b);
-    if (timed.length === 0)
-      throw new Error(`--steps ${steps} leaves no timed step after --warmup ${warmup}; raise --steps.`);
-    const stepMs = 1000 * timed[Math.floor(timed.length / 2)];
+    const stepMs = await medianStepMs(coordinator, out, steps, warmup);
     return clusterFigures({ ...options, computeMs, stepMs });
   } finally {
     process.off('SIGINT', interrupted);

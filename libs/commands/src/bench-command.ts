@@ -4,8 +4,9 @@ import { benchTrainingStep } from '@ddpm/training';
 import { benchAllreduce } from './bench-allreduce.ts';
 import { benchAllreduceSoak } from './bench-allreduce-soak.ts';
 import { addClusterBench } from './bench-cluster-command.ts';
+import { addSimulatedStepOptions, type SimulatedStepFlags } from './simulated-step-options.ts';
 import { PRESET_NAMES } from '@ddpm/unet';
-import { addBackendOption, addFlagRules, createLogger, decimal, integer, oneOf } from '@ddpm/runtime';
+import { addBackendOption, addFlagRules, createLogger, integer, oneOf } from '@ddpm/runtime';
 import { COMMAND_RULES } from './command-rules.ts';
 
 interface StepFlags {
@@ -58,25 +59,10 @@ export function benchCommand(): Command {
     });
   const allreduce = bench.command('allreduce');
   addFlagRules(allreduce, COMMAND_RULES.benchAllreduce);
+  addSimulatedStepOptions(allreduce, 25);
   allreduce
     .description(
       'time synchronous steps through the real coordinator with N worker processes whose compute is a fixed sleep',
-    )
-    .option('--workers <n>', 'worker processes', integer(1, 64), 4)
-    .option(
-      '--params <n>',
-      'parameters per gradient: the size of a preset (1112801 = mnist-bench)',
-      integer(1),
-      1112801,
-    )
-    .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
-    .option('--steps <n>', 'steps to run', integer(2, 100000), 25)
-    .option('--warmup <n>', 'first steps not timed', integer(0), 5)
-    .option(
-      '--bucket-mb <n>',
-      'gradient bucket size in MiB (ddpm coordinator --bucket-mb)',
-      decimal(0.0625, 1024),
-      0.25,
     )
     .option(
       '--kill-every <n>',
@@ -84,20 +70,10 @@ export function benchCommand(): Command {
       integer(0),
       0,
     )
-    .action(
-      async (flags: {
-        workers: number;
-        params: number;
-        computeMs: number;
-        steps: number;
-        warmup: number;
-        bucketMb: number;
-        killEvery: number;
-      }) => {
-        const result = flags.killEvery > 0 ? await benchAllreduceSoak(flags) : await benchAllreduce(flags);
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-      },
-    );
+    .action(async (flags: SimulatedStepFlags & { killEvery: number }) => {
+      const result = flags.killEvery > 0 ? await benchAllreduceSoak(flags) : await benchAllreduce(flags);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    });
   addClusterBench(bench);
   return bench;
 }

@@ -75,7 +75,7 @@ export function addJobOptions(command: Command): Command {
     )
     .option(
       '--wire-dtype <dtype>',
-      `dtype of the gradients workers send: ${WIRE_DTYPES.join(', ')} (bfloat16 halves those bytes; the average is float32 either way)`,
+      `dtype of gradients and update deltas on the wire: ${WIRE_DTYPES.join(', ')} (bfloat16 halves those bytes; averages and Adam stay float32)`,
       oneOf(WIRE_DTYPES),
       'float32',
     )

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { decimal, integer } from '@ddpm/runtime';
+
+/** The flags `bench allreduce` and `bench cluster` share: the simulated run they time, and how much of it. */
+export interface SimulatedStepFlags {
+  workers: number;
+  params: number;
+  computeMs: number;
+  steps: number;
+  warmup: number;
+  bucketMb: number;
+}
+
+/** Adds the SimulatedStepFlags options, with `steps` steps by default. */
+export function addSimulatedStepOptions(command: Command, steps: number): Command {
+  return command
+    .option('--workers <n>', 'worker processes', integer(1, 64), 4)
+    .option(
+      '--params <n>',
+      'parameters per gradient: the size of a preset (1112801 = mnist-bench)',
+      integer(1),
+      1112801,
+    )
+    .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
+    .option('--steps <n>', 'steps to run', integer(2, 100000), steps)
+    .option('--warmup <n>', 'first steps not timed', integer(0), 5)
+    .option(
+      '--bucket-mb <n>',
+      'gradient bucket size in MiB (ddpm coordinator --bucket-mb)',
+      decimal(0.0625, 1024),
+      0.25,
+    );
+}

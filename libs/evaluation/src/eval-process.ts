@@ -1,3 +1,4 @@
+import { readFileSync, rmSync } from 'node:fs';
 // The evaluation child process (forked by EvalRunner, niced): sets up the evaluator once, then for each set of EMA
 // weights draws --eval-count images in batches and reports the Fréchet distance. Exits when its parent disconnects.
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
@@ -22,7 +23,8 @@ export interface EvalProcessSetup {
 
 export type ToEvalProcess =
   | { readonly kind: 'setup'; readonly setup: EvalProcessSetup }
-  | { readonly kind: 'evaluate'; readonly step: number; readonly ema: Float32Array };
+  /** `weights`: a file of the EMA as raw little-endian float32, which the child reads and deletes. */
+  | { readonly kind: 'evaluate'; readonly step: number; readonly weights: string };
 
 export type FromEvalProcess =
   | { readonly kind: 'ready'; readonly floor: number; readonly features: string }
@@ -75,7 +77,7 @@ async function handle(message: ToEvalProcess): Promise<void> {
   const images = await drawSamplesInBatches(
     model,
     makeSchedule(setup.schedule),
-    message.ema,
+    readWeights(message.weights),
     { sampler: 'ddim', count: setup.count, steps: setup.sampleSteps, eta: 0, seed: setup.seed },
     setup.batchSize,
     exitWithoutParent,
@@ -88,6 +90,13 @@ async function handle(message: ToEvalProcess): Promise<void> {
     channels: inChannels,
   });
   reply({ kind: 'result', step: message.step, report: { ...report }, seconds: (performance.now() - started) / 1000 });
+}
+
+/** The EMA the parent wrote for this evaluation; the file is deleted once read. */
+function readWeights(path: string): Float32Array {
+  const bytes = readFileSync(path);
+  rmSync(path, { force: true });
+  return new Float32Array(new Uint8Array(bytes).buffer);
 }
 
 process.on('message', (message: ToEvalProcess) => {

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ export interface EvalRunnerOptions extends EvalProcessSetup {
 const ENTRY = fileURLToPath(new URL('./eval-process-entry.mjs', import.meta.url));
 /** The child's niceness: the kernel gives training the CPU first when both want it. */
 const NICENESS = 10;
+/** In the run directory: the EMA handed to the child (see send). */
+const WEIGHTS_FILE = '.eval-weights.f32';
 
 /**
  * Sample-quality evaluation during training, off the training path: a niced child process draws the images from the
@@ -112,8 +114,25 @@ export class EvalRunner {
     }
   }
 
+  /**
+   * Hands the weights over through a file, not the IPC pipe: the pipe is only drained while this process's event loop
+   * turns, which a training step blocks for seconds, so megabytes sent that way reached the child a few kilobytes per
+   * step. The message itself is a few bytes. At most one evaluation runs at a time, so one file suffices.
+   */
   private send(step: number, ema: Float32Array): void {
-    this.child.send({ kind: 'evaluate', step, ema } satisfies ToEvalProcess);
+    const weights = join(this.options.out, WEIGHTS_FILE);
+    try {
+      writeFileSync(weights, new Uint8Array(ema.buffer, ema.byteOffset, ema.byteLength));
+    } catch (error) {
+      this.options.log.warn(
+        `evaluation of step ${step} skipped: cannot write ${weights} (${(error as Error).message}); free space in --out`,
+      );
+      const next = this.queue.finished();
+      if (next !== undefined) this.send(next.step, next.item);
+      else this.idle?.();
+      return;
+    }
+    this.child.send({ kind: 'evaluate', step, weights } satisfies ToEvalProcess);
   }
 
   private receive(message: FromEvalProcess): void {

@@ -61,7 +61,14 @@ export class InProcessRun implements Delivery, WorkerLink {
   async train(): Promise<CoordinatorSummary> {
     await this.run.perform(this.engine.begin(true));
     if (!this.run.done) await this.core.hello();
+    let turnedMs = performance.now();
     while (!this.run.done) {
+      // Everything below is a chain of promises that never lets the event loop turn: give timers, signals and the
+      // evaluation process's results a turn at least every 50 ms (a step is far longer than that).
+      if (performance.now() - turnedMs > 50) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turnedMs = performance.now();
+      }
       if (this.stopSignal !== undefined) {
         await this.run.perform(this.engine.stop(this.stopSignal));
         break;

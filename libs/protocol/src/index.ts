@@ -17,6 +17,8 @@ export {
   Leave,
   Shutdown,
   UpdateBucket,
+  ReducedGradient,
+  Topology,
   DType,
   ErrorCode,
   ErrorReason,

@@ -68,6 +68,12 @@ export const SAMPLE_ENVELOPES: { readonly [K in BodyKind]: OutgoingEnvelope & { 
       globalBatchSize: 12,
       parameterChecksum: 0x01234567,
       timeoutMs: 30_000,
+      attempt: 2,
+      peers: [
+        { workerId: 5, endpoint: 'tcp://10.0.0.7:5600', curvePublicKey: Buffer.alloc(32, 7) },
+        { workerId: 6, endpoint: 'tcp://10.0.0.8:5600' },
+      ],
+      bucketOwners: [5, 6, 5],
     },
   },
   gradient: {
@@ -125,7 +131,21 @@ export const SAMPLE_ENVELOPES: { readonly [K in BodyKind]: OutgoingEnvelope & { 
     runId: 'run-7',
     shutdown: { reason: 'training complete', finalStep: 50_000, completed: true },
   },
-  updateBucket: { sequence: 10, workerId: 5, runId: 'run-7', updateBucket: { step: 1201, bucket: 1 } },
+  updateBucket: { sequence: 10, workerId: 5, runId: 'run-7', updateBucket: { step: 1201, bucket: 1, attempt: 1 } },
+  reducedGradient: {
+    sequence: 11,
+    workerId: 5,
+    runId: 'run-7',
+    reducedGradient: {
+      step: 1201,
+      attempt: 1,
+      bucket: 2,
+      contributions: [
+        { workerId: 5, samples: 32, loss: 0.5, allFinite: true, parameterChecksum: 0xdeadbeef },
+        { workerId: 6, samples: 31, loss: Number.NaN, allFinite: false, nonFiniteCount: 3, parameterChecksum: 7 },
+      ],
+    },
+  },
 };
 
 /** Tensors of every dtype, with values that expose byte-order, sign and special-float mistakes. */

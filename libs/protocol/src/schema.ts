@@ -38,6 +38,10 @@ export const Shutdown = ddpm.v1.Shutdown;
 export type Shutdown = ddpm.v1.Shutdown;
 export const UpdateBucket = ddpm.v1.UpdateBucket;
 export type UpdateBucket = ddpm.v1.UpdateBucket;
+export const ReducedGradient = ddpm.v1.ReducedGradient;
+export type ReducedGradient = ddpm.v1.ReducedGradient;
+export const Topology = ddpm.v1.Topology;
+export type Topology = ddpm.v1.Topology;
 
 export const DType = ddpm.v1.DType;
 export type DType = ddpm.v1.DType;
@@ -67,6 +71,7 @@ export interface BodyTypes {
   leave: ddpm.v1.Leave;
   shutdown: ddpm.v1.Shutdown;
   updateBucket: ddpm.v1.UpdateBucket;
+  reducedGradient: ddpm.v1.ReducedGradient;
 }
 
 /** The fields a sender may set on a body of kind K (all optional; unset fields take proto3 defaults). */
@@ -87,6 +92,7 @@ export const BODY_KINDS = [
   'leave',
   'shutdown',
   'updateBucket',
+  'reducedGradient',
 ] as const satisfies readonly BodyKind[];
 
 // Compile-time guard: a body added to envelope.proto but missing from BODY_KINDS or BodyTypes fails here.

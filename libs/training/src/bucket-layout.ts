@@ -52,6 +52,13 @@ export class BucketLayout {
     return undefined;
   }
 
+  /** Length of the largest bucket. */
+  get largest(): number {
+    let largest = 0;
+    for (let bucket = 0; bucket < this.count; bucket++) largest = Math.max(largest, this.size(bucket));
+    return largest;
+  }
+
   /** Number of buckets. */
   get count(): number {
     return this.starts.length;

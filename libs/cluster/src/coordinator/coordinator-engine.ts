@@ -209,6 +209,15 @@ export class CoordinatorEngine {
         if (verdict === 'complete') this.boundaries.complete(out);
         return;
       }
+      case 'reducedGradient': {
+        const verdict = this.steps.reduced(member, message, out);
+        if (verdict.stale !== undefined) {
+          const stale = this.members.get(verdict.stale);
+          if (stale !== undefined) this.boundaries.resynchronise(stale, out);
+        }
+        if (verdict.complete) this.boundaries.complete(out);
+        return;
+      }
       case 'heartbeat':
         return;
       case 'leave':
@@ -251,6 +260,7 @@ export class CoordinatorEngine {
       heartbeatIntervalMs,
       members: this.members,
       nowMs: this.now(),
+      topology: this.state.description.topology,
     };
     const verdict = judgeHello(message.body, identity, context);
     if (verdict.kind === 'refuse') {
@@ -275,7 +285,9 @@ export class CoordinatorEngine {
       this.boundaries.drop(verdict.replaces, 'disconnected', out);
     }
     const { name, hasDataset } = verdict;
-    const fields = { name, backend: message.body.backend, hasDataset, sequence: message.envelope.sequence };
+    const { peerEndpoint, curvePublicKey } = message.body;
+    const peer = peerEndpoint === '' ? undefined : { endpoint: peerEndpoint, curvePublicKey };
+    const fields = { name, backend: message.body.backend, hasDataset, sequence: message.envelope.sequence, peer };
     const member = this.members.add(identity, fields, this.now());
     const figures = {
       worker: member.name,

@@ -1,4 +1,14 @@
-import { ErrorCode, ProtocolError, type Gradient } from '@ddpm/protocol';
+import {
+  ErrorCode,
+  ErrorReason,
+  expectFloats,
+  expectOnlyTensors,
+  ProtocolError,
+  TENSOR_NAMES,
+  type DecodedMessage,
+  type Gradient,
+} from '@ddpm/protocol';
+import type { BucketLayout } from '@ddpm/training';
 import type { StepInProgress } from './step-in-progress.ts';
 
 /**
@@ -31,4 +41,29 @@ export function gradientRefusal(
   return reason === undefined
     ? undefined
     : new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${reason}; it was dropped.`, { step: body.step });
+}
+
+/** The answer to a gradient computed on other parameters than the step's: dropped, and a Welcome follows. */
+export function staleGradientError(step: number): ProtocolError {
+  return new ProtocolError(
+    ErrorCode.STALE_STATE,
+    `the gradient of step ${step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised: wait for the Welcome.`,
+    { reason: ErrorReason.RESYNC_FOLLOWS, step },
+  );
+}
+
+/**
+ * The part a Gradient carries, widened into `widened` when it is bfloat16, or undefined when the worker reported it
+ * non-finite. Throws a ProtocolError when the frames do not match the body.
+ */
+export function readGradientPart(
+  message: Extract<DecodedMessage, { kind: 'gradient' }>,
+  layout: BucketLayout,
+  widened: Float32Array,
+): Float32Array | undefined {
+  const { body, tensors } = message;
+  const { start, end } = layout.range(body.bucket);
+  expectOnlyTensors(tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
+  if (!body.allFinite || !Number.isFinite(body.loss)) return undefined;
+  return expectFloats(tensors, TENSOR_NAMES.gradient, end - start, widened);
 }

@@ -19,6 +19,8 @@ export interface HelloContext {
   readonly heartbeatIntervalMs: number;
   readonly members: Membership;
   readonly nowMs: number;
+  /** The run's --topology: 'sharded' needs Hello.peer_endpoint. */
+  readonly topology?: 'star' | 'sharded';
 }
 
 /**
@@ -49,6 +51,12 @@ export function judgeHello(hello: Hello, identity: Buffer, context: HelloContext
       `worker_name '${name.slice(0, 80)}' is refused: it must match ^[A-Za-z0-9_.-]{1,64}$ (empty means 'worker') and backend must be at most 64 characters; pass a short --name. Fatal: the same Hello is refused again.`,
       true,
       ErrorReason.BAD_WORKER_NAME,
+    );
+  }
+  if (context.topology === 'sharded' && !/^tcp:\/\/[^*\s]+:[1-9][0-9]{0,4}$/.test(hello.peerEndpoint)) {
+    return refuse(
+      ErrorCode.NOT_ALLOWED,
+      `this run uses --topology sharded, so each worker must say where the others reach it, but Hello.peer_endpoint is '${hello.peerEndpoint.slice(0, 80)}'; start the worker with --peer-endpoint tcp://ADDRESS:PORT (an address the other workers can reach, not *).`,
     );
   }
   const existing = context.members.byIdentity(identity);

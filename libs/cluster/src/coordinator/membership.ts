@@ -17,6 +17,8 @@ export interface Member {
   lastSentMs: number;
   /** Envelope.sequence of the last message accepted from it; the next must be nextSequence(lastSequence). */
   lastSequence: number;
+  /** Hello.peer_endpoint and Hello.curve_public_key: how the other workers reach it (sharded topology). */
+  readonly peer?: { readonly endpoint: string; readonly curvePublicKey: Uint8Array };
 }
 
 /**
@@ -42,7 +44,7 @@ export class Membership {
   /** Registers a worker that said Hello; it becomes active at the next step boundary. */
   add(
     identity: Buffer,
-    fields: { name: string; backend: string; hasDataset: boolean; sequence: number },
+    fields: Pick<Member, 'name' | 'backend' | 'hasDataset' | 'peer'> & { sequence: number },
     nowMs: number,
   ): Member {
     const member: Member = {
@@ -55,6 +57,7 @@ export class Membership {
       lastSeenMs: nowMs,
       lastSentMs: nowMs,
       lastSequence: fields.sequence,
+      peer: fields.peer,
     };
     this.byId.set(member.id, member);
     this.idByIdentity.set(identity.toString('hex'), member.id);

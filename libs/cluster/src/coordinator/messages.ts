@@ -6,6 +6,7 @@ import {
   Phase,
   SkipReason,
   TENSOR_NAMES,
+  Topology,
   UpdateKind,
   type ProtocolError,
   type ProtocolLimits,
@@ -30,6 +31,8 @@ export interface RunDescription {
   readonly layout: BucketLayout;
   /** Welcome.wire_dtype. */
   readonly wireDtype: WireDtype;
+  /** Welcome.topology (see docs/topology.md). */
+  readonly topology: 'star' | 'sharded';
 }
 
 /**
@@ -71,6 +74,7 @@ export function welcomeMessage(
         datasetSize: run.datasetSize,
         bucketStarts: [...run.layout.starts],
         wireDtype: run.wireDtype === 'bfloat16' ? DType.BFLOAT16 : DType.FLOAT32,
+        topology: run.topology === 'sharded' ? Topology.SHARDED : Topology.STAR,
       },
     },
     tensors: [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
@@ -88,6 +92,15 @@ export interface StepAssignment {
   readonly checksum: number;
   /** The step deadline, StepStart.timeout_ms (0: none). */
   readonly timeoutMs: number;
+  /** The sharded topology's StepStart.attempt, peers and bucket_owners (absent in the star). */
+  readonly sharded?: ShardedAssignment;
+}
+
+/** Who reduces what in one attempt at a step (sharded topology). */
+export interface ShardedAssignment {
+  readonly attempt: number;
+  readonly peers: readonly { workerId: number; endpoint: string; curvePublicKey: Uint8Array }[];
+  readonly bucketOwners: readonly number[];
 }
 
 /** A StepStart; attaches the samples themselves when `inlineFrom` is given (a worker without the dataset). */
@@ -115,6 +128,9 @@ export function stepStartMessage(run: RunDescription, a: StepAssignment, inlineF
         globalBatchSize: a.globalBatchSize,
         parameterChecksum: a.checksum,
         timeoutMs: a.timeoutMs,
+        ...(a.sharded === undefined
+          ? {}
+          : { attempt: a.sharded.attempt, peers: [...a.sharded.peers], bucketOwners: [...a.sharded.bucketOwners] }),
       },
     },
     tensors,
@@ -182,9 +198,15 @@ export function updateMessage(outcome: StepOutcome, checksum: number, params?: F
  * An UpdateBucket: bucket `bucket`'s proposed parameters after step `step` (a view Optimizer.propose keeps intact long
  * enough) and their CRC-32, computed once for all recipients.
  */
-export function updateBucketMessage(step: number, bucket: number, params: Float32Array, crc32: number): Outgoing {
+export function updateBucketMessage(
+  step: number,
+  bucket: number,
+  params: Float32Array,
+  crc32: number,
+  attempt = 0,
+): Outgoing {
   return {
-    body: { updateBucket: { step, bucket } },
+    body: { updateBucket: { step, bucket, attempt } },
     tensors: [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32 }],
   };
 }
@@ -200,11 +222,12 @@ export function proposedBucketMessage(
   params: Float32Array,
   proposed: Float32Array,
   deltas?: Bfloat16Updates,
+  attempt = 0,
 ): Outgoing {
-  if (deltas === undefined) return updateBucketMessage(step, bucket, proposed, parameterChecksum(proposed));
+  if (deltas === undefined) return updateBucketMessage(step, bucket, proposed, parameterChecksum(proposed), attempt);
   const delta = deltas.quantize(step, start, params.subarray(start, start + proposed.length), proposed);
   return {
-    body: { updateBucket: { step, bucket } },
+    body: { updateBucket: { step, bucket, attempt } },
     tensors: [{ name: TENSOR_NAMES.delta, data: delta, shape: [delta.length] }],
   };
 }

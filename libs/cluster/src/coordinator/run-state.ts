@@ -38,6 +38,8 @@ export interface RunStateOptions {
   readonly bucketBytes?: number;
   /** The dtype workers send gradients in (default float32); the reduce is float32 either way. */
   readonly wireDtype?: WireDtype;
+  /** How gradients travel (default star); not part of the checkpoint, so a run may resume in another topology. */
+  readonly topology?: 'star' | 'sharded';
   readonly resume?: FoundCheckpoint;
 }
 
@@ -70,6 +72,7 @@ export function openRun(options: RunStateOptions, dataset: Dataset): RunState {
     ...{ runId, run, model: model.config, parameterCount: optimizer.params.length, datasetSize: dataset.count },
     ...{ limits: options.limits, heartbeatIntervalMs: options.heartbeatIntervalMs },
     ...{ heartbeatTimeoutMs: options.heartbeatTimeoutMs, layout, wireDtype: options.wireDtype ?? 'float32' },
+    topology: options.topology ?? 'star',
   };
   const firstWorkerId = resume === undefined ? 1 : 1 + randomInt(1, 1 << 20) * 1024;
   return { model, optimizer, order, description, fingerprint, resumed, firstWorkerId };

@@ -2,7 +2,7 @@ import test from 'ava';
 import { selectBackend } from '@ddpm/backend';
 import { ModelGradients } from '../worker/gradient-source.ts';
 import { ScriptedWorker, testEngine } from './engine-harness.ts';
-import { GradientReducer } from './gradient-reducer.ts';
+import { GradientReducer } from '../gradient-reducer.ts';
 
 /** The largest |a − b| over the largest |b|: 0 for equal vectors. */
 function relativeGap(a: Float32Array, b: Float32Array): number {

@@ -4,7 +4,7 @@ import type { CoordinatorMetrics } from '@ddpm/metrics';
 import type { DataOrder, DataOrderState, Optimizer, StepRecord } from '@ddpm/training';
 import type { BucketBarrier } from './bucket-barrier.ts';
 import type { Member } from './membership.ts';
-import type { RunDescription } from './messages.ts';
+import type { RunDescription, ShardedAssignment } from './messages.ts';
 import type { StragglerDetector } from './straggler-detector.ts';
 
 /**
@@ -40,6 +40,8 @@ export interface StepInProgress {
   /** Indices whose gradient arrived (finite or not): the samples this step consumed. */
   readonly consumed: number[];
   lastArrivalMs: number;
+  /** The attempt, peers and bucket owners of the sharded topology (absent in the star). */
+  readonly sharded?: ShardedAssignment;
   lossSum: number;
   samples: number;
   contributors: number;
@@ -53,6 +55,12 @@ export type GradientVerdict =
   | 'complete'
   /** Computed on other parameters: the worker must be resynchronised. */
   | 'stale';
+
+/** What {@link StepMachine.reduced} made of one ReducedGradient: `stale` names a worker to resynchronise. */
+export interface ReducedVerdict {
+  readonly complete: boolean;
+  readonly stale?: number;
+}
 
 /** What a StepMachine works with; the engine owns the membership around it. */
 export interface StepMachineContext {

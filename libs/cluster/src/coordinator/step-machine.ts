@@ -1,36 +1,33 @@
-import { splitGlobalBatch } from '@ddpm/data';
-import {
-  ErrorCode,
-  ErrorReason,
-  expectOnlyTensors,
-  expectFloats,
-  isProtocolError,
-  parameterChecksum,
-  ProtocolError,
-  TENSOR_NAMES,
-  type DecodedMessage,
-} from '@ddpm/protocol';
+import { isProtocolError, parameterChecksum, type DecodedMessage, type ProtocolError } from '@ddpm/protocol';
 import { globalNorm, type UpdateResult } from '@ddpm/training';
 import type { Actions } from './actions.ts';
-import { BucketBarrier } from './bucket-barrier.ts';
-import { gradientRefusal } from './gradient-check.ts';
-import { GradientReducer } from './gradient-reducer.ts';
+import { gradientRefusal, readGradientPart, staleGradientError } from './gradient-check.ts';
+import { contributionsOf, readReduced, recordReduced } from './reduced-gradient.ts';
+import { GradientReducer } from '../gradient-reducer.ts';
 import type { Member } from './membership.ts';
 import { Bfloat16Updates } from '../bfloat16-updates.ts';
-import { errorMessage, proposedBucketMessage, stepStartMessage, updateMessage } from './messages.ts';
-import type { FinishedStep, GradientVerdict, StepInProgress, StepMachineContext } from './step-in-progress.ts';
-import { noteNonFinite, stepOutcome, stepRecord } from './step-outcome.ts';
+import { errorMessage, proposedBucketMessage, updateMessage } from './messages.ts';
+import { giveBackAttempt, startStep } from './step-start.ts';
+import type {
+  FinishedStep,
+  GradientVerdict,
+  ReducedVerdict,
+  StepInProgress,
+  StepMachineContext,
+} from './step-in-progress.ts';
+import { contributed, noteNonFinite, stepOutcome, stepRecord } from './step-outcome.ts';
 import { UpdateSnapshots } from './update-snapshots.ts';
 
 /**
- * One synchronous step at a time: StepStarts out, Gradient buckets in, each complete bucket reduced and its Adam update
- * proposed to every worker (UpdateBucket), then the Update. Messages in, messages out (into an {@link Actions}); no
+ * One synchronous step at a time: StepStarts out, Gradient buckets in (or, in the sharded topology, one ReducedGradient
+ * per bucket from its owner), each complete bucket reduced and its Adam update proposed to every worker (UpdateBucket;
+ * sharded: to the owner, which forwards it), then the Update. Messages in, messages out (into an {@link Actions}); no
  * sockets, files or timers, so it runs the same behind ZeroMQ and in one process.
  *
  * Promises: a bucket is proposed only when every expected worker sent it, the step is not skipped and the buckets so
  * far keep the norm under --clip; an unclipped step whose every bucket was proposed is confirmed (Update kind BUCKETS)
  * and adopted lazily by {@link settle}, any other step is applied in place and sent whole; a lost worker's indices go
- * back to the data order.
+ * back to the data order (sharded: the whole attempt's, and the step runs again without it).
  * Does not: decide membership, heartbeats, checkpoints or grids (the engine does).
  */
 export class StepMachine {
@@ -42,10 +39,13 @@ export class StepMachine {
   current: StepInProgress | undefined;
   /** The plan of an update the workers already hold and the coordinator has not adopted yet (see {@link settle}). */
   private unsettled: UpdateResult | undefined;
-  private widened = new Float32Array(0);
+  /** Where bfloat16 parts are widened (the largest bucket); GradientReducer.add consumes it at once. */
+  private readonly widened: Float32Array;
   private readonly deltas: Bfloat16Updates | undefined; // UpdateBuckets as bfloat16 deltas (--wire-dtype bfloat16)
   skippedSteps: number;
   finalLoss: number;
+  /** Sharded topology: the attempt at `step` (a lost worker abandons an attempt; the step runs again). */
+  private attempt = { step: -1, attempt: 0 };
 
   constructor(
     private readonly context: StepMachineContext,
@@ -54,6 +54,7 @@ export class StepMachine {
     const size = context.optimizer.params.length;
     this.reducer = new GradientReducer(context.description.layout);
     this.snapshots = new UpdateSnapshots(size);
+    this.widened = new Float32Array(context.description.layout.largest);
     this.deltas = context.description.wireDtype === 'bfloat16' ? new Bfloat16Updates(size) : undefined;
     this.checksum = parameterChecksum(context.optimizer.params);
     ({ step: this.step, skippedSteps: this.skippedSteps, finalLoss: this.finalLoss } = resumed);
@@ -64,35 +65,9 @@ export class StepMachine {
    * checksum (0): the previous update is still unsettled, and {@link settle} sets it before any Gradient is read.
    */
   start(out: Actions, checksumLater = false): void {
-    const { order, description, dataset, now } = this.context;
-    const active = this.context.active();
-    const orderBefore = order.state();
-    const { epoch, indices } = order.next(description.run.batch * active.length);
-    const slices = splitGlobalBatch(indices, active.length);
+    if (this.attempt.step !== this.step) this.attempt = { step: this.step, attempt: 0 };
     const checksum = checksumLater ? 0 : this.checksum;
-    const startedMs = now();
-    const current: StepInProgress = {
-      ...{ step: this.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set() },
-      ...{ sentMs: new Map(), timeoutMs: new Map(), nonFinite: [], consumed: [] },
-      buckets: new BucketBarrier(description.layout.count),
-      ...{ normSquared: 0, proposed: 0, lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0 },
-    };
-    this.current = current;
-    for (const [shardIndex, member] of active.entries()) {
-      const slice = slices[shardIndex];
-      if (slice.length === 0) continue;
-      current.assigned.set(member.id, slice);
-      current.awaited.add(member.id);
-      current.buckets.expect(member.id);
-      current.sentMs.set(member.id, now());
-      const timeoutMs = this.context.timeoutFor?.(member.id) ?? 0;
-      current.timeoutMs.set(member.id, timeoutMs);
-      const assignment = {
-        ...{ step: this.step, epoch, indices: slice, shardIndex, shardCount: active.length },
-        ...{ globalBatchSize: indices.length, checksum, timeoutMs },
-      };
-      out.send(member, stepStartMessage(description, assignment, member.hasDataset ? undefined : dataset), now());
-    }
+    this.current = startStep(this.context, this.step, this.attempt.attempt, checksum, out);
   }
 
   /** One bucket of a worker's gradient: checked, added to the bucket's sum; proposes the buckets it completes. */
@@ -111,23 +86,12 @@ export class StepMachine {
     this.snapshots.confirm(member.id);
     this.settle();
     if (body.parameterChecksum >>> 0 !== current.checksum >>> 0) {
-      refuse(
-        new ProtocolError(
-          ErrorCode.STALE_STATE,
-          `the gradient of step ${body.step} was computed on other parameters than the step's; it was dropped and the worker is resynchronised: wait for the Welcome.`,
-          { reason: ErrorReason.RESYNC_FOLLOWS, step: body.step },
-        ),
-      );
+      refuse(staleGradientError(body.step));
       return 'stale';
     }
-    const { start, end } = description.layout.range(body.bucket);
     let part: Float32Array | undefined;
     try {
-      expectOnlyTensors(message.tensors, body.allFinite ? [TENSOR_NAMES.gradient] : []);
-      if (body.allFinite && Number.isFinite(body.loss)) {
-        if (this.widened.length < end - start) this.widened = new Float32Array(end - start); // for bfloat16; add() consumes it
-        part = expectFloats(message.tensors, TENSOR_NAMES.gradient, end - start, this.widened);
-      }
+      part = readGradientPart(message, description.layout, this.widened);
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       return refuse(error);
@@ -138,20 +102,36 @@ export class StepMachine {
     current.buckets.record(member.id, body.bucket);
     this.reduceCompleteBuckets(current, out);
     if (current.buckets.partsFrom(member.id) < buckets) return 'pending';
-    // Every bucket of this worker arrived.
-    if (!current.nonFinite.includes(member.name)) {
-      current.contributors += 1;
-      current.lossSum += body.loss * body.samples;
-      current.samples += body.samples;
-    }
-    current.awaited.delete(member.id);
-    current.consumed.push(...assigned);
-    current.lastArrivalMs = now();
-    this.context.stragglers.record(
-      member.id,
-      current.lastArrivalMs - (current.sentMs.get(member.id) ?? current.startedMs),
-    );
+    contributed(current, member, body, this.context);
     return current.awaited.size === 0 ? 'complete' : 'pending';
+  }
+
+  /**
+   * One bucket reduced by its owner (sharded topology): checked, its mean taken in as the parts of every worker of the
+   * attempt; proposes the buckets it completes. `stale`: a worker computed on other parameters (resynchronise it).
+   */
+  reduced(member: Member, message: Extract<DecodedMessage, { kind: 'reducedGradient' }>, out: Actions): ReducedVerdict {
+    const { now, log, description } = this.context;
+    this.settle();
+    const { body } = message;
+    const reading = readReduced(this.current, member.id, message, description.layout, this.widened);
+    if (reading.kind === 'old') return { complete: false };
+    if (reading.kind === 'stale') return { complete: false, stale: reading.worker };
+    if (reading.kind === 'refused') {
+      out.send(member, errorMessage(reading.error, message.envelope.sequence), now());
+      return { complete: false };
+    }
+    const current = this.current as StepInProgress;
+    const finite = reading.mean !== undefined && this.reducer.add(body.bucket, reading.mean, reading.samples);
+    const members = new Map(this.context.active().map((m) => [m.id, m]));
+    recordReduced(current, body, finite, new Map([...members].map(([id, m]) => [id, m.name])), log);
+    this.reduceCompleteBuckets(current, out);
+    for (const c of contributionsOf(body)) {
+      const contributor = members.get(c.workerId);
+      if (contributor !== undefined && current.buckets.partsFrom(c.workerId) === description.layout.count)
+        contributed(current, contributor, c, this.context);
+    }
+    return { complete: current.awaited.size === 0 };
   }
 
   /**
@@ -162,6 +142,10 @@ export class StepMachine {
     const current = this.current;
     this.snapshots.abandon(member.id);
     if (current === undefined || !current.awaited.has(member.id)) return false;
+    if (current.sharded !== undefined) {
+      this.abandonAttempt(current, member, why);
+      return false;
+    }
     current.awaited.delete(member.id);
     current.buckets.forget(member.id);
     const indices = current.assigned.get(member.id) ?? new Uint32Array(0);
@@ -175,6 +159,17 @@ export class StepMachine {
     );
     this.reduceCompleteBuckets(current, out);
     return current.awaited.size === 0;
+  }
+
+  /**
+   * Sharded topology: a lost worker's parts are mixed into sums on other workers, and the buckets it owned are lost, so
+   * the attempt is abandoned: every sample of it goes back to the data order, in order, and the step runs again with the
+   * others as the next attempt (the caller starts it). Nothing of the attempt was applied anywhere.
+   */
+  private abandonAttempt(current: StepInProgress, member: Member, why: string): void {
+    this.attempt = { step: current.step, attempt: giveBackAttempt(this.context, current, member.name, why) };
+    this.current = undefined;
+    this.reducer.reset();
   }
 
   /** When the step lost every worker before any gradient arrived, forgets it (it runs again) and returns true. */
@@ -209,8 +204,20 @@ export class StepMachine {
       current.proposed += 1;
       const { start } = description.layout.range(bucket);
       const proposed = optimizer.propose(mean, start, current.step);
-      const message = proposedBucketMessage(current.step, bucket, start, optimizer.params, proposed, this.deltas);
-      for (const member of this.context.active()) out.send(member, message, now());
+      const { sharded, step } = current;
+      const message = proposedBucketMessage(
+        step,
+        bucket,
+        start,
+        optimizer.params,
+        proposed,
+        this.deltas,
+        sharded?.attempt,
+      );
+      // Sharded: to the bucket's owner only, which forwards it to the other workers.
+      const owner = sharded?.bucketOwners[bucket];
+      for (const member of this.context.active())
+        if (owner === undefined || member.id === owner) out.send(member, message, now());
     }
   }
 

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Gradient } from '@ddpm/protocol';
 import type { StepRecord, UpdateResult } from '@ddpm/training';
 import type { StepOutcome } from './messages.ts';
-import type { StepInProgress } from './step-in-progress.ts';
+import type { Member } from './membership.ts';
+import type { StepInProgress, StepMachineContext } from './step-in-progress.ts';
 
 /** What a finished step did, as the Update tells the workers: skipped or not and why, its loss and learning rate. */
 export function stepOutcome(current: StepInProgress, plan: UpdateResult | undefined): StepOutcome {
@@ -32,7 +33,12 @@ export function stepRecord(current: StepInProgress, outcome: StepOutcome, second
 }
 
 /** A worker sent a non-finite bucket or loss: the step is skipped for everyone (logged once per worker). */
-export function noteNonFinite(current: StepInProgress, worker: string, body: Gradient, log: Logger): void {
+export function noteNonFinite(
+  current: StepInProgress,
+  worker: string,
+  body: Pick<Gradient, 'step' | 'bucket' | 'loss' | 'nonFiniteCount'>,
+  log: Logger,
+): void {
   if (current.nonFinite.includes(worker)) return;
   current.nonFinite.push(worker);
   const { step, bucket, loss } = body;
@@ -40,4 +46,23 @@ export function noteNonFinite(current: StepInProgress, worker: string, body: Gra
     { worker, step, bucket, nonFinite: body.nonFiniteCount, loss },
     `worker ${worker} sent a non-finite gradient or loss at step ${step}; the step is skipped for every worker`,
   );
+}
+
+/** Every bucket of `member`'s part of the step arrived (itself or reduced by owners): it counts towards the step. */
+export function contributed(
+  current: StepInProgress,
+  member: Member,
+  part: { readonly loss: number; readonly samples: number },
+  context: Pick<StepMachineContext, 'now' | 'stragglers'>,
+): void {
+  if (!current.nonFinite.includes(member.name)) {
+    current.contributors += 1;
+    current.lossSum += part.loss * part.samples;
+    current.samples += part.samples;
+  }
+  current.awaited.delete(member.id);
+  current.consumed.push(...(current.assigned.get(member.id) ?? []));
+  current.lastArrivalMs = context.now();
+  const sentMs = current.sentMs.get(member.id) ?? current.startedMs;
+  context.stragglers.record(member.id, current.lastArrivalMs - sentMs);
 }

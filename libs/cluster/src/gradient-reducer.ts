@@ -4,8 +4,9 @@ import type { BucketLayout } from '@ddpm/training';
  * Streams the weighted mean of the workers' gradients for one step, bucket by bucket: for each bucket of the flat
  * parameter buffer, Σ samplesᵢ·gᵢ / Σ samplesᵢ over the workers whose part of that bucket was added.
  *
- * Promises: memory is one float64 accumulator and one float32 buffer of the parameter count, whatever the number of
- * workers; each part can be released as soon as {@link add} returns. Accumulating in float64 makes the result, rounded
+ * Used by the coordinator (every bucket) and, in the sharded topology, by each worker for the buckets it owns.
+ * Promises: memory is one float32 buffer of the parameter count plus a float64 accumulator for each bucket that was
+ * ever added to, whatever the number of workers; each part can be released as soon as {@link add} returns. Accumulating in float64 makes the result, rounded
  * to float32, independent of the order in which parts arrive (in all but vanishingly rare ties), so a restarted run
  * reduces to the same bits, and independent of how the buffer is cut into buckets.
  * The views {@link mean} returns are sent zero-copy to the workers, so nothing here writes to them again until the
@@ -15,7 +16,8 @@ import type { BucketLayout } from '@ddpm/training';
  * complete (the coordinator knows which workers are expected).
  */
 export class GradientReducer {
-  private readonly sum: Float64Array;
+  /** Per bucket, allocated by its first {@link add}: a worker that owns a few buckets keeps only theirs. */
+  private readonly sums: (Float64Array | undefined)[];
   /** Bucket means as sent; allocated once, because touching fresh memory costs more than the arithmetic. */
   private readonly means: Float32Array;
   private readonly samples: Float64Array;
@@ -23,7 +25,7 @@ export class GradientReducer {
 
   constructor(readonly layout: BucketLayout) {
     this.size = layout.total;
-    this.sum = new Float64Array(layout.total);
+    this.sums = new Array<Float64Array | undefined>(layout.count).fill(undefined);
     this.means = new Float32Array(layout.total);
     this.samples = new Float64Array(layout.count);
   }
@@ -45,11 +47,11 @@ export class GradientReducer {
       throw new Error(
         `GradientReducer.add: got ${part.length} values for bucket ${bucket} of ${end - start} parameters.`,
       );
-    const sum = this.sum;
+    const sum = (this.sums[bucket] ??= new Float64Array(end - start));
     let probe = 0;
     for (let i = 0; i < part.length; i++) {
       const value = part[i];
-      sum[start + i] += samples * value;
+      sum[i] += samples * value;
       probe += value * 0;
     }
     this.samples[bucket] += samples;
@@ -71,7 +73,8 @@ export class GradientReducer {
       throw new Error(`GradientReducer.mean: no gradient was added to bucket ${bucket} this step.`);
     const inverse = 1 / this.samples[bucket];
     const means = this.means;
-    for (let i = start; i < end; i++) means[i] = this.sum[i] * inverse;
+    const sum = this.sums[bucket] as Float64Array;
+    for (let i = start; i < end; i++) means[i] = sum[i - start] * inverse;
     return means.subarray(start, end);
   }
 
@@ -86,7 +89,7 @@ export class GradientReducer {
   }
 
   reset(): void {
-    this.sum.fill(0);
+    for (const sum of this.sums) sum?.fill(0);
     this.samples.fill(0);
   }
 }

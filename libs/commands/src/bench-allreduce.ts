@@ -6,6 +6,7 @@ import { freePort } from '@ddpm/runtime';
 import { encodeImageGrid } from '@ddpm/data';
 import { PRESET_NAMES, resolvePreset, UNet, type UNetConfig } from '@ddpm/unet';
 import type { WireDtype } from '@ddpm/protocol';
+import type { Topology } from '@ddpm/runtime';
 import { rawZmqGbps } from './raw-zmq-bandwidth.ts';
 import { DDPM_BIN } from './ddpm-bin.ts';
 
@@ -98,6 +99,9 @@ export function allreduceArgs(
     out: string;
     maxWorkers?: number;
     wireDtype?: WireDtype;
+    topology?: Topology;
+    /** Worker i's --peer-endpoint (sharded topology). */
+    peerEndpoint?: (i: number) => string;
   },
 ): { coordinator: string[]; worker: (i: number) => string[] } {
   const { preset, endpoint, out, workers, steps, bucketMb, computeMs } = options;
@@ -119,11 +123,13 @@ export function allreduceArgs(
     ...['--min-workers', String(workers), '--max-workers', String(options.maxWorkers ?? 64)],
     ...['--sample-every', '0', '--sample-count', '1', '--sample-steps', '1', '--checkpoint-every', '0'],
     ...['--bucket-mb', String(bucketMb), '--wire-dtype', options.wireDtype ?? 'float32'],
+    ...['--topology', options.topology ?? 'star'],
     ...[...data.coordinator, ...common],
   ];
   const worker = (i: number): string[] => [
     ...[DDPM_BIN, 'worker', '--connect', endpoint, '--name', `bench-${i}`],
     ...['--simulate-compute-ms', String(computeMs), ...data.worker, ...common],
+    ...(options.topology === 'sharded' ? ['--peer-endpoint', options.peerEndpoint?.(i) ?? 'tcp://127.0.0.1:0'] : []),
   ];
   return { coordinator, worker };
 }

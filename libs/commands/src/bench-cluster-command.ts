@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { addFlagRules, decimal, oneOf } from '@ddpm/runtime';
+import { addFlagRules, decimal, oneOf, TOPOLOGIES, type Topology } from '@ddpm/runtime';
 import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
 import { benchCluster } from './bench-cluster.ts';
-import { TOPOLOGIES, type Topology } from './cluster-figures.ts';
 import { COMMAND_RULES } from './command-rules.ts';
 import { addSimulatedStepOptions, type SimulatedStepFlags } from './simulated-step-options.ts';
 

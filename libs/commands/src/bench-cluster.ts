@@ -50,7 +50,8 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
   try {
     buildEmulatedNetwork(plan);
     const endpoint = `tcp://${plan.addresses[0]}:${PORT}`;
-    const args = allreduceArgs({ ...options, preset, endpoint, out });
+    const peerEndpoint = (i: number): string => `tcp://${plan.addresses[i]}:${PORT + 1}`;
+    const args = allreduceArgs({ ...options, preset, endpoint, out, peerEndpoint });
     const inHost = (host: number, command: string[], stdio: 'ignore' | 'pipe'): ChildProcess => {
       const child = spawn('ip', ['netns', 'exec', plan.namespaces[host], process.execPath, ...command], {
         stdio: ['ignore', 'ignore', stdio],

@@ -1,8 +1,5 @@
 import type { WireDtype } from '@ddpm/protocol';
-
-/** Gradient-exchange topologies `ddpm bench cluster` can run. */
-export const TOPOLOGIES = ['star'] as const;
-export type Topology = (typeof TOPOLOGIES)[number];
+import type { Topology } from '@ddpm/runtime';
 
 export interface ClusterFigureInputs {
   readonly topology: Topology;
@@ -28,7 +25,7 @@ export interface ClusterBenchResult {
   readonly step_ms: number;
   readonly comm_ms: number;
   readonly bytes_max_link_per_step: number;
-  /** Into the coordinator (gradients) and out of it (updates of an unclipped step), per step. */
+  /** Into the coordinator (gradients, or reduced buckets) and out of it (updates of an unclipped step), per step. */
   readonly bytes_up_per_step: number;
   readonly bytes_down_per_step: number;
   readonly bound_ms: number;
@@ -38,9 +35,10 @@ export interface ClusterBenchResult {
 
 /**
  * The figures of one measured configuration.
- * - bytes_max_link_per_step: the most any one link carries in one direction per step. In the star that is the
- *   coordinator's link: N gradients in and N updates out, 4 bytes per parameter each (S = 4·params), or 2 with
- *   bfloat16 (gradients, and the update deltas of unclipped steps; a clipped step's update is float32).
+ * - bytes_max_link_per_step: the most any one link carries in one direction per step, S = 4·params (2 with bfloat16:
+ *   gradients, reduced buckets and the update deltas of unclipped steps; a clipped step's update is float32). Star: the
+ *   coordinator's link, N gradients in and N updates out (N·S). Sharded: a worker's link, (N−1)/N·S of parts to the
+ *   owners, S/N reduced to the coordinator and (N−1)/N·S of updates forwarded: (2N−1)/N·S (the coordinator's: S).
  * - bound_ms: that many bytes at the link speed, the least transfer time of a step with no compute.
  * - comm_ms = step_ms − compute_ms (what the compute did not hide); bus_gbps follows nccl-tests:
  *   S / comm time · 2(N−1)/N, so a bandwidth-optimal exchange approaches the link speed at any N.
@@ -48,10 +46,11 @@ export interface ClusterBenchResult {
  */
 export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult {
   const { topology, workers, linkGbps, params, computeMs, stepMs, wireDtype } = inputs;
-  const bytes = params * 4;
-  const wireBytes = workers * params * (wireDtype === 'bfloat16' ? 2 : 4);
-  const [up, down] = [wireBytes, wireBytes];
-  const bytesMaxLink = Math.max(up, down);
+  const bytes = params * (wireDtype === 'bfloat16' ? 2 : 4);
+  const coordinatorBytes = topology === 'star' ? workers * bytes : bytes;
+  const [up, down] = [coordinatorBytes, coordinatorBytes];
+  const workerBytes = topology === 'star' ? bytes : ((2 * workers - 1) / workers) * bytes;
+  const bytesMaxLink = Math.round(Math.max(up, down, workerBytes));
   const boundMs = ((bytesMaxLink * 8) / (linkGbps * 1e9)) * 1000;
   const commMs = Math.max(stepMs - computeMs, 1e-3);
   const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);

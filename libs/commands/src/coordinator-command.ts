@@ -106,6 +106,7 @@ export function coordinatorCommand(): Command {
           straggler: { factor: flags.stragglerFactor, exclude: flags.excludeStragglers },
           stepTimeout: flags.stepTimeout,
           wireDtype: flags.wireDtype,
+          topology: flags.topology,
           evalEvery: flags.evalEvery,
         },
         dataset,

@@ -108,6 +108,7 @@ export function localCommand(): Command {
         '--data',
         flags.data,
         ...limit,
+        ...(flags.topology === 'sharded' ? ['--peer-endpoint', 'tcp://127.0.0.1:0'] : []),
         ...metricsArgs(i),
       ];
       const out = logFile(`worker-${i}.log`);

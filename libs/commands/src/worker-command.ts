@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { memory } from '@tensorflow/tfjs-core';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
 import { loadDataset } from '@ddpm/data';
 import { protocolLimits, readKeyPair, readPublicKey } from '@ddpm/protocol';
@@ -22,6 +22,7 @@ import { stoppableBy } from './run-setup.ts';
 
 interface WorkerFlags extends MetricsFlags {
   connect: string;
+  peerEndpoint?: string;
   name: string;
   data: string;
   imageSize?: number;
@@ -70,6 +71,11 @@ export function workerCommand(): Command {
       '--connect <endpoint>',
       'coordinator endpoint: tcp://HOST:PORT or ipc://PATH, e.g. tcp://10.0.0.1:5555',
       endpointFlag('connect'),
+    )
+    .option(
+      '--peer-endpoint <endpoint>',
+      'sharded topology (coordinator --topology sharded): where the other workers reach this one, tcp://ADDRESS:PORT with an address they can route to (port 0 picks a free one)',
+      peerEndpointFlag,
     )
     .option(
       '--name <name>',
@@ -138,6 +144,7 @@ export function workerCommand(): Command {
       const worker = new Worker(
         {
           ...{ connect: flags.connect, name: flags.name, backend: backend.name, dataset, log, metrics, curve },
+          peerEndpoint: flags.peerEndpoint,
           ...{ connectTimeoutMs: flags.connectTimeout * 1000, reconnectTimeoutMs: flags.reconnectTimeout * 1000 },
           limits: protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 }),
         },
@@ -156,4 +163,14 @@ export function workerCommand(): Command {
         await server?.close();
       }
     });
+}
+
+/** Parses --peer-endpoint: tcp://ADDRESS:PORT with a concrete address (the others connect to exactly this). */
+function peerEndpointFlag(value: string): string {
+  const match = /^tcp:\/\/([^\s:*]+):(\d{1,5})$/.exec(value.trim());
+  if (match === null || Number(match[2]) > 65535 || match[1] === '0.0.0.0')
+    throw new InvalidArgumentError(
+      `expected tcp://ADDRESS:PORT with an address the other workers can reach (not * or 0.0.0.0), e.g. tcp://10.0.0.7:5600, got "${value}".`,
+    );
+  return value.trim();
 }

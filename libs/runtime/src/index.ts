@@ -5,7 +5,14 @@ export { addBackendOption, addRunOptions, optionsToArgs, runConfigFromFlags, typ
 export { runCommand } from './run-command.ts';
 export { addMetricsOptions, startMetrics, type MetricsFlags } from './metrics-options.ts';
 export { freePort } from './free-port.ts';
-export { addCheckpointOptions, addJobOptions, type CheckpointFlags, type JobFlags } from './job-options.ts';
+export {
+  addCheckpointOptions,
+  addJobOptions,
+  TOPOLOGIES,
+  type CheckpointFlags,
+  type JobFlags,
+  type Topology,
+} from './job-options.ts';
 export { LOCK_FILE, LOCK_HOLDER_ENV, RunLock, RunLockedError } from './run-lock.ts';
 export { lockVerdict, STALE_AFTER_MS, type LockHolder, type LockProbe, type LockVerdict } from './lock-verdict.ts';
 export { openRunDirectory, RunDirectoryError, type RunDirectoryRequest } from './run-directory.ts';

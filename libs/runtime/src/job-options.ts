@@ -19,7 +19,12 @@ export interface JobFlags extends CheckpointFlags {
   excludeStragglers: boolean;
   stepTimeout: 'auto' | number;
   wireDtype: WireDtype;
+  topology: Topology;
 }
+
+/** How gradients travel (see docs/topology.md): through the coordinator, or reduced by the workers themselves. */
+export const TOPOLOGIES = ['star', 'sharded'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
 
 /** Adds the checkpoint and resume flags; `ddpm train`, `ddpm local` and `ddpm coordinator` share them. */
 export function addCheckpointOptions(command: Command): Command {
@@ -78,6 +83,12 @@ export function addJobOptions(command: Command): Command {
       `dtype of gradients and update deltas on the wire: ${WIRE_DTYPES.join(', ')} (bfloat16 halves those bytes; averages and Adam stay float32)`,
       oneOf(WIRE_DTYPES),
       'float32',
+    )
+    .option(
+      '--topology <name>',
+      `how gradients travel: ${TOPOLOGIES.join(', ')} (sharded: each worker reduces a share of the buckets for the others, so no link carries more than about 2 x the parameters per step; workers need --peer-endpoint)`,
+      oneOf(TOPOLOGIES),
+      'star',
     )
     .option(
       '--exclude-stragglers',

@@ -81,7 +81,6 @@ export class StepMachine {
     };
     if (refusal !== undefined) return refuse(refusal);
     const current = this.current as StepInProgress;
-    const assigned = current.assigned.get(member.id) as Uint32Array;
     const buckets = description.layout.count;
     this.snapshots.confirm(member.id);
     this.settle();

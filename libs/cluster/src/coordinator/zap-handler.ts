@@ -20,6 +20,8 @@ export class ZapHandler {
   constructor(
     private readonly allowed: ReadonlySet<string>,
     private readonly log: Logger,
+    /** Ends the log line of a refusal: why the key was not admitted. */
+    private readonly refusal = 'is not in --allow-keys',
   ) {}
 
   /** Binds the handler; call before the coordinator binds its ROUTER. */
@@ -41,7 +43,7 @@ export class ZapHandler {
         this.refused += 1;
         this.log.warn(
           { address: address?.toString(), mechanism: mechanism?.toString(), publicKey },
-          'refused a peer: its CURVE public key is not in --allow-keys',
+          `refused a peer: its CURVE public key ${this.refusal}`,
         );
       }
       await this.socket.send([

@@ -145,6 +145,11 @@ export class Replica {
     return undefined;
   }
 
+  /** How many UpdateBuckets of the step in progress have not arrived yet. */
+  get missingBuckets(): number {
+    return this.arrived.length - this.arrived.reduce((sum, arrived) => sum + arrived, 0);
+  }
+
   /** Keeps one bucket of the step's proposed parameters until the step's Update says whether they count. */
   updateBucket(message: Extract<DecodedMessage, { kind: 'updateBucket' }>): string | undefined {
     const { step, bucket } = message.body;

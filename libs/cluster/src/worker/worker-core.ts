@@ -60,6 +60,8 @@ export class WorkerCore {
   /** True between a Hello and its Welcome. */
   joining = false;
   steps = 0;
+  /** Hello.peer_endpoint and curve_public_key (sharded topology), set by the shell before the first Hello. */
+  peer: { readonly endpoint: string; readonly curvePublicKey?: Uint8Array } | undefined;
   private waiting: (() => number) | undefined;
 
   constructor(
@@ -68,7 +70,7 @@ export class WorkerCore {
     private readonly link: WorkerLink,
   ) {}
 
-  /** The header fields of the next message: while joining, worker id 0 and no run id. */
+  /** The header of the next message: while joining, worker id 0 and no run id. */
   header(hello: boolean): { workerId: number; runId: string } {
     const replica = this.replica;
     if (hello || this.joining || replica === undefined) return { workerId: 0, runId: '' };
@@ -121,6 +123,7 @@ export class WorkerCore {
     return this.link.send({
       hello: {
         ...{ protocolVersion: PROTOCOL_VERSION, workerName: name, backend, softwareVersion: 'ddpm-worker 0.1.0' },
+        ...{ peerEndpoint: this.peer?.endpoint ?? '', curvePublicKey: this.peer?.curvePublicKey },
         capabilities: {
           hasDataset: dataset !== undefined,
           datasetFingerprint: fingerprint,
@@ -145,7 +148,6 @@ export class WorkerCore {
   private active(): Replica | undefined {
     return this.joining ? undefined : this.replica;
   }
-
   private welcome(message: Extract<DecodedMessage, { kind: 'welcome' }>): void {
     const { dataset, log } = this.identity;
     const welcome = message.body;
@@ -175,7 +177,7 @@ export class WorkerCore {
     const { metrics, log } = this.identity;
     const started = performance.now();
     const indices = Uint32Array.from(start.indices);
-    // What this replica was given, for checks that must not trust the coordinator's own account (tests, audits).
+    // What this replica was given, for checks that must not trust the coordinator's account (tests, audits).
     log.debug({ step: start.step, epoch: start.epoch, indices: start.indices }, 'step received');
     // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
     await this.heartbeat(Phase.COMPUTING);
@@ -211,7 +213,6 @@ export class WorkerCore {
   ): Promise<void> {
     const { start, end } = replica.layout.range(bucket);
     const part = replica.gradient.subarray(start, end);
-    // One pass for the norm; only a non-finite norm needs the second pass that counts the culprits.
     const gradientNorm = globalNorm(part);
     const nonFinite = (Number.isFinite(gradientNorm) ? 0 : countNonFinite(part)) + (Number.isFinite(loss) ? 0 : 1);
     const parameterChecksum = replica.checksum();
@@ -248,8 +249,7 @@ export class WorkerCore {
       );
     const stale = replica.update(message);
     if (stale === undefined) {
-      // What this replica holds after the step: a fresh CRC-32 of its parameters, not the cached one (one extra pass, at
-      // debug level only).
+      // What this replica holds after the step: a fresh CRC-32, not the cached one (one extra pass, at debug level only).
       if (log.isLevelEnabled('debug'))
         log.debug(
           {

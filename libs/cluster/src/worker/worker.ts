@@ -8,9 +8,12 @@ import {
   nextSequence,
   Phase,
   type CurveKeyPair,
+  type DecodedMessage,
   type OutgoingBody,
   type TensorInput,
 } from '@ddpm/protocol';
+import { z85Decode } from '../coordinator/z85.ts';
+import { ShardedPlane } from '../sharded/sharded-plane.ts';
 import { OrderedSender } from '../transport/ordered-sender.ts';
 import { Backoff } from './backoff.ts';
 import type { GradientSource } from './gradient-source.ts';
@@ -26,6 +29,8 @@ export interface WorkerOptions extends WorkerIdentity {
   readonly reconnectTimeoutMs: number;
   /** CURVE: this worker's key pair and the coordinator's public key. */
   readonly curve?: { readonly keys: CurveKeyPair; readonly serverKey: string };
+  /** Where the other workers reach this one in the sharded topology (--peer-endpoint; port 0 picks one). */
+  readonly peerEndpoint?: string;
 }
 
 /**
@@ -45,6 +50,7 @@ export class Worker implements WorkerLink {
   private leaving: string | undefined;
   private readonly backoff = new Backoff(250, 8000);
   private readonly core: WorkerCore;
+  private plane: ShardedPlane | undefined;
 
   constructor(
     private readonly options: WorkerOptions,
@@ -55,6 +61,20 @@ export class Worker implements WorkerLink {
 
   /** Runs until the coordinator sends Shutdown or {@link leave} is called; returns the number of steps computed. */
   async run(): Promise<{ steps: number; completed: boolean }> {
+    const { peerEndpoint, limits, log, curve } = this.options;
+    if (peerEndpoint !== undefined && this.plane === undefined) {
+      this.plane = await ShardedPlane.open(peerEndpoint, { limits, log, curve: curve?.keys }, this.core, this);
+      this.core.peer = { endpoint: this.plane.endpoint, curvePublicKey: curve && z85Decode(curve.keys.publicKey) };
+      log.info({ peerEndpoint: this.plane.endpoint }, 'accepting peer connections (sharded topology)');
+    }
+    try {
+      return await this.connections();
+    } finally {
+      await this.plane?.close();
+    }
+  }
+
+  private async connections(): Promise<{ steps: number; completed: boolean }> {
     const startedMs = Date.now();
     let lastContactMs = Date.now();
     const { connect, connectTimeoutMs, reconnectTimeoutMs, log } = this.options;
@@ -99,6 +119,8 @@ export class Worker implements WorkerLink {
    * a synchronous compute.
    */
   send(body: OutgoingBody, tensors: readonly TensorInput[] = []): Promise<void> {
+    const routed = this.plane?.route(body, tensors);
+    if (routed !== undefined) return routed;
     const sender = this.sender;
     if (sender === undefined) return Promise.reject(new Error('not connected'));
     let frames: Buffer[];
@@ -194,16 +216,21 @@ export class Worker implements WorkerLink {
     socket.linger = 1000;
   }
 
-  private onMessage(frames: Buffer[]): Promise<Outcome | undefined> {
+  private async onMessage(frames: Buffer[]): Promise<Outcome | undefined> {
     const { metrics, limits, log } = this.options;
     metrics?.addReceivedBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
+    let message: DecodedMessage;
     try {
-      return this.core.handle(decodeMessage(frames, limits));
+      message = decodeMessage(frames, limits);
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       log.warn({ code: error.codeName, reason: error.message }, 'rejected a malformed message from the coordinator');
-      return Promise.resolve(undefined);
+      return undefined;
     }
+    await this.plane?.before(message);
+    const outcome = await this.core.handle(message);
+    await this.plane?.after(message);
+    return outcome;
   }
 
   /**

@@ -14,4 +14,5 @@ export { InProcessRun, type InProcessOptions } from './in-process/train-in-proce
 export type { ModelDescription } from './model-description.ts';
 export { ModelGradients, type GradientJob, type GradientSource } from './worker/gradient-source.ts';
 export { SimulatedGradients, withFaults, type WorkerFaults } from './worker/simulated-gradients.ts';
+export { InnerSteps, innerStepKey } from './worker/inner-steps.ts';
 export { Worker, type WorkerOptions } from './worker/worker.ts';

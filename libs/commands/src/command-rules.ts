@@ -1,7 +1,9 @@
 import {
   heartbeatTimeoutAboveInterval,
   minWorkersWithinMax,
+  outerFlagsNeedSyncEvery,
   pairedFlags,
+  syncEveryNeedsStar,
   sampleStepsWithinTimesteps,
   warmupBelowSteps,
   type FlagRule,
@@ -14,11 +16,13 @@ import { killEveryBelowSteps } from './bench-allreduce-soak.ts';
  */
 export const COMMAND_RULES = {
   train: [sampleStepsWithinTimesteps],
-  local: [sampleStepsWithinTimesteps, heartbeatTimeoutAboveInterval],
+  local: [sampleStepsWithinTimesteps, heartbeatTimeoutAboveInterval, outerFlagsNeedSyncEvery, syncEveryNeedsStar],
   coordinator: [
     sampleStepsWithinTimesteps,
     heartbeatTimeoutAboveInterval,
     minWorkersWithinMax,
+    outerFlagsNeedSyncEvery,
+    syncEveryNeedsStar,
     pairedFlags('--curve-secret-key', '--allow-keys', 'enable CURVE'),
   ],
   worker: [pairedFlags('--curve-key', '--coordinator-key', 'use CURVE')],

@@ -14,6 +14,7 @@ import {
   integer,
   plaintextBindWarning,
   runConfigFromFlags,
+  withLowCommunication,
   type JobFlags,
   type MetricsFlags,
   type RunFlags,
@@ -89,7 +90,7 @@ export function coordinatorCommand(): Command {
       const allowed = flags.allowKeys === undefined ? undefined : readAllowList(flags.allowKeys);
       const backend = await selectBackend(flags.backend, (line) => log.info(line));
       const { metrics, server } = await startCoordinatorMetrics(backend.name, flags, log);
-      const run = runConfigFromFlags(flags);
+      const run = withLowCommunication(runConfigFromFlags(flags), flags);
       const evaluation = await startEvaluation(flags, run, log, metrics);
       let finished = false;
       const dataset = await loadRunDataset(flags);
@@ -155,6 +156,8 @@ export function coordinatorCommand(): Command {
         finished = summary.stopped === undefined;
         progress.stop();
         process.stdout.write(summaryLine(summary));
+        const { sentBytes, receivedBytes } = coordinator.traffic;
+        process.stdout.write(`traffic: the coordinator sent ${sentBytes} bytes and received ${receivedBytes} bytes\n`);
       } finally {
         page.stop();
         // A finished run waits for its last evaluation; a stopped or failed one ends it at once.

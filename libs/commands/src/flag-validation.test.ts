@@ -78,6 +78,17 @@ const cases: readonly { name: string; args: readonly string[]; message: RegExp }
     message: /--coordinator-key needs --curve-key/,
   },
   {
+    name: 'coordinator: --outer-lr without --sync-every',
+    args: ['coordinator', '--outer-lr', '0.5', ...noWork],
+    message:
+      /--outer-lr set the outer step .* --sync-every 1 does not use; pass --sync-every 2 or more .*, or drop --outer-lr/,
+  },
+  {
+    name: 'local: --outer-momentum with --sync-every 1',
+    args: ['local', '--sync-every', '1', '--outer-momentum', '0.5', '--data', missing],
+    message: /--outer-momentum set the outer step .* pass --sync-every 2 or more/,
+  },
+  {
     name: 'bench allreduce: --warmup leaves no timed step',
     args: ['bench', 'allreduce', '--steps', '5', '--warmup', '5'],
     message: /--warmup 5 leaves no timed step of --steps 5; pass --warmup 4 or fewer/,
@@ -146,5 +157,22 @@ test.serial(
     }
     t.is(code, 2);
     t.regex(stderr, /--min-workers 3 exceeds --max-workers 2/);
+  },
+);
+
+test.serial(
+  '--sync-every, --outer-lr and --outer-momentum out of range exit 2 naming the flag and what it accepts',
+  async (t) => {
+    for (const [flag, value, accepted] of [
+      ['--sync-every', '0', /an integer from 1 to 100000/],
+      ['--sync-every', '2.5', /an integer from 1 to 100000/],
+      ['--outer-lr', '0', /a number from 0.000001 to 10/],
+      ['--outer-momentum', '1', /a number from 0 to 0.999/],
+    ] as const) {
+      const { code, stderr } = await ddpm(['local', '--sync-every', '4', flag, value, '--data', missing]);
+      t.is(code, 2, stderr);
+      t.regex(stderr, new RegExp(`option '${flag} <[^>]+>' argument '${value}' is invalid`));
+      t.regex(stderr, accepted);
+    }
   },
 );

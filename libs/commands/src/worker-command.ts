@@ -16,7 +16,7 @@ import {
   type MetricsFlags,
 } from '@ddpm/runtime';
 import { limitDataset } from '@ddpm/training';
-import { ModelGradients, SimulatedGradients, Worker, withFaults, type WorkerFaults } from '@ddpm/cluster';
+import { InnerSteps, ModelGradients, SimulatedGradients, Worker, withFaults, type WorkerFaults } from '@ddpm/cluster';
 import { COMMAND_RULES } from './command-rules.ts';
 import { stoppableBy } from './run-setup.ts';
 
@@ -148,7 +148,8 @@ export function workerCommand(): Command {
           ...{ connectTimeoutMs: flags.connectTimeout * 1000, reconnectTimeoutMs: flags.reconnectTimeout * 1000 },
           limits: protocolLimits({ maxMessageBytes: flags.maxMessageMb * 1024 * 1024 }),
         },
-        withFaults(compute, faults, log),
+        // InnerSteps takes H inner steps per StepStart when the Welcome says --sync-every H > 1; otherwise it passes through.
+        withFaults(new InnerSteps(compute, log), faults, log),
       );
       const leave = (signal: NodeJS.Signals): void => {
         log.info(`${signal}: leaving the run`);

@@ -15,6 +15,10 @@ export const TENSOR_NAMES = Object.freeze({
   delta: 'delta',
   samples: 'samples',
   labels: 'labels',
+  /** --sync-every: a worker's inner Adam moments and count (StepStart after a resume; Gradient at checkpoint steps). */
+  innerM: 'inner_m',
+  innerV: 'inner_v',
+  innerCount: 'inner_count',
 } as const);
 
 /**

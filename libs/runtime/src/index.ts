@@ -13,6 +13,15 @@ export {
   type JobFlags,
   type Topology,
 } from './job-options.ts';
+export {
+  addLowCommunicationOptions,
+  DEFAULT_OUTER_LR,
+  DEFAULT_OUTER_MOMENTUM,
+  outerFlagsNeedSyncEvery,
+  syncEveryNeedsStar,
+  withLowCommunication,
+  type LowCommunicationFlags,
+} from './low-communication-options.ts';
 export { LOCK_FILE, LOCK_HOLDER_ENV, RunLock, RunLockedError } from './run-lock.ts';
 export { lockVerdict, STALE_AFTER_MS, type LockHolder, type LockProbe, type LockVerdict } from './lock-verdict.ts';
 export { openRunDirectory, RunDirectoryError, type RunDirectoryRequest } from './run-directory.ts';

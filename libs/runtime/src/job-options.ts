@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
 import { decimal, integer, oneOf } from './flag-parsers.ts';
+import { addLowCommunicationOptions, type LowCommunicationFlags } from './low-communication-options.ts';
 
 /** The parsed flags that {@link addCheckpointOptions} defines. */
 export interface CheckpointFlags {
@@ -12,7 +13,7 @@ export interface CheckpointFlags {
 }
 
 /** The parsed flags that {@link addJobOptions} defines. */
-export interface JobFlags extends CheckpointFlags {
+export interface JobFlags extends CheckpointFlags, LowCommunicationFlags {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   stragglerFactor: number;
@@ -58,7 +59,7 @@ export function addCheckpointOptions(command: Command): Command {
  * `ddpm coordinator` and `ddpm local` (which hands them to its coordinator) share them.
  */
 export function addJobOptions(command: Command): Command {
-  return addCheckpointOptions(command)
+  return addLowCommunicationOptions(addCheckpointOptions(command))
     .option('--heartbeat-interval <s>', 'heartbeat period, both directions', decimal(0.01, 3600), 2)
     .option(
       '--heartbeat-timeout <s>',

@@ -1,4 +1,5 @@
 import type { UNetConfig } from '@ddpm/unet';
+import type { AdamState } from './adam.ts';
 import type { DataOrderState } from './data-order.ts';
 import type { OptimizerState } from './optimizer.ts';
 import { readStateFile, writeStateFile, type StateFileWriteOptions } from './state-file.ts';
@@ -37,27 +38,38 @@ export interface CheckpointMeta {
   readonly lastLoss: number | null;
   /** ISO time of writing, informational. */
   readonly writtenAt: string;
+  /** --sync-every: the inner Adam update count of each shard (sections inner_m_K, inner_v_K); absent otherwise. */
+  readonly innerCounts?: readonly number[];
 }
 
 /** A checkpoint: everything a coordinator needs to continue a run exactly where it stood. */
 export interface Checkpoint {
   readonly meta: CheckpointMeta;
   readonly optimizer: OptimizerState;
+  /**
+   * --sync-every: the workers' inner Adam states at this boundary, by shard index (StepStart.shard_index); absent in
+   * synchronous runs and in checkpoints written without them.
+   */
+  readonly inner?: readonly AdamState[];
 }
 
 /**
  * Writes a checkpoint atomically with checksums (temp file, fsync, rename, fsync of the directory; see writeStateFile):
  * a reader sees the previous file or this one, never a mix, even if the process is killed mid-write.
- * Sections: params, ema, adam_m, adam_v (float32, the model's parameter order).
+ * Sections: params, ema, adam_m, adam_v (float32, the model's parameter order). With --sync-every, adam_m is the outer
+ * momentum, adam_v is empty, and inner_m_K, inner_v_K hold shard K's inner Adam moments (their counts in the meta).
  */
 export function saveCheckpoint(path: string, checkpoint: Checkpoint, options: StateFileWriteOptions = {}): void {
-  const { meta, optimizer } = checkpoint;
-  writeStateFile(
-    path,
-    { ...meta, adamCount: optimizer.adam.count },
-    { params: optimizer.params, ema: optimizer.ema, adam_m: optimizer.adam.m, adam_v: optimizer.adam.v },
-    options,
-  );
+  const { meta, optimizer, inner } = checkpoint;
+  const sections: Record<string, Float32Array> = {
+    ...{ params: optimizer.params, ema: optimizer.ema, adam_m: optimizer.adam.m, adam_v: optimizer.adam.v },
+  };
+  inner?.forEach((state, shard) => {
+    sections[`inner_m_${shard}`] = state.m;
+    sections[`inner_v_${shard}`] = state.v;
+  });
+  const innerCounts = inner?.map((state) => state.count);
+  writeStateFile(path, { ...meta, adamCount: optimizer.adam.count, innerCounts }, sections, options);
 }
 
 /**
@@ -77,16 +89,18 @@ export function loadCheckpoint(path: string): Checkpoint {
     );
   }
   const [params, ema, m, v] = ['params', 'ema', 'adam_m', 'adam_v'].map((name) => sections.get(name));
-  if (
-    params === undefined ||
-    ema === undefined ||
-    m === undefined ||
-    v === undefined ||
-    ![ema, m, v].every((s) => s.length === params.length)
-  ) {
-    throw new Error(
-      `${path} lacks a section or has sections of different lengths; it is damaged. Resume from an earlier checkpoint.`,
-    );
-  }
-  return { meta, optimizer: { params, ema, adam: { m, v, count: meta.adamCount } } };
+  const damaged = new Error(
+    `${path} lacks a section or has sections of different lengths; it is damaged. Resume from an earlier checkpoint.`,
+  );
+  // The outer optimizer of --sync-every keeps one moment (adam_m) and no adam_v.
+  const vLength = meta.run.lowCommunication === undefined ? params?.length : 0;
+  if (params === undefined || ema === undefined || m === undefined || v === undefined) throw damaged;
+  if (ema.length !== params.length || m.length !== params.length || v.length !== vLength) throw damaged;
+  const inner = meta.innerCounts?.map((count, shard) => {
+    const [im, iv] = [sections.get(`inner_m_${shard}`), sections.get(`inner_v_${shard}`)];
+    if (im?.length !== params.length || iv?.length !== params.length) throw damaged;
+    return { m: im, v: iv, count };
+  });
+  const optimizer = { params, ema, adam: { m, v, count: meta.adamCount } };
+  return inner === undefined ? { meta, optimizer } : { meta, optimizer, inner };
 }

@@ -22,12 +22,14 @@ export {
   Optimizer,
   type OptimizerConfig,
   type OptimizerState,
+  type StepOptimizer,
   type UpdateResult,
 } from './optimizer.ts';
 export { drawTrainingInputs, sampleKey } from './sample-draws.ts';
 export { drawSamples, SAMPLER_NAMES, type SampleOptions, type SamplerName } from './sampling.ts';
 export { readStateFile, writeStateFile, type StateFile, type StateFileWriteOptions } from './state-file.ts';
 export { RunRecorder, sampleGridDue, type RecorderOptions } from './run-recorder.ts';
-export { checkDatasetFits, type RunConfig } from './run-config.ts';
+export { checkDatasetFits, samplesPerWorker, type LowCommunicationConfig, type RunConfig } from './run-config.ts';
+export { OuterOptimizer } from './outer-optimizer.ts';
 export { loadWeights, saveWeights, type Weights, type WeightsMeta } from './weights-file.ts';
 export { explainFsError, FsFailure, isSystemError, type FsErrorContext } from './fs-errors.ts';

@@ -31,6 +31,29 @@ export interface OptimizerState {
   readonly adam: AdamState;
 }
 
+/**
+ * What the coordinator's step machine needs of an optimiser: {@link Optimizer} (Adam, synchronous training) and
+ * {@link OuterOptimizer} (the Nesterov outer step of --sync-every) both provide it.
+ *
+ * The protocol: `propose` bucket by bucket as the mean completes, `plan` once the whole mean is known, then `adopt`
+ * the proposal (plan unclipped and every bucket proposed) or `commit` the update in place; `apply` is plan + commit.
+ * The EMA follows every applied update.
+ */
+export interface StepOptimizer {
+  /** The current parameters (the buffer may change identity when a proposal is adopted). */
+  readonly params: Float32Array;
+  readonly ema: Float32Array;
+  /** Proposals stop once the buckets' running norm passes this (Infinity: never clipped, always proposed). */
+  readonly clipNorm: number;
+  propose(bucket: Float32Array, start: number, step: number): Float32Array;
+  plan(gradient: Float32Array, step: number): UpdateResult;
+  commit(gradient: Float32Array, plan: UpdateResult): void;
+  adopt(plan: UpdateResult): void;
+  apply(gradient: Float32Array, step: number): UpdateResult;
+  /** A copy of the state, safe to serialise while training goes on. */
+  state(): OptimizerState;
+}
+
 /** What one call to {@link Optimizer.apply} did. */
 export interface UpdateResult {
   readonly lr: number;
@@ -57,7 +80,7 @@ export interface UpdateResult {
  * host, whichever way the update is applied; a non-finite gradient changes nothing and is reported as skipped.
  * Does not: average gradients across workers (the coordinator does that before calling apply).
  */
-export class Optimizer {
+export class Optimizer implements StepOptimizer {
   private current: Float32Array;
   readonly ema: Float32Array;
   private readonly adam: Adam;
@@ -77,6 +100,11 @@ export class Optimizer {
   /** The current parameters. The buffer changes identity when a proposal is adopted: do not keep it across updates. */
   get params(): Float32Array {
     return this.current;
+  }
+
+  /** --clip: the step machine stops proposing buckets once their norm passes it. */
+  get clipNorm(): number {
+    return this.config.clip;
   }
 
   /** Applies the update of 0-based `step` (clip, Adam, EMA). The gradient buffer is only read. */

@@ -19,6 +19,23 @@ export interface RunConfig {
   readonly sampleCount: number;
   /** DDIM steps used for the grids written during training. */
   readonly sampleSteps: number;
+  /** The low-communication mode (--sync-every H > 1, DiLoCo); absent in synchronous runs. */
+  readonly lowCommunication?: LowCommunicationConfig;
+}
+
+/** --sync-every H > 1: each step is an outer step of H inner Adam steps per worker (see docs/low-communication.md). */
+export interface LowCommunicationConfig {
+  /** Inner steps per outer step, H >= 2. */
+  readonly syncEvery: number;
+  /** Learning rate of the outer Nesterov step (DiLoCo: 0.7). */
+  readonly outerLr: number;
+  /** Momentum of the outer Nesterov step (DiLoCo: 0.9). */
+  readonly outerMomentum: number;
+}
+
+/** Samples each worker gets per step: --batch, times H inner steps in the low-communication mode. */
+export function samplesPerWorker(run: RunConfig): number {
+  return run.batch * (run.lowCommunication?.syncEvery ?? 1);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { PROTOCOL_VERSION } from '@ddpm/protocol';
 import {
+  type AdamState,
   CHECKPOINT_FORMAT,
   type Checkpoint,
   type DataOrderState,
@@ -52,6 +53,7 @@ export function checkpointOf(
   position: { readonly step: number; readonly skippedSteps: number; readonly lastLoss: number },
   dataOrder: DataOrderState,
   optimizer: OptimizerState,
+  inner?: readonly AdamState[],
 ): Checkpoint {
   return {
     meta: {
@@ -71,5 +73,6 @@ export function checkpointOf(
       writtenAt: new Date().toISOString(),
     },
     optimizer,
+    ...(inner === undefined ? {} : { inner }),
   };
 }

@@ -22,14 +22,10 @@ export interface EngineOptions extends RunStateOptions {
   readonly maxWorkers: number;
   readonly log: Logger;
   readonly metrics?: CoordinatorMetrics;
-  /** When checkpoints are due (none: never). */
-  readonly checkpoints?: { readonly everySteps: number; readonly everySeconds: number };
   /** Straggler reporting: factor over the other workers' median step time, and whether to drop flagged workers. */
   readonly straggler: { readonly factor: number; readonly exclude: boolean };
   /** The step deadline (StepStart.timeout_ms): 'auto' (default, see StepDeadline) or seconds, 0 for none. */
   readonly stepTimeout?: StepTimeoutSetting;
-  /** Milliseconds from a monotonic clock (default performance.now). */
-  readonly now?: () => number;
   /** Ask for a sample-quality evaluation every this many steps and at the end (0 or absent: never). */
   readonly evalEvery?: number;
 }
@@ -181,7 +177,8 @@ export class CoordinatorEngine {
   stop(signal: string): CoordinatorAction[] {
     const out = new Actions();
     if (this.done !== undefined) return out.list;
-    if (this.options.checkpoints !== undefined) out.push(this.boundaries.checkpoint(`stop (${signal})`));
+    if (this.options.checkpoints !== undefined)
+      for (const action of this.boundaries.stopCheckpoint(signal)) out.push(action);
     const text = `the coordinator is stopping (${signal}) at step ${this.step}; keep the worker running: it reconnects when the coordinator is restarted with --resume latest.`;
     const error = errorMessage(new ProtocolError(ErrorCode.SHUTTING_DOWN, text, { step: this.step }));
     for (const member of this.members.all()) out.send(member, error, this.now());
@@ -204,7 +201,7 @@ export class CoordinatorEngine {
     const { log } = this.options;
     switch (message.kind) {
       case 'gradient': {
-        const verdict = this.steps.gradient(member, message, out);
+        const verdict = this.steps.gradient(member, this.state.description.innerStates?.take(message) ?? message, out);
         if (verdict === 'stale') this.boundaries.resynchronise(member, out);
         if (verdict === 'complete') this.boundaries.complete(out);
         return;

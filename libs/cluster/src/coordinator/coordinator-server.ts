@@ -45,6 +45,8 @@ export class CoordinatorServer implements Delivery {
   private readonly sender: OrderedSender;
   private readonly serial = new Serial();
   private readonly run: RunCoordinator;
+  /** Bytes this coordinator sent (once delivered to ZeroMQ) and received, all frames and messages of the run. */
+  readonly traffic = { sentBytes: 0, receivedBytes: 0 };
   private sequence = 0;
   private queued = 0;
   private last: Promise<void> = Promise.resolve();
@@ -154,7 +156,10 @@ export class CoordinatorServer implements Delivery {
     this.last = this.sender
       .send([stranger ? to : to.identity, ...frames])
       .then(
-        () => this.options.metrics?.addSentBytes(bytes),
+        () => {
+          this.traffic.sentBytes += bytes;
+          this.options.metrics?.addSentBytes(bytes);
+        },
         (error: unknown) => this.options.log.warn({ err: (error as Error).message }, 'send failed'),
       )
       .finally(() => {
@@ -168,6 +173,7 @@ export class CoordinatorServer implements Delivery {
 
   private async onMessage(identity: Buffer, frames: Buffer[]): Promise<void> {
     const bytes = frames.reduce((sum, frame) => sum + frame.byteLength, identity.byteLength);
+    this.traffic.receivedBytes += bytes;
     this.options.metrics?.addReceivedBytes(bytes);
     const { engine } = this.run;
     let message: DecodedMessage;

@@ -16,6 +16,7 @@ import type { BucketLayout, RunConfig } from '@ddpm/training';
 import type { UNetConfig } from '@ddpm/unet';
 import type { ModelDescription } from '../model-description.ts';
 import type { Outgoing } from './actions.ts';
+import type { InnerStateBook } from './inner-state-book.ts';
 
 /** What the coordinator tells every worker about the run; fixed for the whole run. */
 export interface RunDescription {
@@ -33,6 +34,8 @@ export interface RunDescription {
   readonly wireDtype: WireDtype;
   /** Welcome.topology (see docs/topology.md). */
   readonly topology: 'star' | 'sharded';
+  /** --sync-every: the workers' inner states for checkpoints (the one part that changes during the run). */
+  readonly innerStates?: InnerStateBook;
 }
 
 /**
@@ -46,7 +49,7 @@ export function welcomeMessage(
   checksum: number,
   params: Float32Array,
 ): Outgoing {
-  const { optimizer } = run.run;
+  const { optimizer, lowCommunication } = run.run;
   const model: ModelDescription = { unet: run.model, schedule: run.run.schedule };
   return {
     body: {
@@ -67,6 +70,8 @@ export function welcomeMessage(
           warmupSteps: optimizer.warmup,
           diffusionSteps: run.run.schedule.timesteps,
           seed: run.run.seed,
+          outerLearningRate: lowCommunication?.outerLr ?? 0,
+          outerMomentum: lowCommunication?.outerMomentum ?? 0,
         },
         heartbeatIntervalMs: run.heartbeatIntervalMs,
         heartbeatTimeoutMs: run.heartbeatTimeoutMs,
@@ -75,6 +80,7 @@ export function welcomeMessage(
         bucketStarts: [...run.layout.starts],
         wireDtype: run.wireDtype === 'bfloat16' ? DType.BFLOAT16 : DType.FLOAT32,
         topology: run.topology === 'sharded' ? Topology.SHARDED : Topology.STAR,
+        syncEvery: lowCommunication?.syncEvery ?? 0,
       },
     },
     tensors: [{ name: TENSOR_NAMES.parameters, data: params, shape: [params.length], crc32: checksum }],
@@ -103,9 +109,12 @@ export interface ShardedAssignment {
   readonly bucketOwners: readonly number[];
 }
 
-/** A StepStart; attaches the samples themselves when `inlineFrom` is given (a worker without the dataset). */
+/**
+ * A StepStart; attaches the samples themselves when `inlineFrom` is given (a worker without the dataset), and with
+ * --sync-every asks for the inner state or hands a resumed shard its own (see InnerStateBook).
+ */
 export function stepStartMessage(run: RunDescription, a: StepAssignment, inlineFrom?: Dataset): Outgoing {
-  const tensors = [];
+  const tensors = run.innerStates?.handoff(a.step, a.shardIndex) ?? [];
   if (inlineFrom !== undefined) {
     const { height, width, channels } = inlineFrom;
     const size = height * width * channels;
@@ -131,6 +140,7 @@ export function stepStartMessage(run: RunDescription, a: StepAssignment, inlineF
         ...(a.sharded === undefined
           ? {}
           : { attempt: a.sharded.attempt, peers: [...a.sharded.peers], bucketOwners: [...a.sharded.bucketOwners] }),
+        innerStateWanted: run.innerStates?.wants(a.step) ?? false,
       },
     },
     tensors,

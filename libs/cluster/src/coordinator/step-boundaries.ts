@@ -154,8 +154,22 @@ export class StepBoundaries {
     return sampleGridDue(this.options.run, step);
   }
 
+  /** With --sync-every a checkpoint is due exactly where the inner states were collected (see InnerStateBook). */
   private checkpointDue(step: number): boolean {
-    return this.schedule.due(step, this.options.run.steps, this.now());
+    const inner = this.state.description.innerStates;
+    return inner === undefined ? this.schedule.due(step, this.options.run.steps, this.now()) : inner.ready(step);
+  }
+
+  /**
+   * The checkpoint of a stop (SIGTERM/SIGINT). With --sync-every only where the boundary's inner states are known;
+   * otherwise none (logged): the newest scheduled checkpoint resumes exactly, a checkpoint without them would not.
+   */
+  stopCheckpoint(signal: string): CoordinatorAction[] {
+    const { step } = this.steps;
+    if (this.state.description.innerStates?.ready(step) !== false) return [this.checkpoint(`stop (${signal})`)];
+    const why = `no checkpoint on ${signal}: with --sync-every the workers' inner states are collected only at scheduled checkpoints, and step ${step} is not one; --resume latest continues exactly from the newest checkpoint`;
+    this.options.log.warn({ step }, why);
+    return [];
   }
 
   /** A checkpoint of the last step boundary (the data order before a step in progress took its batch). */
@@ -165,8 +179,11 @@ export class StepBoundaries {
     const run = { runId: description.runId, run: this.options.run, model: description.model, fingerprint };
     const { step, skippedSteps, finalLoss } = this.steps;
     const position = { step, skippedSteps, lastLoss: finalLoss };
-    const checkpoint = checkpointOf(run, position, this.steps.current?.orderBefore ?? order.state(), optimizer.state());
+    const inner = description.innerStates?.states(step);
+    const orderState = this.steps.current?.orderBefore ?? order.state();
+    const checkpoint = checkpointOf(run, position, orderState, optimizer.state(), inner);
     this.schedule.written(this.now());
+    description.innerStates?.written(this.now());
     return { kind: 'checkpoint', checkpoint, why };
   }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Dataset } from '@ddpm/data';
 import type { CoordinatorMetrics } from '@ddpm/metrics';
-import type { DataOrder, DataOrderState, Optimizer, StepRecord } from '@ddpm/training';
+import type { DataOrder, DataOrderState, StepOptimizer, StepRecord } from '@ddpm/training';
 import type { BucketBarrier } from './bucket-barrier.ts';
 import type { Member } from './membership.ts';
 import type { RunDescription, ShardedAssignment } from './messages.ts';
@@ -65,7 +65,7 @@ export interface ReducedVerdict {
 /** What a StepMachine works with; the engine owns the membership around it. */
 export interface StepMachineContext {
   readonly description: RunDescription;
-  readonly optimizer: Optimizer;
+  readonly optimizer: StepOptimizer;
   readonly order: DataOrder;
   readonly dataset: Dataset;
   readonly stragglers: StragglerDetector;

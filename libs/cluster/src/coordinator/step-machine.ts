@@ -192,7 +192,7 @@ export class StepMachine {
   private reduceCompleteBuckets(current: StepInProgress, out: Actions): void {
     this.settle(); // proposals start from the previous update
     const { description, optimizer, now } = this.context;
-    const clip = description.run.optimizer.clip;
+    const clip = optimizer.clipNorm;
     for (const bucket of current.buckets.takeComplete()) {
       if (current.nonFinite.length > 0 || this.reducer.samplesOf(bucket) === 0) continue;
       const mean = this.reducer.mean(bucket);

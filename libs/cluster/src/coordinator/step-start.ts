@@ -1,4 +1,5 @@
 import { splitGlobalBatch } from '@ddpm/data';
+import { samplesPerWorker } from '@ddpm/training';
 import { assignBucketOwners } from '../sharded/bucket-owners.ts';
 import type { Actions } from './actions.ts';
 import { BucketBarrier } from './bucket-barrier.ts';
@@ -21,7 +22,7 @@ export function startStep(
   const { order, description, dataset, now } = context;
   const active = context.active();
   const orderBefore = order.state();
-  const { epoch, indices } = order.next(description.run.batch * active.length);
+  const { epoch, indices } = order.next(samplesPerWorker(description.run) * active.length);
   const slices = splitGlobalBatch(indices, active.length);
   const startedMs = now();
   const participants = active.filter((_, shard) => slices[shard].length > 0);

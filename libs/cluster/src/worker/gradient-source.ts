@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createDataset, gatherBatchTensor, type Dataset } from '@ddpm/data';
-import { expectTensor, TENSOR_NAMES, type DecodedMessage } from '@ddpm/protocol';
+import { expectTensor, TENSOR_NAMES, type DecodedMessage, type TensorInput } from '@ddpm/protocol';
 import { checkWebGpuTensorBytes } from '@ddpm/backend';
 import { computeGradient, drawTrainingInputs } from '@ddpm/training';
 import { largestActivationElements } from '@ddpm/unet';
@@ -15,9 +15,10 @@ export interface GradientJob {
   readonly indices: Uint32Array;
   /**
    * Call once per bucket, as soon as replica.gradient's range of that bucket is final (last bucket first when the
-   * source streams); `loss` is the batch's mean loss.
+   * source streams); `loss` is the batch's mean loss; `extra` tensors travel in the same Gradient (the inner state of
+   * --sync-every).
    */
-  readonly onBucket: (bucket: number, loss: number) => void;
+  readonly onBucket: (bucket: number, loss: number, extra?: readonly TensorInput[]) => void;
   /** The source sets the milliseconds it spent loading the batch, before it reports any bucket. */
   readonly timing: { dataMs: number };
 }

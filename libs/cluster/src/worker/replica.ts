@@ -50,6 +50,10 @@ export class Replica {
   step = -1;
   /** The step whose Update this replica applied last (step of Welcome − 1 initially). */
   appliedStep: number;
+  /** Welcome.sync_every: inner steps per StepStart (1: synchronous training). */
+  syncEvery = 1;
+  /** Welcome.hyper_parameters: the inner optimiser's settings with --sync-every. */
+  hyper: Welcome['body']['hyperParameters'] | undefined;
 
   private constructor(
     readonly workerId: number,
@@ -107,7 +111,7 @@ export class Replica {
       throw new Error(
         'The parameters in Welcome do not match their checksum; the transfer was corrupted. Restart the worker.',
       );
-    return new Replica(
+    const replica = new Replica(
       welcome.workerId,
       welcome.runId,
       configJson,
@@ -122,6 +126,21 @@ export class Replica {
         gradientWire:
           welcome.wireDtype === DType.BFLOAT16 ? (reuse?.gradientWire ?? new Uint16Array(params.length)) : undefined,
       },
+    );
+    replica.syncEvery = Math.max(1, welcome.syncEvery);
+    replica.hyper = welcome.hyperParameters ?? undefined;
+    return replica;
+  }
+
+  /**
+   * A replica of the same run and model that computes at `params` into `gradient`: what the inner steps of --sync-every
+   * hand their gradient source. Shares the model, schedule and layout; its checksum is not meaningful.
+   */
+  innerView(params: Float32Array, gradient: Float32Array): Replica {
+    return new Replica(
+      ...([this.workerId, this.runId, this.configJson, this.model, this.schedule, this.layout] as const),
+      ...([this.heartbeatIntervalMs, this.heartbeatTimeoutMs, this.appliedStep + 1] as const),
+      { params, checksum: 0, next: params, gradient },
     );
   }
 

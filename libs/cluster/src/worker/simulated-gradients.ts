@@ -52,13 +52,13 @@ export function withFaults(source: GradientSource, faults: WorkerFaults, log: Lo
         throw new Error(`test hook DDPM_FAULT_FAIL_STEP: the compute of step ${step} failed`);
       if (faults.silentStep === step)
         log.warn({ step }, 'test hook DDPM_FAULT_SILENT_STEP: this step sends no gradient');
-      const onBucket = (bucket: number, loss: number): void => {
+      const onBucket: GradientJob['onBucket'] = (bucket, loss, extra) => {
         if (faults.silentStep === step) return;
         if (faults.nanStep === step && bucket === 0) {
           job.replica.gradient[0] = Number.NaN;
           log.warn({ step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');
         }
-        job.onBucket(bucket, loss);
+        job.onBucket(bucket, loss, extra);
       };
       return source.compute({ ...job, onBucket });
     },

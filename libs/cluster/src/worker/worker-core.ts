@@ -185,10 +185,10 @@ export class WorkerCore {
     const sends: Promise<void>[] = [];
     // Each bucket goes out the moment backpropagation finished it (zeromq.js hands it to its I/O thread at once, even
     // while the compute keeps this thread busy), so the transfer overlaps the rest of the backward pass.
-    const onBucket = (bucket: number, loss: number): void => {
+    const onBucket = (bucket: number, loss: number, extra: readonly TensorInput[] = []): void => {
       const totalMs = performance.now() - started;
       const timings = { dataMs: timing.dataMs, computeMs: totalMs - timing.dataMs, totalMs };
-      sends.push(this.sendBucket(replica, start.step, indices.length, bucket, loss, timings));
+      sends.push(this.sendBucket(replica, start.step, indices.length, bucket, loss, timings, extra));
     };
     await this.source.compute({ replica, start: message, indices, onBucket, timing });
     const computeMs = performance.now() - started - timing.dataMs;
@@ -210,6 +210,7 @@ export class WorkerCore {
     bucket: number,
     loss: number,
     timings: { dataMs: number; computeMs: number; totalMs: number },
+    extra: readonly TensorInput[],
   ): Promise<void> {
     const { start, end } = replica.layout.range(bucket);
     const part = replica.gradient.subarray(start, end);
@@ -233,7 +234,7 @@ export class WorkerCore {
           bucket,
         },
       },
-      allFinite ? [{ name: TENSOR_NAMES.gradient, data: wire, shape: [part.length] }] : [],
+      allFinite ? [{ name: TENSOR_NAMES.gradient, data: wire, shape: [part.length] }, ...extra] : [],
     );
   }
 

@@ -84,6 +84,11 @@ const cases: readonly { name: string; args: readonly string[]; message: RegExp }
       /--outer-lr set the outer step .* --sync-every 1 does not use; pass --sync-every 2 or more .*, or drop --outer-lr/,
   },
   {
+    name: 'local: --sync-every above 1 with --topology sharded',
+    args: ['local', '--sync-every', '10', '--topology', 'sharded', '--data', missing],
+    message: /--sync-every 10 runs with --topology star only .*; pass --topology star, or --sync-every 1/,
+  },
+  {
     name: 'local: --outer-momentum with --sync-every 1',
     args: ['local', '--sync-every', '1', '--outer-momentum', '0.5', '--data', missing],
     message: /--outer-momentum set the outer step .* pass --sync-every 2 or more/,

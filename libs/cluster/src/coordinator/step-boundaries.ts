@@ -61,7 +61,8 @@ export class StepBoundaries {
     else metrics?.workerFailed(member.name, reason);
     metrics?.setActiveWorkers(this.members.active().length);
     if (this.steps.release(member, reason, out)) this.complete(out);
-    if (this.steps.current === undefined && this.done === undefined) this.logWaiting();
+    // No step in progress: waiting for workers (next logs that), or a sharded attempt was abandoned (next runs it again).
+    if (this.steps.current === undefined && this.done === undefined) this.next(out);
   }
 
   /**

@@ -47,6 +47,9 @@ export class PeerMesh {
   private loop: Promise<void> | undefined;
   private self = 0;
   private runId = '';
+  /** Peer messages that arrived before this worker's Welcome (a faster peer starts the step first); bounded. */
+  private beforeWelcome: DecodedMessage[] = [];
+  private deliver: (from: number, message: DecodedMessage) => Promise<void> = () => Promise.resolve();
 
   private constructor(
     private readonly options: {
@@ -76,7 +79,8 @@ export class PeerMesh {
       await mesh.zap.start();
     }
     await mesh.router.bind(endpoint);
-    mesh.loop = mesh.receive(deliver);
+    mesh.deliver = deliver;
+    mesh.loop = mesh.receive();
     return mesh;
   }
 
@@ -86,9 +90,13 @@ export class PeerMesh {
   }
 
   /** Who this worker is in which run (from its Welcome): the header of what it sends, the run of what it accepts. */
-  identify(workerId: number, runId: string): void {
+  async identify(workerId: number, runId: string): Promise<void> {
     this.self = workerId;
     this.runId = runId;
+    const early = this.beforeWelcome;
+    this.beforeWelcome = [];
+    for (const message of early)
+      if (message.envelope.runId === runId) await this.deliver(message.envelope.workerId, message);
   }
 
   /** The peers of the step: connects to new ones, closes connections to those gone, admits only their keys. */
@@ -135,7 +143,7 @@ export class PeerMesh {
     await this.zap?.close();
   }
 
-  private async receive(deliver: (from: number, message: DecodedMessage) => Promise<void>): Promise<void> {
+  private async receive(): Promise<void> {
     const { log, limits } = this.options;
     try {
       for await (const [identity, ...frames] of this.router) {
@@ -148,6 +156,10 @@ export class PeerMesh {
           continue;
         }
         const from = message.envelope.workerId;
+        if (this.runId === '') {
+          if (this.beforeWelcome.length < 65536) this.beforeWelcome.push(message);
+          continue;
+        }
         const key = identity.toString('hex');
         const claimed = this.claimed.get(key) ?? from;
         // A peer of a step whose StepStart has not reached this worker yet may already send (ShardedExchange keeps it).
@@ -156,7 +168,7 @@ export class PeerMesh {
           continue;
         }
         this.claimed.set(key, from);
-        await deliver(from, message);
+        await this.deliver(from, message);
       }
     } catch (error) {
       if (!this.router.closed) throw error;

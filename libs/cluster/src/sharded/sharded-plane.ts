@@ -78,11 +78,11 @@ export class ShardedPlane {
     if (message.kind === 'welcome') {
       const replica = this.core.replica;
       const { workerId, runId, topology, wireDtype } = message.body;
-      this.mesh.identify(workerId, runId);
       this.exchange =
         topology === Topology.SHARDED && replica !== undefined
           ? new ShardedExchange(workerId, replica.layout, wireDtype === DType.BFLOAT16 ? 'bfloat16' : 'float32')
           : undefined;
+      await this.mesh.identify(workerId, runId);
       return;
     }
     const exchange = this.exchange;

@@ -142,7 +142,11 @@ export class StepMachine {
     this.snapshots.abandon(member.id);
     if (current === undefined || !current.awaited.has(member.id)) return false;
     if (current.sharded !== undefined) {
-      this.abandonAttempt(current, member, why);
+      // Its parts are mixed into sums on other workers and the buckets it owned are lost: the attempt is abandoned, all
+      // its samples go back to the data order and the step runs again without it (the caller starts it).
+      this.attempt = { step: current.step, attempt: giveBackAttempt(this.context, current, member.name, why) };
+      this.current = undefined;
+      this.reducer.reset();
       return false;
     }
     current.awaited.delete(member.id);
@@ -158,17 +162,6 @@ export class StepMachine {
     );
     this.reduceCompleteBuckets(current, out);
     return current.awaited.size === 0;
-  }
-
-  /**
-   * Sharded topology: a lost worker's parts are mixed into sums on other workers, and the buckets it owned are lost, so
-   * the attempt is abandoned: every sample of it goes back to the data order, in order, and the step runs again with the
-   * others as the next attempt (the caller starts it). Nothing of the attempt was applied anywhere.
-   */
-  private abandonAttempt(current: StepInProgress, member: Member, why: string): void {
-    this.attempt = { step: current.step, attempt: giveBackAttempt(this.context, current, member.name, why) };
-    this.current = undefined;
-    this.reducer.reset();
   }
 
   /** When the step lost every worker before any gradient arrived, forgets it (it runs again) and returns true. */

@@ -264,7 +264,11 @@ test('Prometheus scrapes a 2-worker ddpm local run and every dashboard expressio
     'one straggler lane per joined worker',
   );
   // No scrape failed once all targets were up: /metrics answers even while a worker computes (the server thread).
-  const window = Math.max(2, Math.floor((Date.now() - targetsUp) / 1000) - 1);
+  // The window must hold a scrape of every target, and only scrapes after all were up.
+  const sinceUp = Date.now() - targetsUp;
+  if (sinceUp < (SCRAPE_SECONDS + 2) * 1000)
+    await new Promise((resolve) => setTimeout(resolve, (SCRAPE_SECONDS + 2) * 1000 - sinceUp));
+  const window = Math.floor((Date.now() - targetsUp) / 1000) - 1;
   const up = await prometheus.query(`min_over_time(up[${window}s])`);
   t.deepEqual(
     up.samples.map((s) => `${s.labels['job']}=${s.value}`).sort(),

@@ -36,7 +36,8 @@ export function workerLedger(logs: readonly WorkerLog[]): WorkerLedger {
     for (const r of records) {
       const step = Number(r.step);
       if (r.msg === 'step received') {
-        const list = received.get(step) ?? [];
+        // Sharded topology: a step whose attempt was abandoned runs again; only the worker's newest shard counts.
+        const list = (received.get(step) ?? []).filter((shard) => shard.worker !== worker);
         list.push({ worker, epoch: Number(r.epoch), indices: r.indices as number[] });
         received.set(step, list);
       } else if (r.msg === 'update applied') {

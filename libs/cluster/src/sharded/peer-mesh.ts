@@ -91,6 +91,8 @@ export class PeerMesh {
 
   /** Who this worker is in which run (from its Welcome): the header of what it sends, the run of what it accepts. */
   async identify(workerId: number, runId: string): Promise<void> {
+    // A rejoin under a new id: peers keep the id a connection first claimed, so the old connections must go.
+    if (workerId !== this.self) this.closeConnections();
     this.self = workerId;
     this.runId = runId;
     const early = this.beforeWelcome;
@@ -136,11 +138,15 @@ export class PeerMesh {
   }
 
   async close(): Promise<void> {
-    for (const connection of this.connections.values()) connection.socket.close();
-    this.connections.clear();
+    this.closeConnections();
     this.router.close();
     await this.loop;
     await this.zap?.close();
+  }
+
+  private closeConnections(): void {
+    for (const connection of this.connections.values()) connection.socket.close();
+    this.connections.clear();
   }
 
   private async receive(): Promise<void> {
@@ -168,7 +174,11 @@ export class PeerMesh {
           continue;
         }
         this.claimed.set(key, from);
-        await this.deliver(from, message);
+        // What the message leads to may fail (the coordinator's socket closed while reconnecting or stopping): the
+        // step is then redone or resynchronised by the coordinator; the peer connections must stay up.
+        await this.deliver(from, message).catch((error: unknown) =>
+          log.warn({ from, kind: message.kind, error: String(error) }, 'could not act on a peer message; dropped it'),
+        );
       }
     } catch (error) {
       if (!this.router.closed) throw error;

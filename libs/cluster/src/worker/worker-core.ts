@@ -178,7 +178,10 @@ export class WorkerCore {
     const started = performance.now();
     const indices = Uint32Array.from(start.indices);
     // What this replica was given, for checks that must not trust the coordinator's account (tests, audits).
-    log.debug({ step: start.step, epoch: start.epoch, indices: start.indices }, 'step received');
+    log.debug(
+      { step: start.step, attempt: start.attempt, epoch: start.epoch, indices: start.indices },
+      'step received',
+    );
     // The compute below blocks the event loop; this heartbeat tells the coordinator the worker is alive and busy.
     await this.heartbeat(Phase.COMPUTING);
     const timing = { dataMs: 0 };

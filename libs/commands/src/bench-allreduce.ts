@@ -9,6 +9,7 @@ import type { WireDtype } from '@ddpm/protocol';
 import type { Topology } from '@ddpm/runtime';
 import { rawZmqGbps } from './raw-zmq-bandwidth.ts';
 import { DDPM_BIN } from './ddpm-bin.ts';
+import { linkBytes } from './cluster-figures.ts';
 
 export interface AllreduceBenchOptions {
   readonly workers: number;
@@ -19,12 +20,15 @@ export interface AllreduceBenchOptions {
   readonly warmup: number;
   /** Gradient bucket size in MiB (ddpm coordinator --bucket-mb). */
   readonly bucketMb: number;
+  readonly topology?: Topology;
+  readonly wireDtype?: WireDtype;
 }
 
 /** The JSON line `ddpm bench allreduce` prints. Times in milliseconds, bandwidths in Gbit/s. */
 export interface AllreduceBenchResult {
   readonly bench: 'allreduce';
-  readonly topology: 'star';
+  readonly topology: Topology;
+  readonly wire_dtype: WireDtype;
   readonly workers: number;
   readonly params: number;
   readonly compute_ms: number;
@@ -45,15 +49,16 @@ export interface AllreduceBenchResult {
  * and the EMA on the coordinator, Adam on every worker, and the parameter checksum.
  *
  * Reports the median step time after `warmup` steps; comm_ms = step_ms − compute_ms (the communication and
- * optimiser time the compute did not hide: transfers, checksums, reduce, Adam). bytes_per_step counts the gradients
- * in and the mean gradients out at the coordinator (2·N·P·4). bound_ms is the least time a star needs at the raw ZeroMQ bandwidth
- * measured in the same run: 2·N·bytes / raw. bus_gbps follows nccl-tests: algbw = P·4 bytes / comm time, busbw =
- * algbw · 2(N−1)/N.
+ * optimiser time the compute did not hide: transfers, checksums, reduce, Adam). bytes_per_step counts what enters and
+ * leaves the coordinator (star: 2·N·S, sharded: 2·S, for S = P·4 bytes, P·2 with bfloat16). bound_ms is the least time
+ * the busiest process's traffic (both ways; see linkBytes) takes at the raw ZeroMQ bandwidth measured in the same run.
+ * bus_gbps follows nccl-tests: algbw = S / comm time, busbw = algbw · 2(N−1)/N.
  */
 export async function benchAllreduce(options: AllreduceBenchOptions): Promise<AllreduceBenchResult> {
   const { workers, params, computeMs, steps, warmup } = options;
+  const { topology = 'star', wireDtype = 'float32' } = options;
   const preset = presetWithParameters(params);
-  const bytes = params * 4;
+  const bytes = params * (wireDtype === 'bfloat16' ? 2 : 4);
   const rawGbps = await rawZmqGbps(bytes);
   const out = mkdtempSync(join(tmpdir(), 'ddpm-bench-allreduce-'));
   const children: ChildProcess[] = [];
@@ -65,13 +70,15 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     for (let i = 1; i <= workers; i++) children.push(spawn(process.execPath, args.worker(i), { stdio: 'ignore' }));
     const stepMs = await medianStepMs(coordinator, out, steps, warmup);
     const commMs = Math.max(stepMs - computeMs, 1e-3);
-    const bytesPerStep = 2 * workers * bytes;
-    const boundMs = ((bytesPerStep * 8) / (rawGbps * 1e9)) * 1000;
+    const link = linkBytes(topology, workers, bytes);
+    const bytesPerStep = 2 * link.coordinator;
+    const boundMs = ((2 * Math.max(link.coordinator, link.worker) * 8) / (rawGbps * 1e9)) * 1000;
     const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);
     const round = (x: number): number => Math.round(x * 1000) / 1000;
     return {
       bench: 'allreduce',
-      topology: 'star',
+      topology,
+      wire_dtype: wireDtype,
       workers,
       params,
       compute_ms: computeMs,

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { addFlagRules, decimal, oneOf, TOPOLOGIES, type Topology } from '@ddpm/runtime';
-import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
+import { addFlagRules, decimal } from '@ddpm/runtime';
 import { benchCluster } from './bench-cluster.ts';
 import { COMMAND_RULES } from './command-rules.ts';
 import { addSimulatedStepOptions, type SimulatedStepFlags } from './simulated-step-options.ts';
@@ -15,14 +14,7 @@ export function addClusterBench(bench: Command): void {
       'time synchronous steps with the coordinator and N workers each in its own network namespace, every link shaped to --link-gbps both ways (needs root)',
     )
     .option('--link-gbps <gbps>', "each host's link speed in Gbit/s, both directions", decimal(0.001, 100), 1)
-    .option('--topology <name>', `gradient exchange: ${TOPOLOGIES.join(', ')}`, oneOf(TOPOLOGIES), 'star')
-    .option(
-      '--wire-dtype <dtype>',
-      `dtype of gradients and update deltas on the wire: ${WIRE_DTYPES.join(', ')}`,
-      oneOf(WIRE_DTYPES),
-      'float32',
-    )
-    .action(async (flags: SimulatedStepFlags & { linkGbps: number; topology: Topology; wireDtype: WireDtype }) => {
+    .action(async (flags: SimulatedStepFlags & { linkGbps: number }) => {
       const result = await benchCluster(flags);
       process.stdout.write(`${JSON.stringify(result)}\n`);
     });

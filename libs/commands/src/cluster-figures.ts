@@ -47,10 +47,9 @@ export interface ClusterBenchResult {
 export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult {
   const { topology, workers, linkGbps, params, computeMs, stepMs, wireDtype } = inputs;
   const bytes = params * (wireDtype === 'bfloat16' ? 2 : 4);
-  const coordinatorBytes = topology === 'star' ? workers * bytes : bytes;
-  const [up, down] = [coordinatorBytes, coordinatorBytes];
-  const workerBytes = topology === 'star' ? bytes : ((2 * workers - 1) / workers) * bytes;
-  const bytesMaxLink = Math.round(Math.max(up, down, workerBytes));
+  const link = linkBytes(topology, workers, bytes);
+  const [up, down] = [link.coordinator, link.coordinator];
+  const bytesMaxLink = Math.round(Math.max(up, down, link.worker));
   const boundMs = ((bytesMaxLink * 8) / (linkGbps * 1e9)) * 1000;
   const commMs = Math.max(stepMs - computeMs, 1e-3);
   const busGbps = ((bytes * 8) / (commMs / 1000) / 1e9) * ((2 * (workers - 1)) / workers);
@@ -71,6 +70,16 @@ export function clusterFigures(inputs: ClusterFigureInputs): ClusterBenchResult 
     bus_gbps: round(busGbps),
     scaling_efficiency: round(stepMs > 0 ? computeMs / stepMs : 0),
   };
+}
+
+/**
+ * Bytes one step moves over the coordinator's link and over a worker's, each direction, for `bytes` of gradient per
+ * worker (see clusterFigures).
+ */
+export function linkBytes(topology: Topology, workers: number, bytes: number): { coordinator: number; worker: number } {
+  return topology === 'star'
+    ? { coordinator: workers * bytes, worker: bytes }
+    : { coordinator: bytes, worker: ((2 * workers - 1) / workers) * bytes };
 }
 
 function round(x: number): number {

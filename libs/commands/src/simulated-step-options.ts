@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { decimal, integer } from '@ddpm/runtime';
+import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
+import { decimal, integer, oneOf, TOPOLOGIES, type Topology } from '@ddpm/runtime';
 
 /** The flags `bench allreduce` and `bench cluster` share: the simulated run they time, and how much of it. */
 export interface SimulatedStepFlags {
@@ -9,6 +10,8 @@ export interface SimulatedStepFlags {
   steps: number;
   warmup: number;
   bucketMb: number;
+  topology: Topology;
+  wireDtype: WireDtype;
 }
 
 /** Adds the SimulatedStepFlags options, with `steps` steps by default. */
@@ -29,5 +32,12 @@ export function addSimulatedStepOptions(command: Command, steps: number): Comman
       'gradient bucket size in MiB (ddpm coordinator --bucket-mb)',
       decimal(0.0625, 1024),
       0.25,
+    )
+    .option('--topology <name>', `gradient exchange: ${TOPOLOGIES.join(', ')}`, oneOf(TOPOLOGIES), 'star')
+    .option(
+      '--wire-dtype <dtype>',
+      `dtype of gradients and update deltas on the wire: ${WIRE_DTYPES.join(', ')}`,
+      oneOf(WIRE_DTYPES),
+      'float32',
     );
 }

@@ -41,7 +41,8 @@ interface WorkerFlags extends MetricsFlags {
  * - DDPM_FAULT_NAN_STEP=k: the gradient of step k gets a NaN (tests the non-finite skip);
  * - DDPM_FAULT_DELAY_MS=ms: every step waits that long before computing (tests straggler reporting);
  * - DDPM_FAULT_FAIL_STEP=k: the compute of step k throws, as a lost GPU device does (tests the fatal report);
- * - DDPM_FAULT_SILENT_STEP=k: step k is computed but no gradient is sent, heartbeats go on (tests the step deadline).
+ * - DDPM_FAULT_SILENT_STEP=k: step k is computed but no gradient is sent, heartbeats go on (tests the step deadline);
+ *   once: when step k runs again (sharded topology), it is sent.
  */
 function faultsFromEnvironment(): WorkerFaults {
   const read = (name: string): number | undefined => {

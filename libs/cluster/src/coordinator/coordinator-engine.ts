@@ -10,7 +10,7 @@ import { judgeHello } from './hello-verdict.ts';
 import { Membership, type Member } from './membership.ts';
 import { errorMessage, heartbeatMessage } from './messages.ts';
 import { openRun, type RunState, type RunStateOptions } from './run-state.ts';
-import { StepDeadline, type StepTimeoutSetting } from './step-deadline.ts';
+import { noteHandOff, StepDeadline, type StepTimeoutSetting } from './step-deadline.ts';
 import { StepMachine } from './step-machine.ts';
 import { StragglerDetector } from './straggler-detector.ts';
 
@@ -216,7 +216,7 @@ export class CoordinatorEngine {
         return;
       }
       case 'heartbeat':
-        return;
+        return noteHandOff(this.steps.current, member.id, message.body);
       case 'leave':
         log.info(
           { worker: member.name, reason: message.body.reason },

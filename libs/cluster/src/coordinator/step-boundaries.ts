@@ -75,7 +75,8 @@ export class StepBoundaries {
     if (current === undefined) return;
     for (const id of overdueWorkers(current, this.now())) {
       const member = this.members.get(id);
-      if (member === undefined || this.steps.current?.step !== current.step) continue;
+      // The sharded topology abandons the attempt at the first drop: its other workers are in the next one.
+      if (member === undefined || this.steps.current !== current) continue;
       const seconds = (current.timeoutMs.get(id) ?? 0) / 1000;
       const { buckets } = current.buckets;
       const sent = current.buckets.partsFrom(id);

@@ -1,5 +1,12 @@
 import test from 'ava';
-import { AUTO_STEP_TIMEOUT, overdueWorkers, StepDeadline, type StepTimeoutSetting } from './step-deadline.ts';
+import { Phase } from '@ddpm/protocol';
+import {
+  AUTO_STEP_TIMEOUT,
+  noteHandOff,
+  overdueWorkers,
+  StepDeadline,
+  type StepTimeoutSetting,
+} from './step-deadline.ts';
 
 interface Case {
   readonly name: string;
@@ -158,4 +165,25 @@ test('overdue workers come in id order, each against its own deadline', (t) => {
     ]),
   };
   t.deepEqual(overdueWorkers(step, 101), [2, 9]);
+});
+
+test('sharded: only the workers that did not hand off all their parts are overdue; when all did, every awaited one', (t) => {
+  const ids = [1, 2, 3];
+  const step = {
+    step: 4,
+    awaited: new Set(ids),
+    handedOff: new Set<number>(),
+    sentMs: new Map(ids.map((id) => [id, 0])),
+    timeoutMs: new Map(ids.map((id) => [id, 100])),
+  };
+  noteHandOff(step, 1, { step: 4, phase: Phase.WAITING });
+  noteHandOff(step, 2, { step: 3, phase: Phase.WAITING }); // an older step: not this one's hand-off
+  noteHandOff(step, 3, { step: 4, phase: Phase.IDLE }); // a liveness heartbeat
+  t.deepEqual(overdueWorkers(step, 101), [2, 3], 'worker 1 handed off; 2 and 3 hold the step up');
+  noteHandOff(step, 2, { step: 4, phase: Phase.WAITING });
+  noteHandOff(step, 3, { step: 4, phase: Phase.WAITING });
+  t.deepEqual(overdueWorkers(step, 101), [1, 2, 3], 'all handed off: an owner does not reduce, and any may be it');
+  const star = { step: 4, sentMs: step.sentMs, timeoutMs: step.timeoutMs, awaited: new Set(ids) };
+  noteHandOff(star, 1, { step: 4, phase: Phase.WAITING });
+  t.deepEqual(overdueWorkers(star, 101), [1, 2, 3], 'the star has no hand-offs: every awaited worker is overdue');
 });

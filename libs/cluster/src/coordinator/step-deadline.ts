@@ -1,3 +1,5 @@
+import { Phase } from '@ddpm/protocol';
+
 /** `--step-timeout`: 'auto' (derived from the measured step times) or a fixed number of seconds (0: no deadline). */
 export type StepTimeoutSetting = 'auto' | number;
 
@@ -71,6 +73,8 @@ export class StepDeadline {
 export interface DeadlineView {
   /** Workers whose gradient (some bucket) is still awaited. */
   readonly awaited: ReadonlySet<number>;
+  /** Sharded topology: awaited workers that reported every part sent (see {@link noteHandOff}). */
+  readonly handedOff?: ReadonlySet<number>;
   /** Worker id → clock time its StepStart was sent. */
   readonly sentMs: ReadonlyMap<number, number>;
   /** Worker id → its StepStart.timeout_ms (0 or absent: no deadline). */
@@ -80,12 +84,28 @@ export interface DeadlineView {
 }
 
 /**
+ * A Heartbeat of a worker in the sharded topology: WAITING at the step in progress says every part of its gradient has
+ * left for the owners. Other heartbeats, and every heartbeat in the star, change nothing.
+ */
+export function noteHandOff(
+  step: { step: number; handedOff?: Set<number> } | undefined,
+  id: number,
+  heartbeat: { step: number; phase: Phase },
+): void {
+  if (heartbeat.phase === Phase.WAITING && heartbeat.step === step?.step) step.handedOff?.add(id);
+}
+
+/**
  * The awaited workers whose deadline has passed at `nowMs` (strictly after sent + timeout, the clock restarted at
- * `deadlinesFromMs` when the coordinator was blocked), in id order.
+ * `deadlinesFromMs` when the coordinator was blocked), in id order. In the sharded topology every owner waits for
+ * every worker, so all are awaited: the blame goes to those that did not hand off all their parts, and only when
+ * every worker did, to all awaited (an owner that does not reduce).
  */
 export function overdueWorkers(step: DeadlineView, nowMs: number): number[] {
   const overdue: number[] = [];
-  for (const id of step.awaited) {
+  const handedOff = step.handedOff ?? new Set<number>();
+  const silent = [...step.awaited].filter((id) => !handedOff.has(id));
+  for (const id of silent.length > 0 ? silent : step.awaited) {
     const timeout = step.timeoutMs.get(id) ?? 0;
     const sent = step.sentMs.get(id);
     if (timeout <= 0 || sent === undefined) continue;

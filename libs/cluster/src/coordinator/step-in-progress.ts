@@ -42,6 +42,8 @@ export interface StepInProgress {
   lastArrivalMs: number;
   /** The attempt, peers and bucket owners of the sharded topology (absent in the star). */
   readonly sharded?: ShardedAssignment;
+  /** Sharded: workers that reported every part of their gradient sent (a WAITING Heartbeat of this step). */
+  readonly handedOff?: Set<number>;
   lossSum: number;
   samples: number;
   contributors: number;

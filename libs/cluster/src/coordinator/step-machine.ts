@@ -45,7 +45,7 @@ export class StepMachine {
   skippedSteps: number;
   finalLoss: number;
   /** Sharded topology: the attempt at `step` (a lost worker abandons an attempt; the step runs again). */
-  private attempt = { step: -1, attempt: 0 };
+  private attempt: { step: number; attempt: number; startedMs?: number } = { step: -1, attempt: 0 };
 
   constructor(
     private readonly context: StepMachineContext,
@@ -67,7 +67,7 @@ export class StepMachine {
   start(out: Actions, checksumLater = false): void {
     if (this.attempt.step !== this.step) this.attempt = { step: this.step, attempt: 0 };
     const checksum = checksumLater ? 0 : this.checksum;
-    this.current = startStep(this.context, this.step, this.attempt.attempt, checksum, out);
+    this.current = startStep(this.context, this.attempt, checksum, out);
   }
 
   /** One bucket of a worker's gradient: checked, added to the bucket's sum; proposes the buckets it completes. */
@@ -144,7 +144,8 @@ export class StepMachine {
     if (current.sharded !== undefined) {
       // Its parts are mixed into sums on other workers and the buckets it owned are lost: the attempt is abandoned, all
       // its samples go back to the data order and the step runs again without it (the caller starts it).
-      this.attempt = { step: current.step, attempt: giveBackAttempt(this.context, current, member.name, why) };
+      const attempt = giveBackAttempt(this.context, current, member.name, why);
+      this.attempt = { step: current.step, attempt, startedMs: current.startedMs };
       this.current = undefined;
       this.reducer.reset();
       return false;

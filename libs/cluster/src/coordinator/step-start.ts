@@ -11,24 +11,26 @@ import type { StepInProgress, StepMachineContext } from './step-in-progress.ts';
  * Starts step `step`: takes the global batch from the data order, one shard per active worker in id order, and sends
  * each its StepStart. In the sharded topology the workers given samples are the attempt's peers and own the buckets
  * as {@link assignBucketOwners} spreads them. `checksum` 0: the StepStarts carry none (see StepStart.parameter_checksum).
+ * A later attempt keeps the first one's `startedMs`: the step's wall time includes its abandoned attempts.
  */
 export function startStep(
   context: StepMachineContext,
-  step: number,
-  attempt: number,
+  step: { step: number; attempt: number; startedMs?: number },
   checksum: number,
   out: Actions,
 ): StepInProgress {
+  const { attempt } = step;
   const { order, description, dataset, now } = context;
   const active = context.active();
   const orderBefore = order.state();
   const { epoch, indices } = order.next(samplesPerWorker(description.run) * active.length);
   const slices = splitGlobalBatch(indices, active.length);
-  const startedMs = now();
+  const startedMs = step.startedMs ?? now();
   const participants = active.filter((_, shard) => slices[shard].length > 0);
   const sharded = description.topology === 'sharded' ? shardedAssignment(context, participants, attempt) : undefined;
+  const handedOff = sharded === undefined ? undefined : new Set<number>();
   const current: StepInProgress = {
-    ...{ step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set() },
+    ...{ step: step.step, epoch, startedMs, checksum, orderBefore, assigned: new Map(), awaited: new Set(), handedOff },
     ...{ sentMs: new Map(), timeoutMs: new Map(), nonFinite: [], consumed: [] },
     buckets: new BucketBarrier(description.layout.count),
     ...{ normSquared: 0, proposed: 0, lastArrivalMs: startedMs, lossSum: 0, samples: 0, contributors: 0, sharded },
@@ -43,7 +45,7 @@ export function startStep(
     const timeoutMs = context.timeoutFor?.(member.id) ?? 0;
     current.timeoutMs.set(member.id, timeoutMs);
     const assignment = {
-      ...{ step, epoch, indices: slice, shardIndex, shardCount: active.length },
+      ...{ step: step.step, epoch, indices: slice, shardIndex, shardCount: active.length },
       ...{ globalBatchSize: indices.length, checksum, timeoutMs, sharded },
     };
     out.send(member, stepStartMessage(description, assignment, member.hasDataset ? undefined : dataset), now());

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   DType,
+  Phase,
   Topology,
   UpdateKind,
   type CurveKeyPair,
@@ -25,6 +26,8 @@ export class ShardedPlane {
   private exchange: ShardedExchange | undefined;
   private peers: number[] = [];
   private wake: (() => void) | undefined;
+  /** Gradient buckets of the step in progress routed so far. */
+  private routed = 0;
   private mesh!: PeerMesh;
 
   private constructor(
@@ -49,10 +52,19 @@ export class ShardedPlane {
     return this.mesh.endpoint;
   }
 
-  /** Routes a message the core sends the coordinator: a Gradient bucket goes to its owner (undefined: not routed). */
+  /**
+   * Routes a message the core sends the coordinator: a Gradient bucket goes to its owner (undefined: not routed). Once
+   * every bucket of the step has left, tells the coordinator so (Heartbeat WAITING at the step): the step deadline then
+   * knows this worker is not the one holding the step up.
+   */
   route(body: OutgoingBody, tensors: readonly TensorInput[]): Promise<void> | undefined {
     if (this.exchange === undefined || !('gradient' in body) || body.gradient === undefined) return undefined;
-    return this.dispatch(this.exchange.own(body.gradient, tensors));
+    const { step } = body.gradient;
+    const sent = this.dispatch(this.exchange.own(body.gradient, tensors));
+    this.routed += 1;
+    if (this.routed !== this.core.replica?.layout.count) return sent;
+    const handOff = { sentAtUnixMs: Date.now(), echoUnixMs: 0, step, phase: Phase.WAITING };
+    return sent.then(() => this.coordinator.send({ heartbeat: handOff }, []));
   }
 
   /** Before the core handles `message` from the coordinator. */
@@ -66,6 +78,7 @@ export class ShardedPlane {
         curvePublicKey: p.curvePublicKey ?? new Uint8Array(0),
       }));
       this.peers = peers.map((p) => p.workerId);
+      this.routed = 0;
       this.mesh.setPeers(peers);
       await this.dispatch(exchange.begin(message.body));
     } else if (message.kind === 'update' && !message.body.skipped && message.body.kind === UpdateKind.BUCKETS) {

@@ -44,16 +44,20 @@ export interface WorkerFaults {
 export function withFaults(source: GradientSource, faults: WorkerFaults, log: Logger): GradientSource {
   const { nanStep, failStep, silentStep } = faults;
   if (nanStep === undefined && failStep === undefined && silentStep === undefined && !faults.delayMs) return source;
+  let silentOnce = silentStep; // once: a step that runs again (sharded topology) is not silent again
   return {
     async compute(job: GradientJob): Promise<void> {
       if (faults.delayMs) await sleep(faults.delayMs);
       const step = job.start.body.step;
       if (faults.failStep === step)
         throw new Error(`test hook DDPM_FAULT_FAIL_STEP: the compute of step ${step} failed`);
-      if (faults.silentStep === step)
+      const silent = silentOnce === step;
+      if (silent) {
+        silentOnce = undefined;
         log.warn({ step }, 'test hook DDPM_FAULT_SILENT_STEP: this step sends no gradient');
+      }
       const onBucket: GradientJob['onBucket'] = (bucket, loss, extra) => {
-        if (faults.silentStep === step) return;
+        if (silent) return;
         if (faults.nanStep === step && bucket === 0) {
           job.replica.gradient[0] = Number.NaN;
           log.warn({ step }, 'test hook DDPM_FAULT_NAN_STEP: poisoned the gradient with a NaN');

@@ -215,8 +215,11 @@ export class CoordinatorEngine {
         if (verdict.complete) this.boundaries.complete(out);
         return;
       }
-      case 'heartbeat':
-        return noteHandOff(this.steps.current, member.id, message.body);
+      case 'heartbeat': {
+        const ms = noteHandOff(this.steps.current, member.id, message.body, this.now());
+        if (ms !== undefined) this.stragglers.record(member.id, ms);
+        return;
+      }
       case 'leave':
         log.info(
           { worker: member.name, reason: message.body.reason },

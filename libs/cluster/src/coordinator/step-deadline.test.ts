@@ -176,14 +176,15 @@ test('sharded: only the workers that did not hand off all their parts are overdu
     sentMs: new Map(ids.map((id) => [id, 0])),
     timeoutMs: new Map(ids.map((id) => [id, 100])),
   };
-  noteHandOff(step, 1, { step: 4, phase: Phase.WAITING });
-  noteHandOff(step, 2, { step: 3, phase: Phase.WAITING }); // an older step: not this one's hand-off
-  noteHandOff(step, 3, { step: 4, phase: Phase.IDLE }); // a liveness heartbeat
+  t.is(noteHandOff(step, 1, { step: 4, phase: Phase.WAITING }, 70), 70, 'its step time: StepStart sent at 0');
+  t.is(noteHandOff(step, 1, { step: 4, phase: Phase.WAITING }, 80), undefined, 'timed once');
+  t.is(noteHandOff(step, 2, { step: 3, phase: Phase.WAITING }, 70), undefined, 'an older step: not a hand-off');
+  t.is(noteHandOff(step, 3, { step: 4, phase: Phase.IDLE }, 70), undefined, 'a liveness heartbeat');
   t.deepEqual(overdueWorkers(step, 101), [2, 3], 'worker 1 handed off; 2 and 3 hold the step up');
-  noteHandOff(step, 2, { step: 4, phase: Phase.WAITING });
-  noteHandOff(step, 3, { step: 4, phase: Phase.WAITING });
+  noteHandOff(step, 2, { step: 4, phase: Phase.WAITING }, 90);
+  noteHandOff(step, 3, { step: 4, phase: Phase.WAITING }, 90);
   t.deepEqual(overdueWorkers(step, 101), [1, 2, 3], 'all handed off: an owner does not reduce, and any may be it');
   const star = { step: 4, sentMs: step.sentMs, timeoutMs: step.timeoutMs, awaited: new Set(ids) };
-  noteHandOff(star, 1, { step: 4, phase: Phase.WAITING });
+  t.is(noteHandOff(star, 1, { step: 4, phase: Phase.WAITING }, 90), undefined);
   t.deepEqual(overdueWorkers(star, 101), [1, 2, 3], 'the star has no hand-offs: every awaited worker is overdue');
 });

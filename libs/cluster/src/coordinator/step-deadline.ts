@@ -85,14 +85,21 @@ export interface DeadlineView {
 
 /**
  * A Heartbeat of a worker in the sharded topology: WAITING at the step in progress says every part of its gradient has
- * left for the owners. Other heartbeats, and every heartbeat in the star, change nothing.
+ * left for the owners. Returns the milliseconds from its StepStart to `nowMs` for the first such hand-off (its step
+ * time: every contribution completes with the last bucket, so arrivals cannot tell a straggler), else undefined.
+ * Other heartbeats, and every heartbeat in the star, change nothing.
  */
 export function noteHandOff(
-  step: { step: number; handedOff?: Set<number> } | undefined,
+  step: { step: number; handedOff?: Set<number>; sentMs: ReadonlyMap<number, number> } | undefined,
   id: number,
   heartbeat: { step: number; phase: Phase },
-): void {
-  if (heartbeat.phase === Phase.WAITING && heartbeat.step === step?.step) step.handedOff?.add(id);
+  nowMs: number,
+): number | undefined {
+  const handedOff = step?.handedOff;
+  if (heartbeat.phase !== Phase.WAITING || heartbeat.step !== step?.step || handedOff === undefined) return undefined;
+  if (handedOff.has(id) || !step.sentMs.has(id)) return undefined;
+  handedOff.add(id);
+  return nowMs - (step.sentMs.get(id) ?? nowMs);
 }
 
 /**

@@ -64,5 +64,6 @@ export function contributed(
   current.consumed.push(...(current.assigned.get(member.id) ?? []));
   current.lastArrivalMs = context.now();
   const sentMs = current.sentMs.get(member.id) ?? current.startedMs;
-  context.stragglers.record(member.id, current.lastArrivalMs - sentMs);
+  // Sharded: every contribution completes with the last bucket; the hand-off times the worker (noteHandOff).
+  if (current.handedOff === undefined) context.stragglers.record(member.id, current.lastArrivalMs - sentMs);
 }

@@ -207,5 +207,5 @@ const failuresAndMembership = test.macro({
   },
 });
 
-test(failuresAndMembership, 'star');
-test(failuresAndMembership, 'sharded');
+test.serial(failuresAndMembership, 'star');
+test.serial(failuresAndMembership, 'sharded');

@@ -135,5 +135,5 @@ const nanAndStragglers = test.macro({
   },
 });
 
-test(nanAndStragglers, 'star');
-test(nanAndStragglers, 'sharded');
+test.serial(nanAndStragglers, 'star');
+test.serial(nanAndStragglers, 'sharded');

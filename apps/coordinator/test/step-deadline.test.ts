@@ -88,5 +88,5 @@ const silentWorker = test.macro({
   },
 });
 
-test(silentWorker, 'star');
-test(silentWorker, 'sharded');
+test.serial(silentWorker, 'star');
+test.serial(silentWorker, 'sharded');

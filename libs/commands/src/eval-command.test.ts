@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -67,12 +67,28 @@ test.serial('--weights draws --count images in batches from a checkpoint and pri
     '2',
     '--backend',
     'wasm',
+    '--record',
+    join(dir, 'eval.jsonl'),
   ];
   const result = await ddpm(args);
   t.is(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as Record<string, unknown>;
   t.deepEqual(Object.keys(report).slice(0, 6), ['fd', 'fd_floor', 'fd_ratio', 'count', 'confidence', 'label_entropy']);
   t.is(report.count, 20);
+  const recorded = JSON.parse(readFileSync(join(dir, 'eval.jsonl'), 'utf8')) as Record<string, unknown>;
+  t.like(recorded, { step: 2, fd: report.fd, fd_floor: report.fd_floor, count: 20 });
+});
+
+test.serial('--record: needs --weights, and an unwritable path fails before sampling, naming the flag', async (t) => {
+  const grids = await ddpm(['eval', '--grids', join(dir, 'real.png'), '--record', join(dir, 'x.jsonl')]);
+  t.is(grids.code, 2);
+  t.regex(grids.stderr, /--record needs --weights/);
+  const missing = join(dir, 'no-such-folder', 'eval.jsonl');
+  const started = performance.now();
+  const bad = await ddpm(['eval', '--weights', FIXTURE, '--count', '20', '--backend', 'wasm', '--record', missing]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--record .*no-such-folder.*cannot append.*pass a writable eval\.jsonl/);
+  t.true(performance.now() - started < 5000);
 });
 
 test.serial(

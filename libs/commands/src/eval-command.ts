@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { selectBackend, type BackendRequest } from '@ddpm/backend';
@@ -8,6 +8,7 @@ import {
   createEvaluator,
   cutImageGrid,
   drawSamplesInBatches,
+  formatEvalLine,
   isMnistShape,
   type ImageBatch,
 } from '@ddpm/evaluation';
@@ -30,6 +31,7 @@ interface EvalFlags {
   seed: number;
   ema: boolean;
   backend: BackendRequest;
+  record?: string;
 }
 
 /** The PNG files named on the command line, folders expanded to their *.png files in name order. */
@@ -51,6 +53,15 @@ export function gridFiles(paths: readonly string[]): string[] {
     if (files.length === 0) throw new FlagError(`--grids ${path}: the folder holds no .png files; pass PNG grids.`);
     return files;
   });
+}
+
+/** Appends one line to --record's file; a missing folder or a full disk is a FlagError naming the path. */
+function record(path: string, line: string): void {
+  try {
+    appendFileSync(path, line);
+  } catch (error) {
+    throw new FlagError(`--record ${path}: cannot append (${(error as Error).message}); pass a writable eval.jsonl.`);
+  }
 }
 
 /**
@@ -75,11 +86,19 @@ export function evalCommand(): Command {
     .option('--steps <S>', 'DDIM steps', integer(1, 100000), 50)
     .option('--eta <x>', 'DDIM eta (0: deterministic)', decimal(0, 1), 0)
     .option('--seed <n>', 'seed of the noise and of the choice of the real sets', integer(0, 2 ** 32 - 1), 0)
-    .option('--no-ema', 'sample from the raw parameters instead of their EMA');
+    .option('--no-ema', 'sample from the raw parameters instead of their EMA')
+    .option(
+      '--record <eval.jsonl>',
+      "also append the result at the weights' step to a run's eval.jsonl (OUT/eval.jsonl), for its run page",
+    );
   return addBackendOption(command).action(async (flags: EvalFlags) => {
     if ((flags.weights === undefined) === (flags.grids === undefined)) {
       throw new FlagError('pass exactly one of --weights FILE (draw images) or --grids PNG|DIR... (cut grids).');
     }
+    if (flags.record !== undefined && flags.weights === undefined) {
+      throw new FlagError('--record needs --weights: the line is filed under the step of the weights.');
+    }
+    if (flags.record !== undefined) record(flags.record, ''); // fail before sampling, not after
     if (flags.channels === 2) throw new FlagError('--channels 2: grids are grey (1) or RGB (3).');
     const log = createLogger('eval');
     const started = performance.now();
@@ -140,6 +159,12 @@ export function evalCommand(): Command {
     }
     const report = await evaluator.evaluate(batch);
     const seconds = Math.round((performance.now() - started) / 100) / 10;
+    if (flags.record !== undefined && weights !== undefined) {
+      record(
+        flags.record,
+        formatEvalLine({ ...report, step: weights.meta.step, seconds, time: new Date().toISOString() }),
+      );
+    }
     process.stdout.write(`${JSON.stringify({ ...report, features: evaluator.extractor.name, seconds })}\n`);
   });
 }

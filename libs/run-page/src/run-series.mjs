@@ -58,7 +58,11 @@ export class LossSeries {
 
 const EVAL_FIELDS = ['step', 'fd', 'fd_floor', 'fd_ratio', 'count', 'confidence', 'label_entropy', 'seconds', 'time'];
 
-/** The evaluations of eval.jsonl (one line per evaluation: see docs/run-page.md), oldest first, at most `max` kept. */
+/**
+ * The evaluations of eval.jsonl (one line per evaluation: see docs/run-page.md) in step order, at most `max` kept (the
+ * highest steps). A step evaluated again replaces its earlier point: `ddpm eval --record` may file checkpoints after
+ * training, in any order.
+ */
 export class EvalSeries {
   #points = [];
 
@@ -71,7 +75,10 @@ export class EvalSeries {
       if (!Number.isFinite(record.step) || !Number.isFinite(record.fd)) continue;
       const point = {};
       for (const field of EVAL_FIELDS) if (record[field] !== undefined) point[field] = record[field];
-      this.#points.push(point);
+      let at = this.#points.length;
+      while (at > 0 && this.#points[at - 1].step > point.step) at--;
+      const same = at > 0 && this.#points[at - 1].step === point.step;
+      this.#points.splice(same ? at - 1 : at, same ? 1 : 0, point);
     }
     if (this.#points.length > this.max) this.#points = this.#points.slice(-this.max);
   }

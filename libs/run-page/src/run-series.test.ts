@@ -59,3 +59,25 @@ test('the evaluation series keeps the contract fields of eval.jsonl and at most 
   );
   t.false('extra' in points[0]);
 });
+
+test('evaluations filed out of order (ddpm eval --record) are kept in step order; a step evaluated again is replaced', (t) => {
+  const series = new EvalSeries();
+  series.add([
+    { step: 800, fd: 50 },
+    { step: 400, fd: 100 },
+    { step: 1200, fd: 40 },
+  ]);
+  series.add([
+    { step: 600, fd: 70 },
+    { step: 800, fd: 55 },
+  ]);
+  t.deepEqual(
+    series.view().points.map((p) => [p.step, p.fd]),
+    [
+      [400, 100],
+      [600, 70],
+      [800, 55],
+      [1200, 40],
+    ],
+  );
+});

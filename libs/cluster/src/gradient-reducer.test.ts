@@ -79,3 +79,23 @@ test(reportsFinite, [1, Number.NaN, 3], false);
 test(reportsFinite, [Number.POSITIVE_INFINITY, 2], false);
 test(reportsFinite, [0, 0, Number.NEGATIVE_INFINITY], false);
 test(reportsFinite, [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY], false);
+
+test('a put mean is the very bits adding it once with its weight gives; put reports non-finite values; reset forgets it', (t) => {
+  const layout = new BucketLayout([0, 3], 5);
+  const values = Float32Array.from({ length: 5 }, (_, i) => Math.fround(Math.sin(i + 0.3) * 1e-3));
+  const added = new GradientReducer(layout);
+  addWhole(added, values, 7);
+  const put = new GradientReducer(layout);
+  t.true(put.put(0, values.subarray(0, 3), 7));
+  t.true(put.put(1, values.subarray(3, 5), 7));
+  t.is(put.samplesOf(1), 7);
+  const mean = meanOfAll(put);
+  t.deepEqual(mean, meanOfAll(added));
+  t.deepEqual(mean, values);
+  t.true(put.put(0, values.subarray(0, 3), 7));
+  t.false(put.put(1, Float32Array.of(1, Number.NaN), 2));
+  put.reset();
+  put.add(1, Float32Array.of(2, 4), 1);
+  t.deepEqual(Array.from(put.mean(1)), [2, 4], 'after reset the bucket is summed again');
+  t.throws(() => put.put(0, Float32Array.of(1), 1), { message: /got 1 values for bucket 0 of 3/ });
+});

@@ -21,6 +21,8 @@ export class GradientReducer {
   /** Bucket means as sent; allocated once, because touching fresh memory costs more than the arithmetic. */
   private readonly means: Float32Array;
   private readonly samples: Float64Array;
+  /** 1 for a bucket whose mean was {@link put} this step. */
+  private readonly given: Uint8Array;
   readonly size: number;
 
   constructor(readonly layout: BucketLayout) {
@@ -28,6 +30,7 @@ export class GradientReducer {
     this.sums = new Array<Float64Array | undefined>(layout.count).fill(undefined);
     this.means = new Float32Array(layout.total);
     this.samples = new Float64Array(layout.count);
+    this.given = new Uint8Array(layout.count);
   }
 
   /** Number of buckets. */
@@ -58,6 +61,26 @@ export class GradientReducer {
     return probe === 0;
   }
 
+  /**
+   * Takes `bucket`'s mean as formed elsewhere (a ReducedGradient of the sharded topology, over `samples` samples)
+   * instead of adding parts: {@link mean} then returns exactly these floats, the same bits that adding them once with
+   * weight `samples` would give, without the float64 pass. Reports whether every value was finite. Precondition: no
+   * part of `bucket` was added this step.
+   */
+  put(bucket: number, mean: Float32Array, samples: number): boolean {
+    const { start, end } = this.layout.range(bucket);
+    if (mean.length !== end - start)
+      throw new Error(
+        `GradientReducer.put: got ${mean.length} values for bucket ${bucket} of ${end - start} parameters.`,
+      );
+    this.means.set(mean, start);
+    this.given[bucket] = 1;
+    this.samples[bucket] = samples;
+    let probe = 0;
+    for (let i = 0; i < mean.length; i++) probe += mean[i] * 0;
+    return probe === 0;
+  }
+
   /** Samples summed into `bucket` so far this step. */
   samplesOf(bucket: number): number {
     return this.samples[bucket];
@@ -71,6 +94,7 @@ export class GradientReducer {
     const { start, end } = this.layout.range(bucket);
     if (this.samples[bucket] === 0)
       throw new Error(`GradientReducer.mean: no gradient was added to bucket ${bucket} this step.`);
+    if (this.given[bucket] === 1) return this.means.subarray(start, end);
     const inverse = 1 / this.samples[bucket];
     const means = this.means;
     const sum = this.sums[bucket] as Float64Array;
@@ -91,5 +115,6 @@ export class GradientReducer {
   reset(): void {
     for (const sum of this.sums) sum?.fill(0);
     this.samples.fill(0);
+    this.given.fill(0);
   }
 }

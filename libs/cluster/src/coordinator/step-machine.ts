@@ -121,7 +121,7 @@ export class StepMachine {
       return { complete: false };
     }
     const current = this.current as StepInProgress;
-    const finite = reading.mean !== undefined && this.reducer.add(body.bucket, reading.mean, reading.samples);
+    const finite = reading.mean !== undefined && this.reducer.put(body.bucket, reading.mean, reading.samples);
     const members = new Map(this.context.active().map((m) => [m.id, m]));
     recordReduced(current, body, finite, new Map([...members].map(([id, m]) => [id, m.name])), log);
     this.reduceCompleteBuckets(current, out);

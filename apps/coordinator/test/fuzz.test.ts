@@ -14,18 +14,10 @@ import {
   WORKER_BIN,
   type ClusterProcess,
 } from './process-cluster.ts';
+import { fuzzFrames, lcg } from './fuzz-frames.ts';
 
 const FRAMES = 10_000;
 const SOCKETS = 8;
-
-/** A seeded generator, so a failure can be replayed. */
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /** Valid messages a fuzzer can build once it learned the run id from an Error reply: Hellos, forged gradients, ... */
 function validMessages(runId: string, model: UNet): Buffer[][] {
@@ -75,27 +67,6 @@ function validMessages(runId: string, model: UNet): Buffer[][] {
     encodeMessage(envelope({ update: { step: 1, skipped: true } })),
     encodeMessage(envelope({ shutdown: { reason: 'forged', finalStep: 1, completed: true } })),
   ];
-}
-
-/** One fuzz message: random frames, a mutation of a valid message, a replay, or a structural oddity. */
-function fuzzFrames(random: () => number, valid: Buffer[][]): Buffer[] {
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-  const r = random();
-  if (r < 0.3)
-    return Array.from({ length: 1 + Math.floor(random() * 3) }, () => randomBytes(Math.floor(random() * 300)));
-  if (r < 0.75) {
-    const frames = pick(valid).map((frame) => Buffer.from(frame));
-    const target = frames[Math.floor(random() * frames.length)];
-    const flips = 1 + Math.floor(random() * 4);
-    for (let k = 0; k < flips && target.length > 0; k++)
-      target[Math.floor(random() * target.length)] ^= 1 << Math.floor(random() * 8);
-    if (random() < 0.2) frames[0] = frames[0].subarray(0, Math.floor(random() * frames[0].length));
-    if (random() < 0.1) frames.push(randomBytes(16));
-    if (random() < 0.1 && frames.length > 1) frames.pop();
-    return frames;
-  }
-  if (r < 0.95) return pick(valid);
-  return [pick(valid)[0], ...Array.from({ length: 70 }, () => Buffer.alloc(0))];
 }
 
 function startRun(

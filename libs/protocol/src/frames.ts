@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.ts';
 import { dtypeFromWire, dtypeOfData, fromWireBytes, toWireBytes, type DTypeName, type TensorData } from './dtype.ts';
 import { scanEnvelope } from './envelope-scan.ts';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.ts';

@@ -2,7 +2,7 @@
 // names, never a model: shapes are passed in by the caller. Every failure is a ProtocolError whose code
 // can be sent back to the peer (error.toBody()).
 import { fromBfloat16 } from './bfloat16.ts';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.ts';
 import { toWireBytes, type DTypeName, type TensorDataByDType } from './dtype.ts';
 import type { DecodedMessage, DecodedTensor } from './frames.ts';
 import { ProtocolError } from './protocol-error.ts';

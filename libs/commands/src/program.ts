@@ -4,6 +4,7 @@ import { coordinatorCommand } from './coordinator-command.ts';
 import { evalCommand } from './eval-command.ts';
 import { keygenCommand } from './keygen-command.ts';
 import { localCommand } from './local-command.ts';
+import { pageCommand } from './page-command.ts';
 import { sampleCommand } from './sample-command.ts';
 import { trainClassifierCommand } from './train-classifier-command.ts';
 import { trainCommand } from './train-command.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     keygenCommand(),
     sampleCommand(),
     evalCommand(),
+    pageCommand(),
     benchCommand(),
     trainClassifierCommand(),
   ];

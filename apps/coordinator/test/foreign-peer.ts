@@ -96,6 +96,11 @@ export class ForeignPeer {
     }
   }
 
+  /** The oldest queued message, or undefined when none waits. */
+  take(): Received | undefined {
+    return this.queue.shift();
+  }
+
   async close(): Promise<void> {
     this.socket.close();
     await this.loop;
@@ -103,7 +108,7 @@ export class ForeignPeer {
 }
 
 /** Decodes one message by the documented frame rules; throws when a frame disagrees with its header. */
-function decode(head: Buffer, frames: readonly Buffer[]): Received {
+export function decode(head: Buffer, frames: readonly Buffer[]): Received {
   const envelope = wire.Envelope.decode(head);
   if (envelope.protocolVersion !== 1) throw new Error(`protocol_version ${envelope.protocolVersion}, expected 1`);
   if (frames.length !== envelope.tensors.length)

@@ -52,7 +52,11 @@ export class StepBoundaries {
     return { params: this.state.optimizer.params, ema: this.state.optimizer.ema };
   }
 
-  drop(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout', out: Actions): void {
+  /**
+   * Removes a worker; its part of a step in progress goes back (the step completes, or runs again in the sharded
+   * topology). `startNext` false: inside {@link complete}, which starts the next step itself.
+   */
+  drop(member: Member, reason: 'left' | 'error' | 'disconnected' | 'timeout', out: Actions, startNext = true): void {
     const { metrics } = this.options;
     this.members.remove(member.id);
     this.stragglers.forget(member.id);
@@ -62,7 +66,7 @@ export class StepBoundaries {
     metrics?.setActiveWorkers(this.members.active().length);
     if (this.steps.release(member, reason, out)) this.complete(out);
     // No step in progress: waiting for workers (next logs that), or a sharded attempt was abandoned (next runs it again).
-    if (this.steps.current === undefined && this.done === undefined) this.next(out);
+    if (startNext && this.steps.current === undefined && this.done === undefined) this.next(out);
   }
 
   /**
@@ -135,9 +139,10 @@ export class StepBoundaries {
     const finished = this.steps.finish(out, quietBoundary);
     this.deadline.recordStep(finished.seconds * 1000);
     for (const id of finished.assigned) if (this.members.get(id) !== undefined) this.deadline.markSeasoned(id);
+    // Before the next step starts: an excluded straggler gets no StepStart, and the step is started once.
+    this.reportStragglers(finished.assigned, out);
     if (finished.early) this.next(out, true);
     out.push({ kind: 'record', record: finished.record });
-    this.reportStragglers(finished.assigned, out);
     if (finished.early) return;
     const step = this.steps.step;
     if (this.gridDue(step)) out.push({ kind: 'grid', step, ema: this.weights().ema });
@@ -215,7 +220,7 @@ export class StepBoundaries {
         const error = new ProtocolError(ErrorCode.TIMEOUT, text, { fatal: true, reason, step: this.steps.step });
         out.send(member, errorMessage(error), this.now());
         log.warn({ worker: member.name }, `worker ${member.name} excluded (--exclude-stragglers)`);
-        this.drop(member, 'error', out);
+        this.drop(member, 'error', out, false);
       }
     }
   }

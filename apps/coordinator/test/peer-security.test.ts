@@ -75,8 +75,11 @@ test("sharded topology with CURVE: a worker's peer endpoint admits only the step
       1500,
     ),
   ]);
+  const processes = [coordinator, w1, w2];
+  const ended = () => processes.every((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+  await cluster.waitFor('the end of the run (40 steps)', ended, 120_000);
   t.deepEqual(
-    (await Promise.all([coordinator.exited, w1.exited, w2.exited])).map((e) => e.code),
+    (await Promise.all(processes.map((p) => p.exited))).map((e) => e.code),
     [0, 0, 0],
     cluster.dumpLogs(),
   );

@@ -15,6 +15,12 @@ import { z85Encode } from '../coordinator/z85.ts';
 import { ZapHandler } from '../coordinator/zap-handler.ts';
 import { OrderedSender } from '../transport/ordered-sender.ts';
 
+/**
+ * How long a CURVE handshake from a key that is not a peer yet waits for a StepStart naming it before it is refused
+ * (libzmq does not reconnect after a refusal, so a peer that read its StepStart first must not be refused).
+ */
+const PEER_ADMISSION_GRACE_MS = 10_000;
+
 /** Another worker of the step, as StepStart.peers names it. */
 export interface PeerAddress {
   readonly workerId: number;
@@ -75,7 +81,8 @@ export class PeerMesh {
   ): Promise<PeerMesh> {
     const mesh = new PeerMesh(options);
     if (options.curve !== undefined) {
-      mesh.zap = new ZapHandler(mesh.allowed, options.log, 'is not a peer of the current step');
+      const refusal = 'is not a peer of the current step';
+      mesh.zap = new ZapHandler(mesh.allowed, options.log, refusal, PEER_ADMISSION_GRACE_MS);
       await mesh.zap.start();
     }
     await mesh.router.bind(endpoint);
@@ -101,8 +108,11 @@ export class PeerMesh {
       if (message.envelope.runId === runId) await this.deliver(message.envelope.workerId, message);
   }
 
-  /** The peers of the step: connects to new ones, closes connections to those gone, admits only their keys. */
-  setPeers(peers: readonly PeerAddress[]): void {
+  /**
+   * The peers of the step: connects to new ones, closes connections to those gone, admits only their keys (and
+   * admits the handshakes held for keys that are now peers).
+   */
+  setPeers(peers: readonly PeerAddress[]): Promise<void> {
     const wanted = new Map(peers.filter((p) => p.workerId !== this.self).map((p) => [p.workerId, p]));
     for (const [id, connection] of this.connections) {
       if (wanted.get(id)?.endpoint === connection.endpoint) continue;
@@ -126,6 +136,7 @@ export class PeerMesh {
       socket.connect(peer.endpoint);
       this.connections.set(id, { endpoint: peer.endpoint, socket, sender: new OrderedSender(socket), sequence: 0 });
     }
+    return this.zap?.recheck() ?? Promise.resolve();
   }
 
   /** Sends to peer `to`, in call order per peer; resolves when queued. */

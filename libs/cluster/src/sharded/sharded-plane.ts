@@ -79,7 +79,7 @@ export class ShardedPlane {
       }));
       this.peers = peers.map((p) => p.workerId);
       this.routed = 0;
-      this.mesh.setPeers(peers);
+      await this.mesh.setPeers(peers);
       await this.dispatch(exchange.begin(message.body));
     } else if (message.kind === 'update' && !message.body.skipped && message.body.kind === UpdateKind.BUCKETS) {
       await this.bucketsArrived(message.body.step);

@@ -13,6 +13,7 @@ import {
   endpointFlag,
   integer,
   plaintextBindWarning,
+  reportToParent,
   runConfigFromFlags,
   withLowCommunication,
   type JobFlags,
@@ -140,6 +141,7 @@ export function coordinatorCommand(): Command {
         socketOptions,
       });
       await coordinator.bind();
+      reportToParent({ endpoint: coordinator.endpoint ?? flags.bind });
       if (keys !== undefined)
         log.info(
           { allowedKeys: allowed?.size },

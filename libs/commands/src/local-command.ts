@@ -9,7 +9,7 @@ import {
   addJobOptions,
   addRunOptions,
   createLogger,
-  freePort,
+  childReports,
   integer,
   LOCK_HOLDER_ENV,
   optionsToArgs,
@@ -55,43 +55,30 @@ export function localCommand(): Command {
     const log = createLogger('local');
     const lock = claimRunDirectory(flags, 'local', log);
     const childEnv = { ...process.env, [LOCK_HOLDER_ENV]: lock.token, [PARENT_WATCH_ENV]: 'stdin' };
-    const port = flags.port ?? (await freePort());
-    const endpoint = `tcp://127.0.0.1:${port}`;
+    // Without --port the coordinator binds a free port itself and reports it, as every child does its metrics port:
+    // no window in which another process takes a port picked here.
+    const bind = `tcp://127.0.0.1:${flags.port ?? 0}`;
     const logs = join(flags.out, 'logs');
     mkdirSync(logs, { recursive: true });
     const logFile = (name: string): number => openSync(join(logs, name), 'a');
     const runArgs = optionsToArgs(command, flags, ['workers', 'port']);
-    const metricsPorts = await Promise.all(Array.from({ length: flags.workers + 1 }, () => freePort()));
-    writePrometheusTargets(join(flags.out, 'prometheus-targets.json'), metricsPorts);
-    const metricsArgs = (i: number): string[] => [
-      '--metrics-host',
-      '127.0.0.1',
-      '--metrics-port',
-      String(metricsPorts[i]),
-    ];
-    process.stdout.write(
-      `metrics: coordinator http://127.0.0.1:${metricsPorts[0]}/metrics, workers ${metricsPorts
-        .slice(1)
-        .map((p) => `http://127.0.0.1:${p}/metrics`)
-        .join(' ')}\nrun page: http://127.0.0.1:${metricsPorts[0]}/\n`,
-    );
+    const metricsArgs = ['--metrics-host', '127.0.0.1', '--metrics-port', '0'];
     const children: ChildProcess[] = [];
     const coordinatorLog = logFile('coordinator.log');
     const coordinator = spawn(
       process.execPath,
-      [
-        DDPM_BIN,
-        'coordinator',
-        ...runArgs,
-        '--bind',
-        endpoint,
-        ...localMembershipArgs(flags.workers),
-        ...metricsArgs(0),
-      ],
-      { stdio: ['pipe', 'inherit', coordinatorLog], env: childEnv },
+      [DDPM_BIN, 'coordinator', ...runArgs, '--bind', bind, ...localMembershipArgs(flags.workers), ...metricsArgs],
+      { stdio: ['pipe', 'inherit', coordinatorLog, 'ipc'], env: childEnv },
     );
     closeSync(coordinatorLog);
     children.push(coordinator);
+    const reports = [childReports(coordinator)];
+    const endpoint = await reports[0].endpoint;
+    if (endpoint === undefined) {
+      lock.release();
+      const path = join(logs, 'coordinator.log');
+      throw new Error(`the coordinator exited before binding ${bind}${lastFailure(path)}; see ${path}.`);
+    }
     log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
     const workerExits: Promise<void>[] = [];
     for (let i = 1; i <= flags.workers; i++) {
@@ -109,16 +96,18 @@ export function localCommand(): Command {
         flags.data,
         ...limit,
         ...(flags.topology === 'sharded' ? ['--peer-endpoint', 'tcp://127.0.0.1:0'] : []),
-        ...metricsArgs(i),
+        ...metricsArgs,
       ];
       const out = logFile(`worker-${i}.log`);
-      const worker = spawn(process.execPath, args, { stdio: ['pipe', out, out], env: childEnv });
+      const worker = spawn(process.execPath, args, { stdio: ['pipe', out, out, 'ipc'], env: childEnv });
       closeSync(out);
       children.push(worker);
+      reports.push(childReports(worker));
       workerExits.push(
         exitOf(worker).then((code) => {
           if (code !== 0 && coordinator.exitCode === null) {
-            throw new Error(`worker-${i} exited with status ${code}; see ${join(logs, `worker-${i}.log`)}.`);
+            const path = join(logs, `worker-${i}.log`);
+            throw new Error(`worker-${i} exited with status ${code}${lastFailure(path)}; see ${path}.`);
           }
         }),
       );
@@ -126,13 +115,17 @@ export function localCommand(): Command {
     const stop = (): void => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const workersDone = Promise.all(workerExits);
+    workersDone.catch(() => undefined); // awaited below; marked handled while the ports are awaited
     try {
-      const code = await Promise.race([exitOf(coordinator), Promise.all(workerExits).then(() => exitOf(coordinator))]);
+      const ports = await Promise.all(reports.map((report) => report.metricsPort));
+      if (ports.every((port) => port !== undefined)) announceMetrics(flags.out, ports as number[]);
+      const code = await Promise.race([exitOf(coordinator), workersDone.then(() => exitOf(coordinator))]);
       if (code !== 0) {
         const path = join(logs, 'coordinator.log');
         throw new Error(`the coordinator exited with status ${code}${lastFailure(path)}; see ${path}.`);
       }
-      await Promise.all(workerExits);
+      await workersDone;
     } finally {
       stop();
       process.off('SIGINT', stop);
@@ -143,19 +136,24 @@ export function localCommand(): Command {
 }
 
 /**
- * Writes the processes' /metrics endpoints as a Prometheus file_sd target list, so a local Prometheus can scrape a
- * `ddpm local` run with `file_sd_configs: [{ files: [OUT/prometheus-targets.json] }]`.
+ * Prints the processes' /metrics endpoints and the run page, and writes them as a Prometheus file_sd target list, so
+ * a local Prometheus can scrape a `ddpm local` run with `file_sd_configs: [{ files: [OUT/prometheus-targets.json] }]`.
  */
-function writePrometheusTargets(path: string, ports: readonly number[]): void {
+function announceMetrics(out: string, ports: readonly number[]): void {
   const [coordinator, ...workers] = ports;
+  const url = (port: number): string => `http://127.0.0.1:${port}/metrics`;
+  process.stdout.write(
+    `metrics: coordinator ${url(coordinator)}, workers ${workers.map(url).join(' ')}\n` +
+      `run page: http://127.0.0.1:${coordinator}/\n`,
+  );
   const targets = [
     { targets: [`127.0.0.1:${coordinator}`], labels: { job: 'ddpm-coordinator' } },
     { targets: workers.map((port) => `127.0.0.1:${port}`), labels: { job: 'ddpm-worker' } },
   ];
-  writeFileSync(path, `${JSON.stringify(targets, null, 2)}\n`);
+  writeFileSync(join(out, 'prometheus-targets.json'), `${JSON.stringify(targets, null, 2)}\n`);
 }
 
-/** The coordinator's own last "ddpm: ..." failure line in its log, as ": <message>", or nothing. */
+/** A child's own last "ddpm: ..." failure line in its log, as ": <message>", or nothing. */
 function lastFailure(path: string): string {
   try {
     const line = readFileSync(path, 'utf8')

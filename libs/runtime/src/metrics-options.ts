@@ -4,6 +4,7 @@ import { serveMetrics, type MetricsServer } from '@ddpm/metrics';
 import { runPageRoutes } from '@ddpm/run-page';
 import type { Registry } from 'prom-client';
 import { integer } from './flag-parsers.ts';
+import { reportToParent } from './parent-report.ts';
 
 /** The parsed flags that {@link addMetricsOptions} defines. */
 export interface MetricsFlags {
@@ -51,6 +52,7 @@ export async function startMetrics(
     ...{ port: flags.metricsPort, host: flags.metricsHost, stallTimeoutSeconds, routes },
   });
   log.info({ url: server.url, port: server.port }, 'serving Prometheus metrics');
+  reportToParent({ metricsPort: server.port });
   if (routes !== undefined) log.info({ url: server.url.replace(/metrics$/, '') }, 'serving the run page');
   return server;
 }

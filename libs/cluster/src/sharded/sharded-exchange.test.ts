@@ -1,7 +1,17 @@
 import test from 'ava';
-import { decodeMessage, DEFAULT_LIMITS, encodeMessage, type DecodedMessage, type TensorInput } from '@ddpm/protocol';
+import {
+  decodeMessage,
+  DEFAULT_LIMITS,
+  encodeMessage,
+  fromBfloat16,
+  toBfloat16,
+  type DecodedMessage,
+  type TensorInput,
+} from '@ddpm/protocol';
 import { BucketLayout } from '@ddpm/training';
 import { ShardedExchange, type ExchangeSend } from './sharded-exchange.ts';
+
+type PeerGradient = Extract<DecodedMessage, { kind: 'gradient' }>;
 
 const layout = new BucketLayout([0, 2, 5], 6); // buckets of 2, 3 and 1 parameters
 const start = (attempt = 0, step = 4) => ({
@@ -71,4 +81,18 @@ test('a non-finite part makes the reduced bucket frameless and says who', (t) =>
     body.contributions.map((c) => c.allFinite),
     [false, true],
   );
+});
+
+test('bfloat16 wire: an owned bucket smaller than the largest is widened and reduced (not only the largest size)', (t) => {
+  const exchange = new ShardedExchange(1, layout, 'bfloat16');
+  exchange.begin(start());
+  // Bucket 2 (1 parameter) is owned here; the largest bucket has 3. Values exact in bfloat16.
+  const own = [{ name: 'gradient', data: toBfloat16(Float32Array.from([2])), shape: [1] }];
+  t.deepEqual(exchange.own(fields(2, 1), own), [], 'waits for worker 2');
+  const frames = encodeMessage({ workerId: 2, sequence: 1, runId: 'r', gradient: fields(2, 1) }, [
+    { name: 'gradient', data: toBfloat16(Float32Array.from([4])), shape: [1] },
+  ]);
+  const { sends, problem } = exchange.part(2, decodeMessage(frames, DEFAULT_LIMITS) as PeerGradient);
+  t.is(problem, undefined);
+  t.deepEqual(Array.from(fromBfloat16(sends[0].tensors[0].data as Uint16Array)), [3]);
 });

@@ -83,7 +83,10 @@ export class ShardedExchange {
     const gradient = { ...body, attempt: this.attempt };
     if (owner !== this.selfId) return [{ to: 'peer', peer: owner, body: { gradient }, tensors: [...tensors] }];
     const data = tensors[0]?.data;
-    const part = data instanceof Uint16Array ? fromBfloat16(data, this.widened) : (data as Float32Array | undefined);
+    const part =
+      data instanceof Uint16Array
+        ? fromBfloat16(data, this.widened.subarray(0, data.length))
+        : (data as Float32Array | undefined);
     return this.add(this.selfId, gradient, part);
   }
 

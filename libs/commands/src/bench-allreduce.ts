@@ -67,8 +67,11 @@ export async function benchAllreduce(options: AllreduceBenchOptions): Promise<Al
     const args = allreduceArgs({ ...options, preset, endpoint: `tcp://127.0.0.1:${port}`, out });
     const coordinator = spawn(process.execPath, args.coordinator, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(coordinator);
-    for (let i = 1; i <= workers; i++) children.push(spawn(process.execPath, args.worker(i), { stdio: 'ignore' }));
-    const stepMs = await medianStepMs(coordinator, out, steps, warmup);
+    const spawned = Array.from({ length: workers }, (_, i) =>
+      spawn(process.execPath, args.worker(i + 1), { stdio: ['ignore', 'ignore', 'pipe'] }),
+    );
+    children.push(...spawned);
+    const stepMs = await medianStepMs(coordinator, out, steps, warmup, spawned);
     const commMs = Math.max(stepMs - computeMs, 1e-3);
     const link = linkBytes(topology, workers, bytes);
     const bytesPerStep = 2 * link.coordinator;
@@ -150,11 +153,27 @@ export async function medianStepMs(
   out: string,
   steps: number,
   warmup: number,
+  workers: readonly ChildProcess[] = [],
 ): Promise<number> {
-  let stderr = '';
-  coordinator.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const code = await new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
-  if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr}`);
+  const tail = (child: ChildProcess): (() => string) => {
+    let text = '';
+    child.stderr?.on('data', (chunk: Buffer) => (text = (text + chunk.toString()).slice(-4000)));
+    return () => text;
+  };
+  const stderr = tail(coordinator);
+  // A worker that dies would leave the coordinator waiting for it forever: fail with its last words instead.
+  const workerDeath = new Promise<never>((_, reject) =>
+    workers.forEach((worker, i) => {
+      const last = tail(worker);
+      worker.once('exit', (code, signal) => {
+        if (code !== 0 && signal !== 'SIGKILL')
+          reject(new Error(`benchmark worker ${i + 1} exited with status ${code ?? signal}: ${last()}`));
+      });
+    }),
+  );
+  const coordinatorExit = new Promise<number>((resolve) => coordinator.once('exit', (c) => resolve(c ?? 1)));
+  const code = await Promise.race([coordinatorExit, workerDeath]);
+  if (code !== 0) throw new Error(`the benchmark coordinator exited with status ${code}: ${stderr()}`);
   const seconds = readFileSync(join(runDir(out), 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')

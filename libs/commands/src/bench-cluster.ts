@@ -60,8 +60,8 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       return child;
     };
     const coordinator = inHost(0, args.coordinator, 'pipe');
-    for (let i = 1; i <= workers; i++) inHost(i, args.worker(i), 'ignore');
-    const stepMs = await medianStepMs(coordinator, out, steps, warmup);
+    const spawned = Array.from({ length: workers }, (_, i) => inHost(i + 1, args.worker(i + 1), 'pipe'));
+    const stepMs = await medianStepMs(coordinator, out, steps, warmup, spawned);
     return clusterFigures({ ...options, computeMs, stepMs });
   } finally {
     process.off('SIGINT', interrupted);

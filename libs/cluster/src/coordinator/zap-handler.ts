@@ -49,7 +49,16 @@ export class ZapHandler {
 
   /** Binds the handler; call before the coordinator binds its ROUTER. */
   async start(): Promise<void> {
-    await this.socket.bind(ZAP_ENDPOINT);
+    // The ZAP endpoint is one per process: a handler closed just before may not have released it yet.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.socket.bind(ZAP_ENDPOINT);
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 40) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     this.loop = this.serve();
   }
 
@@ -79,6 +88,8 @@ export class ZapHandler {
     const held = this.held;
     this.held = [];
     await Promise.all(held.map((request) => this.answer(request, false))).catch(() => undefined);
+    // Releases the endpoint now, so a handler started next in this process can bind it (close frees it later).
+    await this.socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
     this.socket.close();
     await this.loop;
   }

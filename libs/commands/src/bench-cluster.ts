@@ -52,15 +52,15 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
     const endpoint = `tcp://${plan.addresses[0]}:${PORT}`;
     const peerEndpoint = (i: number): string => `tcp://${plan.addresses[i]}:${PORT + 1}`;
     const args = allreduceArgs({ ...options, preset, endpoint, out, peerEndpoint });
-    const inHost = (host: number, command: string[], stdio: 'ignore' | 'pipe'): ChildProcess => {
+    const inHost = (host: number, command: string[]): ChildProcess => {
       const child = spawn('ip', ['netns', 'exec', plan.namespaces[host], process.execPath, ...command], {
-        stdio: ['ignore', 'ignore', stdio],
+        stdio: ['ignore', 'ignore', 'pipe'],
       });
       children.push(child);
       return child;
     };
-    const coordinator = inHost(0, args.coordinator, 'pipe');
-    const spawned = Array.from({ length: workers }, (_, i) => inHost(i + 1, args.worker(i + 1), 'pipe'));
+    const coordinator = inHost(0, args.coordinator);
+    const spawned = Array.from({ length: workers }, (_, i) => inHost(i + 1, args.worker(i + 1)));
     const stepMs = await medianStepMs(coordinator, out, steps, warmup, spawned);
     return clusterFigures({ ...options, computeMs, stepMs });
   } finally {

@@ -13,7 +13,6 @@ import {
   endpointFlag,
   integer,
   plaintextBindWarning,
-  reportToParent,
   runConfigFromFlags,
   withLowCommunication,
   type JobFlags,
@@ -141,7 +140,6 @@ export function coordinatorCommand(): Command {
         socketOptions,
       });
       await coordinator.bind();
-      reportToParent({ endpoint: coordinator.endpoint ?? flags.bind });
       if (keys !== undefined)
         log.info(
           { allowedKeys: allowed?.size },

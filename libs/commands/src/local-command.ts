@@ -9,7 +9,8 @@ import {
   addJobOptions,
   addRunOptions,
   createLogger,
-  childReports,
+  freePort,
+  reportedMetricsPort,
   integer,
   LOCK_HOLDER_ENV,
   optionsToArgs,
@@ -55,9 +56,8 @@ export function localCommand(): Command {
     const log = createLogger('local');
     const lock = claimRunDirectory(flags, 'local', log);
     const childEnv = { ...process.env, [LOCK_HOLDER_ENV]: lock.token, [PARENT_WATCH_ENV]: 'stdin' };
-    // Without --port the coordinator binds a free port itself and reports it, as every child does its metrics port:
-    // no window in which another process takes a port picked here.
-    const bind = `tcp://127.0.0.1:${flags.port ?? 0}`;
+    // Workers start beside the coordinator (they retry until it binds), so its port is picked here (see freePort).
+    const endpoint = `tcp://127.0.0.1:${flags.port ?? (await freePort())}`;
     const logs = join(flags.out, 'logs');
     mkdirSync(logs, { recursive: true });
     const logFile = (name: string): number => openSync(join(logs, name), 'a');
@@ -67,18 +67,12 @@ export function localCommand(): Command {
     const coordinatorLog = logFile('coordinator.log');
     const coordinator = spawn(
       process.execPath,
-      [DDPM_BIN, 'coordinator', ...runArgs, '--bind', bind, ...localMembershipArgs(flags.workers), ...metricsArgs],
+      [DDPM_BIN, 'coordinator', ...runArgs, '--bind', endpoint, ...localMembershipArgs(flags.workers), ...metricsArgs],
       { stdio: ['pipe', 'inherit', coordinatorLog, 'ipc'], env: childEnv },
     );
     closeSync(coordinatorLog);
     children.push(coordinator);
-    const reports = [childReports(coordinator)];
-    const endpoint = await reports[0].endpoint;
-    if (endpoint === undefined) {
-      lock.release();
-      const path = join(logs, 'coordinator.log');
-      throw new Error(`the coordinator exited before binding ${bind}${lastFailure(path)}; see ${path}.`);
-    }
+    const metricsPorts = [reportedMetricsPort(coordinator)];
     log.info({ endpoint, workers: flags.workers, logs }, 'started the coordinator; starting workers');
     const workerExits: Promise<void>[] = [];
     for (let i = 1; i <= flags.workers; i++) {
@@ -102,7 +96,7 @@ export function localCommand(): Command {
       const worker = spawn(process.execPath, args, { stdio: ['pipe', out, out, 'ipc'], env: childEnv });
       closeSync(out);
       children.push(worker);
-      reports.push(childReports(worker));
+      metricsPorts.push(reportedMetricsPort(worker));
       workerExits.push(
         exitOf(worker).then((code) => {
           if (code !== 0 && coordinator.exitCode === null) {
@@ -118,7 +112,7 @@ export function localCommand(): Command {
     const workersDone = Promise.all(workerExits);
     workersDone.catch(() => undefined); // awaited below; marked handled while the ports are awaited
     try {
-      const ports = await Promise.all(reports.map((report) => report.metricsPort));
+      const ports = await Promise.all(metricsPorts);
       if (ports.every((port) => port !== undefined)) announceMetrics(flags.out, ports as number[]);
       const code = await Promise.race([exitOf(coordinator), workersDone.then(() => exitOf(coordinator))]);
       if (code !== 0) {

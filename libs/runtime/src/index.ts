@@ -26,7 +26,7 @@ export { LOCK_FILE, LOCK_HOLDER_ENV, RunLock, RunLockedError } from './run-lock.
 export { lockVerdict, STALE_AFTER_MS, type LockHolder, type LockProbe, type LockVerdict } from './lock-verdict.ts';
 export { openRunDirectory, RunDirectoryError, type RunDirectoryRequest } from './run-directory.ts';
 export { PARENT_WATCH_ENV, watchParent } from './parent-watch.ts';
-export { childReports, reportToParent, type ChildReports, type ParentReport } from './parent-report.ts';
+export { reportedMetricsPort, reportToParent, type ParentReport } from './parent-report.ts';
 export {
   addFlagRules,
   brokenFlagRules,

@@ -70,7 +70,7 @@ export function coordinatorCommand(): Command {
     .option(
       '--bucket-mb <n>',
       'gradient bucket size in MiB: workers send each bucket as soon as backpropagation finished it',
-      decimal(0.0625, 1024),
+      decimal(1 / 128, 1024),
       0.25,
     )
     .option(

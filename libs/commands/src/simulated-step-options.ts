@@ -30,7 +30,7 @@ export function addSimulatedStepOptions(command: Command, steps: number): Comman
     .option(
       '--bucket-mb <n>',
       'gradient bucket size in MiB (ddpm coordinator --bucket-mb)',
-      decimal(0.0625, 1024),
+      decimal(1 / 128, 1024),
       0.25,
     )
     .option('--topology <name>', `gradient exchange: ${TOPOLOGIES.join(', ')}`, oneOf(TOPOLOGIES), 'star')

@@ -16,6 +16,7 @@ import { z85Decode } from '../coordinator/z85.ts';
 import { ShardedPlane } from '../sharded/sharded-plane.ts';
 import { OrderedSender } from '../transport/ordered-sender.ts';
 import { Backoff } from './backoff.ts';
+import { StepInFlight } from './step-in-flight.ts';
 import type { GradientSource } from './gradient-source.ts';
 import { DEFAULT_HEARTBEAT_MS } from './replica.ts';
 import { WorkerCore, type Outcome, type WorkerIdentity, type WorkerLink } from './worker-core.ts';
@@ -169,6 +170,7 @@ export class Worker implements WorkerLink {
       Math.max(10, intervalMs / 2),
     );
     let contactMs: number | undefined;
+    const inFlight = new StepInFlight();
     try {
       await this.core.hello();
       log.info(
@@ -177,17 +179,29 @@ export class Worker implements WorkerLink {
       );
       for await (const frames of socket) {
         contactMs = Date.now();
-        const outcome = await this.onMessage(frames);
+        const message = this.decode(frames);
+        if (message === undefined) continue;
+        if (!StepInFlight.passes(message)) await inFlight.settled();
+        if (message.kind === 'stepStart') {
+          inFlight.start(this.onMessage(message), async (error) => {
+            await this.reportFailure(error, socket);
+            socket.close(); // ends the loop; the catch below rethrows the failure
+          });
+          continue;
+        }
+        const outcome = await this.onMessage(message);
         if (outcome?.kind === 'joined') {
           this.backoff.reset();
           socket.receiveTimeout = this.coordinatorTimeoutMs();
         } else if (outcome !== undefined) return { outcome, contactMs };
       }
+      await inFlight.settled();
       return {
         outcome: this.leaving !== undefined ? { kind: 'left' } : { kind: 'lost', reason: 'connection closed' },
         contactMs,
       };
     } catch (error) {
+      if (inFlight.failure !== undefined) throw inFlight.failure; // reported already
       if ((error as { code?: string }).code === 'EAGAIN')
         return {
           outcome: { kind: 'lost', reason: `no message for ${(socket.receiveTimeout / 1000).toFixed(1)} s` },
@@ -198,6 +212,7 @@ export class Worker implements WorkerLink {
       throw error;
     } finally {
       clearInterval(timer);
+      await inFlight.settled().catch(() => undefined);
       if (!socket.closed) socket.close();
     }
   }
@@ -216,17 +231,19 @@ export class Worker implements WorkerLink {
     socket.linger = 1000;
   }
 
-  private async onMessage(frames: Buffer[]): Promise<Outcome | undefined> {
+  private decode(frames: Buffer[]): DecodedMessage | undefined {
     const { metrics, limits, log } = this.options;
     metrics?.addReceivedBytes(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
-    let message: DecodedMessage;
     try {
-      message = decodeMessage(frames, limits);
+      return decodeMessage(frames, limits);
     } catch (error) {
       if (!isProtocolError(error)) throw error;
       log.warn({ code: error.codeName, reason: error.message }, 'rejected a malformed message from the coordinator');
       return undefined;
     }
+  }
+
+  private async onMessage(message: DecodedMessage): Promise<Outcome | undefined> {
     await this.plane?.before(message);
     const outcome = await this.core.handle(message);
     await this.plane?.after(message);

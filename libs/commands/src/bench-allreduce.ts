@@ -45,8 +45,9 @@ export interface AllreduceBenchResult {
  * and compute replaced by sleeps totalling `computeMs` (`ddpm worker --simulate-compute-ms`: a third for the forward
  * pass, then each gradient bucket is sent after its share of the rest, as backpropagation would produce it); the
  * model is the preset with exactly `params` parameters, so every byte goes through the real path: protocol codec,
- * CRC-32, the bucketed streaming reduce, the bucket means sent back while the workers still compute, clipping, Adam
- * and the EMA on the coordinator, Adam on every worker, and the parameter checksum.
+ * CRC-32, the bucketed streaming reduce (on the bucket owners with --topology sharded), each bucket's update sent back
+ * while the workers still compute, clipping, Adam and the EMA on the coordinator, the update applied on every worker,
+ * and the parameter checksum.
  *
  * Reports the median step time after `warmup` steps; comm_ms = step_ms − compute_ms (the communication and
  * optimiser time the compute did not hide: transfers, checksums, reduce, Adam). bytes_per_step counts what enters and

@@ -9,7 +9,6 @@ import {
   addRunOptions,
   createLogger,
   createProgress,
-  decimal,
   endpointFlag,
   integer,
   plaintextBindWarning,
@@ -25,6 +24,7 @@ import { addEvalOptions, startEvaluation, type EvalFlags } from './eval-options.
 import { claimRunDirectory, loadRunDataset, openCheckpoints, stoppableBy, summaryLine } from './run-setup.ts';
 import { addStallTimeoutOption, startCoordinatorMetrics, type StallFlags } from './coordinator-health.ts';
 import { RunPagePublisher } from './run-page-publisher.ts';
+import { bucketMegabytes } from './simulated-step-options.ts';
 
 interface CoordinatorFlags extends RunFlags, MetricsFlags, JobFlags, StallFlags, EvalFlags {
   bind: string;
@@ -70,7 +70,7 @@ export function coordinatorCommand(): Command {
     .option(
       '--bucket-mb <n>',
       'gradient bucket size in MiB: workers send each bucket as soon as backpropagation finished it',
-      decimal(1 / 128, 1024),
+      bucketMegabytes,
       0.25,
     )
     .option(

@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { WIRE_DTYPES, type WireDtype } from '@ddpm/protocol';
 import { decimal, integer, oneOf, TOPOLOGIES, type Topology } from '@ddpm/runtime';
 
+/** Parses --bucket-mb (MiB), for `ddpm coordinator` and the benches alike: 1/128 MiB lets a scaled-down run scale its buckets. */
+export const bucketMegabytes = decimal(1 / 128, 1024);
+
 /** The flags `bench allreduce` and `bench cluster` share: the simulated run they time, and how much of it. */
 export interface SimulatedStepFlags {
   workers: number;
@@ -27,12 +30,7 @@ export function addSimulatedStepOptions(command: Command, steps: number): Comman
     .option('--compute-ms <ms>', "each worker's simulated compute per step", integer(0, 600000), 400)
     .option('--steps <n>', 'steps to run', integer(2, 100000), steps)
     .option('--warmup <n>', 'first steps not timed', integer(0), 5)
-    .option(
-      '--bucket-mb <n>',
-      'gradient bucket size in MiB (ddpm coordinator --bucket-mb)',
-      decimal(1 / 128, 1024),
-      0.25,
-    )
+    .option('--bucket-mb <n>', 'gradient bucket size in MiB (ddpm coordinator --bucket-mb)', bucketMegabytes, 0.25)
     .option('--topology <name>', `gradient exchange: ${TOPOLOGIES.join(', ')}`, oneOf(TOPOLOGIES), 'star')
     .option(
       '--wire-dtype <dtype>',

@@ -201,13 +201,14 @@ export class Worker implements WorkerLink {
         contactMs,
       };
     } catch (error) {
+      // Leaving closed the socket under the step in flight: its failed sends are the leave, not a failure.
+      if (this.leaving !== undefined) return { outcome: { kind: 'left' }, contactMs };
       if (inFlight.failure !== undefined) throw inFlight.failure; // reported already
       if ((error as { code?: string }).code === 'EAGAIN')
         return {
           outcome: { kind: 'lost', reason: `no message for ${(socket.receiveTimeout / 1000).toFixed(1)} s` },
           contactMs,
         };
-      if (this.leaving !== undefined) return { outcome: { kind: 'left' }, contactMs };
       await this.reportFailure(error as Error, socket);
       throw error;
     } finally {

@@ -24,9 +24,11 @@ const leaveMidStep = test.macro({
       ],
       { DDPM_LOG_LEVEL: 'debug' },
     );
-    const received = (): Record<string, unknown> | undefined =>
-      jsonLines(worker.logPath).find((r) => r.msg === 'step received');
-    await cluster.waitFor('w1 computing a step', () => received() !== undefined, 60_000);
+    await cluster.waitFor(
+      'w1 computing a step',
+      () => jsonLines(worker.logPath).some((r) => r.msg === 'step received'),
+      60_000,
+    );
     // Mid-backward: some buckets are out, the rest are still being computed when the socket closes.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     worker.child.kill('SIGTERM');

@@ -42,6 +42,23 @@ export function jsonLines(path: string): Record<string, unknown>[] {
 }
 
 /**
+ * How often `p` joined the run, not counting the resynchronisations the sharded topology does by design when a
+ * bucket's owner is lost after the coordinator confirmed a step (its forwards never arrive; docs/topology.md).
+ * In the star every join counts.
+ */
+export function joinsBesidesOwnerLoss(p: ClusterProcess, topology: 'star' | 'sharded'): number {
+  const records = jsonLines(p.logPath);
+  const joins = records.filter((r) => r.msg === 'joined the run').length;
+  if (topology === 'star') return joins;
+  const resyncs = records.filter(
+    (r) =>
+      r.msg === 'cannot apply the update; asking the coordinator for fresh state' &&
+      /UpdateBucket\(s\) missing/.test(String(r.reason)),
+  ).length;
+  return joins - resyncs;
+}
+
+/**
  * Real coordinator and worker processes for multi-process tests, in a temp directory removed at teardown.
  * Promises: every process it started is SIGKILLed at teardown if still running, so a failing test leaves nothing
  * behind. Does not: pick ports (see freePort) or interpret logs beyond {@link jsonLines}.
